@@ -1,0 +1,110 @@
+/* Configuration: defaults, then the `key value` file, then SESRELAY_<KEY>
+ * environment variables (which win). One table in config.c names every
+ * key, its type and its default; config/sesrelay.conf documents them.
+ *
+ * Ownership: struct config owns every string and list in it. config_free()
+ * releases them (wiping external_id). A loaded config is immutable; reload
+ * builds a new one and swaps it in.
+ */
+#ifndef SESRELAY_CONFIG_H
+#define SESRELAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct strlist {
+	char **v;		/* n entries, each owned */
+	size_t n;
+};
+
+enum backend_kind { BACKEND_OUTBOX, BACKEND_SES };
+enum ses_api { SES_API_V1, SES_API_V2 };
+enum ses_headers_mode { SES_HEADERS_STRIP, SES_HEADERS_REJECT };
+enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
+
+struct config {
+	char *path;			/* file it came from, or NULL */
+
+	/* SMTP front end */
+	struct strlist listen;		/* host:port / [v6]:port */
+	struct strlist smtps_listen;
+	char *hostname;			/* NULL: gethostname() */
+	enum backend_kind backend;
+	char *outbox_dir;
+	uint64_t max_message_size;	/* octets */
+	unsigned max_recipients;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned max_transactions;	/* per connection */
+	unsigned max_errors;		/* before 421 and disconnect */
+	unsigned max_line_length;	/* DATA line, without CRLF (RFC: 998) */
+	bool allow_long_lines;		/* accept longer DATA lines instead of 500 */
+	unsigned max_command_length;	/* command line incl. CRLF (RFC: 512) */
+	enum bare_lf_mode bare_lf;
+	unsigned timeout_command;	/* seconds */
+	unsigned timeout_data;		/* seconds */
+	unsigned drain_timeout;		/* seconds, at shutdown */
+	char *tls_cert;
+	char *tls_key;
+	bool require_tls;
+	char *auth_users_file;
+	bool require_auth;
+	bool allow_plaintext_auth;
+	struct strlist allow_networks;	/* CIDRs; empty: loopback only */
+	struct strlist allow_senders;	/* address or @domain; empty: any */
+
+	/* Logging and operation */
+	int log_format;			/* enum log_format */
+	int log_level;			/* enum log_level */
+	bool log_syslog;
+	char *metrics_listen;		/* NULL: off */
+	unsigned workers;		/* 0: number of cores */
+
+	/* Shared-account identity */
+	char *role_arn;
+	char *external_id;
+	char *role_session_name;	/* NULL: derived from host name */
+	unsigned role_duration;		/* seconds, 900..43200 */
+	char *region;			/* NULL: AWS_REGION/AWS_DEFAULT_REGION */
+	char *base_credentials;		/* chain|env|web_identity|profile|ecs|imds */
+	unsigned sts_timeout;		/* seconds */
+	unsigned refresh_before_expiry;	/* seconds: background refresh starts */
+	unsigned refresh_min_remaining;	/* seconds: below this creds are not used */
+
+	/* SES */
+	enum ses_api ses_api;
+	char *source_arn;
+	char *from_arn;
+	char *return_path_arn;
+	char *configuration_set;
+	struct strlist message_tags;	/* name=value */
+	unsigned ses_timeout;		/* seconds, per request */
+	unsigned ses_max_retries;	/* retries of throttled/network-failed sends */
+	unsigned ses_max_connections;	/* kept-alive connections to SES */
+	enum ses_headers_mode ses_headers;
+};
+
+/* Fill with built-in defaults. Returns 0 or -ENOMEM. */
+int config_defaults(struct config *c);
+/* Defaults, then `path` (may be NULL), then the environment, then
+ * cross-key validation. On error returns -EINVAL (or -ENOENT/-ENOMEM) and
+ * writes a one-line message naming file, line and key into err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Set one key from its text form, as the file and environment do. */
+int config_set(struct config *c, const char *key, const char *value,
+	char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* Helpers other modules use on config values. */
+int config_parse_duration(const char *s, unsigned *out);	/* 30, 30s, 5m, 1h */
+int config_parse_size(const char *s, uint64_t *out);		/* 1048576, 512K, 10M, 1G */
+int config_parse_bool(const char *s, bool *out);
+int strlist_split(struct strlist *l, const char *s);		/* comma/space list */
+void strlist_free(struct strlist *l);
+
+/* Iterate the key table (for docs tests and `--help`). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+
+#endif
