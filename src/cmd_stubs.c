@@ -1,0 +1,40 @@
+/* Placeholders for subcommands not built yet; each moves to its own
+ * cmd_<name>.c when implemented (delete it from here then). */
+#include <stdio.h>
+
+#include "commands.h"
+
+int cmd_run(const char *config_path)
+{
+	(void)config_path;
+	fprintf(stderr, "sesrelay: the relay is not built yet\n");
+	return 1;
+}
+
+int cmd_passwd(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	fprintf(stderr, "sesrelay: passwd is not built yet\n");
+	return 1;
+}
+
+int cmd_whoami(const char *config_path, int argc, char **argv)
+{
+	(void)config_path; (void)argc; (void)argv;
+	fprintf(stderr, "sesrelay: whoami is not built yet\n");
+	return 1;
+}
+
+int cmd_check(const char *config_path, int argc, char **argv)
+{
+	(void)config_path; (void)argc; (void)argv;
+	fprintf(stderr, "sesrelay: check is not built yet\n");
+	return 1;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	fprintf(stderr, "sesrelay: policy is not built yet\n");
+	return 1;
+}
