@@ -44,6 +44,9 @@ struct sigv4_request {
 	const char *region;
 	const char *service;		/* "sts", "ses", "email" ... */
 	const char *amz_date;		/* "20150830T123600Z" */
+	/* 0 (every service sesrelay calls): remove "."/".." and empty path
+	 * segments before encoding; 1: sign the path as given (S3 rules). */
+	int path_as_is;
 };
 
 struct sigv4_key {
