@@ -1,0 +1,46 @@
+/* What an SES or STS outcome means for the SMTP client: one table maps
+ * AWS error codes (and local failures) to the reply code, the enhanced
+ * status code, whether sesrelay may retry the request itself, and
+ * whether the credentials must be dropped. The README's reply table is
+ * generated from the same rows (sesrelay --reply-table would print it);
+ * keep both in step.
+ */
+#ifndef SESRELAY_SES_ERRORS_H
+#define SESRELAY_SES_ERRORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum ses_retry {
+	SES_NO_RETRY,		/* answer the client now */
+	SES_RETRY_BACKOFF,	/* transient: retry with backoff while time allows */
+	SES_RETRY_NEW_CREDS,	/* credentials refused: refresh once, retry once */
+};
+
+struct ses_error_rule {
+	const char *code;	/* AWS code, or a local one ("NetworkError") */
+	const char *contains;	/* optional substring of the message, or NULL */
+	int smtp_code;
+	const char *enhanced;
+	enum ses_retry retry;
+	const char *reason;	/* short text for the reply */
+};
+
+/* Local outcomes that have no AWS code. */
+#define SES_ERR_NETWORK "NetworkError"
+#define SES_ERR_TIMEOUT "Timeout"
+#define SES_ERR_NO_CREDS "NoCredentials"
+#define SES_ERR_HTTP_5XX "ServerError"
+#define SES_ERR_UNKNOWN "UnknownError"
+
+/* The rule for an error: by code (and message, for the rows that need
+ * it), then by HTTP status class, then the catch-all, which is temporary
+ * so that an error we do not know never loses mail. Never NULL. */
+const struct ses_error_rule *ses_error_classify(const char *code, const char *message,
+	int http_status);
+
+/* For the README and tests. */
+size_t ses_error_rule_count(void);
+const struct ses_error_rule *ses_error_rule_at(size_t i);
+
+#endif
