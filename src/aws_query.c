@@ -1,0 +1,229 @@
+#include "aws_query.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+/* Input bytes encoded per EVP_EncodeBlock call: a multiple of 3, so only
+ * the final call can produce padding. */
+#define B64_BLOCK 3072
+
+static const char hex_upper[] = "0123456789ABCDEF";
+
+static bool form_safe(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		c == '_' || c == '.' || c == '-' || c == '~';
+}
+
+size_t aws_query_escaped_len(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += (form_safe(s[i]) || s[i] == ' ') ? 1 : 3;
+	return len;
+}
+
+/* Caller has reserved 3 * n bytes. */
+static void escape_into(struct buf *out, const unsigned char *s, size_t n)
+{
+	char *d = out->data + out->len;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (form_safe(c)) {
+			*d++ = (char)c;
+		} else if (c == ' ') {
+			*d++ = '+';
+		} else {
+			*d++ = '%';
+			*d++ = hex_upper[c >> 4];
+			*d++ = hex_upper[c & 15];
+		}
+	}
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
+}
+
+int aws_query_escape(struct buf *out, const void *p, size_t n)
+{
+	int r;
+
+	if (n > SIZE_MAX / 3)
+		return -ENOMEM;
+	r = buf_reserve(out, n * 3);
+	if (r)
+		return r;
+	escape_into(out, p, n);
+	return 0;
+}
+
+int aws_query_add_n(struct buf *out, const char *key, const void *value, size_t n)
+{
+	size_t undo = out->len;
+	int r = 0;
+
+	if (key == NULL || *key == '\0' || (value == NULL && n > 0))
+		return -EINVAL;
+	if (out->len > 0)
+		r = buf_putc(out, '&');
+	if (r == 0)
+		r = aws_query_escape(out, key, strlen(key));
+	if (r == 0)
+		r = buf_putc(out, '=');
+	if (r == 0 && n > 0)
+		r = aws_query_escape(out, value, n);
+	if (r) {
+		out->len = undo;
+		if (out->data)
+			out->data[undo] = '\0';
+	}
+	return r;
+}
+
+int aws_query_add(struct buf *out, const char *key, const char *value)
+{
+	if (value == NULL)
+		return -EINVAL;
+	return aws_query_add_n(out, key, value, strlen(value));
+}
+
+size_t aws_b64_len(size_t raw_len)
+{
+	size_t groups = raw_len / 3 + (raw_len % 3 != 0);
+
+	return groups > SIZE_MAX / 4 ? SIZE_MAX : groups * 4;
+}
+
+size_t aws_query_b64_len_max(size_t raw_len)
+{
+	size_t n = aws_b64_len(raw_len);
+
+	return n > SIZE_MAX / 3 ? SIZE_MAX : n * 3;
+}
+
+static size_t b64_escaped_len(const unsigned char *b64, size_t n)
+{
+	size_t len = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (b64[i] == '+' || b64[i] == '/' || b64[i] == '=')
+			len += 2;
+	return len;
+}
+
+size_t aws_query_b64_len(const void *raw, size_t n)
+{
+	const unsigned char *s = raw;
+	unsigned char b64[B64_BLOCK / 3 * 4 + 1];
+	size_t len = 0;
+
+	while (n > 0) {
+		size_t take = n < B64_BLOCK ? n : B64_BLOCK;
+		int m = EVP_EncodeBlock(b64, s, (int)take);
+
+		len += b64_escaped_len(b64, (size_t)m);
+		s += take;
+		n -= take;
+	}
+	return len;
+}
+
+/* Append base64 text in the stream's mode and feed it to the hash. */
+static int emit(struct aws_b64_stream *s, const unsigned char *b64, size_t n)
+{
+	size_t before = s->out->len;
+	int r;
+
+	if (s->mode == AWS_B64_PLAIN) {
+		r = buf_append(s->out, b64, n);
+	} else {
+		r = buf_reserve(s->out, b64_escaped_len(b64, n));
+		if (r == 0) {
+			/* Only '+', '/' and '=' need escaping in base64 text. */
+			escape_into(s->out, b64, n);
+		}
+	}
+	if (r == 0 && s->hash)
+		r = sigv4_hash_update(s->hash, s->out->data + before, s->out->len - before);
+	if (r == 0)
+		s->out_len += s->out->len - before;
+	return r;
+}
+
+static int encode_emit(struct aws_b64_stream *s, const unsigned char *p, size_t n)
+{
+	unsigned char b64[B64_BLOCK / 3 * 4 + 1];
+	int m = EVP_EncodeBlock(b64, p, (int)n);
+
+	if (m < 0)
+		return -EIO;
+	return emit(s, b64, (size_t)m);
+}
+
+void aws_b64_stream_init(struct aws_b64_stream *s, enum aws_b64_mode mode,
+	struct buf *out, struct sigv4_hash *hash)
+{
+	memset(s, 0, sizeof(*s));
+	s->out = out;
+	s->hash = hash;
+	s->mode = mode;
+}
+
+int aws_b64_stream_update(struct aws_b64_stream *s, const void *p, size_t n)
+{
+	const unsigned char *in = p;
+	int r = 0;
+
+	if (s->err)
+		return s->err;
+	if (s->out == NULL || (p == NULL && n > 0))
+		return s->err = -EINVAL;
+	s->raw_len += n;
+	if (s->ncarry > 0) {
+		while (s->ncarry < 3 && n > 0) {
+			s->carry[s->ncarry++] = *in++;
+			n--;
+		}
+		if (s->ncarry < 3)
+			return 0;
+		r = encode_emit(s, s->carry, 3);
+		s->ncarry = 0;
+	}
+	while (r == 0 && n >= 3) {
+		size_t take = n < B64_BLOCK ? n - n % 3 : B64_BLOCK;
+
+		r = encode_emit(s, in, take);
+		in += take;
+		n -= take;
+	}
+	if (r == 0) {
+		memcpy(s->carry, in, n);
+		s->ncarry = n;
+	}
+	if (r)
+		s->err = r;
+	return r;
+}
+
+int aws_b64_stream_final(struct aws_b64_stream *s)
+{
+	int r = 0;
+
+	if (s->err)
+		return s->err;
+	if (s->out == NULL)
+		return s->err = -EINVAL;
+	if (s->ncarry > 0)
+		r = encode_emit(s, s->carry, s->ncarry);
+	s->ncarry = 0;
+	/* Spent: later calls fail instead of appending after the padding. */
+	s->err = r ? r : -EINVAL;
+	return r;
+}
