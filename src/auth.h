@@ -28,7 +28,8 @@
 #define AUTH_MAX_USERS 100000
 #define AUTH_MAX_USER_LEN 255
 #define AUTH_MAX_PASS_LEN 1024
-#define AUTH_SCRYPT_MAX_N (1u << 20)	/* 1 GiB of memory at r=8 */
+#define AUTH_SCRYPT_MAX_N (1u << 20)
+#define AUTH_SCRYPT_MAX_MEM (256u << 20)	/* 128 * N * r bytes per verify */
 #define AUTH_SCRYPT_MAX_R 32
 #define AUTH_SCRYPT_MAX_P 16
 #define AUTH_PBKDF2_MIN_ITER 1000

@@ -11,13 +11,6 @@ int cmd_run(const char *config_path)
 	return 1;
 }
 
-int cmd_passwd(int argc, char **argv)
-{
-	(void)argc; (void)argv;
-	fprintf(stderr, "sesrelay: passwd is not built yet\n");
-	return 1;
-}
-
 int cmd_whoami(const char *config_path, int argc, char **argv)
 {
 	(void)config_path; (void)argc; (void)argv;

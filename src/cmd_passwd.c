@@ -1,0 +1,101 @@
+/* `sesrelay passwd USER`: read a password from stdin and print the
+ * users-file line for it. The password is never echoed or logged. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "commands.h"
+
+static bool valid_user(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > AUTH_MAX_USER_LEN)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= ' ' || c == 0x7f || c == ':')
+			return false;
+	}
+	return true;
+}
+
+/* First line of stdin into pw (without the line end). Reads byte by byte
+ * so nothing past the line sits in a stdio buffer. 0, -EINVAL when empty
+ * or too long, -EIO. */
+static int read_password(char *pw, size_t cap, size_t *len)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char c;
+		ssize_t r = read(STDIN_FILENO, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -EIO;
+		if (r == 0 || c == '\n')
+			break;
+		if (n == cap)
+			return -EINVAL;
+		pw[n++] = c;
+	}
+	if (n && pw[n - 1] == '\r')
+		n--;
+	*len = n;
+	return n ? 0 : -EINVAL;
+}
+
+int cmd_passwd(int argc, char **argv)
+{
+	char pw[AUTH_MAX_PASS_LEN + 1];
+	struct buf line = BUF_INIT;
+	struct termios saved, quiet;
+	bool tty = isatty(STDIN_FILENO) == 1, echo_off = false;
+	size_t len = 0;
+	int r;
+
+	if (argc != 2 || !valid_user(argv[1])) {
+		fprintf(stderr, "usage: sesrelay passwd USER   (password on stdin)\n"
+			"USER: 1-%d characters, no blanks, control characters or ':'\n",
+			AUTH_MAX_USER_LEN);
+		return 2;
+	}
+	if (tty) {
+		fprintf(stderr, "Password for %s: ", argv[1]);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+			quiet = saved;
+			quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+			echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		}
+	}
+	r = read_password(pw, sizeof(pw) - 1, &len);
+	if (echo_off) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (r == -EINVAL) {
+		fprintf(stderr, "sesrelay: password must be 1-%d bytes on the first line of stdin\n",
+			AUTH_MAX_PASS_LEN);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return 1;
+	}
+	if (r == 0)
+		r = auth_hash_password(pw, len, &line);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (r) {
+		fprintf(stderr, "sesrelay: cannot hash password: %s\n", strerror(-r));
+		return 1;
+	}
+	printf("%s:%s\n", argv[1], line.data);
+	buf_free(&line);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,86 @@
+"""`sesrelay passwd USER` against an independent scrypt (Python hashlib):
+the printed users-file line must verify with the documented format."""
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+BIN = os.environ.get("SESRELAY_BIN")
+
+LINE = re.compile(
+    r"^(?P<user>[^:\s]+):\$scrypt\$N=(?P<n>\d+),r=(?P<r>\d+),p=(?P<p>\d+)"
+    r"\$(?P<salt>[A-Za-z0-9+/=]+)\$(?P<key>[A-Za-z0-9+/=]+)$")
+
+
+def run(args, stdin):
+    return subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=60)
+
+
+def check(line, password):
+    m = LINE.match(line)
+    assert m, line
+    salt = base64.b64decode(m["salt"], validate=True)
+    key = base64.b64decode(m["key"], validate=True)
+    got = hashlib.scrypt(password, salt=salt, n=int(m["n"]), r=int(m["r"]),
+                         p=int(m["p"]), dklen=len(key), maxmem=64 << 20)
+    return m, salt, key, got
+
+
+class Passwd(unittest.TestCase):
+    def test_hash_verifies_independently(self):
+        pw = "correct horse \u00e9 battery:$#"
+        p = run(["passwd", "alice"], (pw + "\nsecond line ignored\n").encode())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertTrue(out.endswith("\n"))
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 1)
+        m, salt, key, got = check(lines[0], pw.encode())
+        self.assertEqual(m["user"], "alice")
+        self.assertEqual((m["n"], m["r"], m["p"]), ("16384", "8", "1"))
+        self.assertEqual(len(salt), 16)
+        self.assertEqual(len(key), 32)
+        self.assertEqual(got, key)
+        # and a different password does not
+        _, _, key2, got2 = check(lines[0], pw.encode() + b"x")
+        self.assertNotEqual(got2, key2)
+        # the password never appears in any output
+        self.assertNotIn(pw.encode("utf-8"), p.stdout + p.stderr)
+
+    def test_crlf_and_no_newline(self):
+        for raw, pw in ((b"s3cret\r\n", b"s3cret"), (b"s3cret", b"s3cret")):
+            p = run(["passwd", "bob@example.com"], raw)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            _, _, key, got = check(p.stdout.decode().strip(), pw)
+            self.assertEqual(got, key)
+
+    def test_fresh_salt(self):
+        a = run(["passwd", "u"], b"same\n").stdout
+        b = run(["passwd", "u"], b"same\n").stdout
+        self.assertTrue(a and b)
+        self.assertNotEqual(a, b)
+
+    def test_usage_errors(self):
+        for args in (["passwd"], ["passwd", "a", "b"], ["passwd", "a:b"],
+                     ["passwd", "with space"], ["passwd", ""]):
+            p = run(args, b"pw\n")
+            self.assertEqual(p.returncode, 2, args)
+            self.assertEqual(p.stdout, b"", args)
+            self.assertIn(b"usage", p.stderr)
+
+    def test_empty_or_too_long_password(self):
+        for stdin in (b"", b"\n", b"x" * 1025 + b"\n"):
+            p = run(["passwd", "alice"], stdin)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.stdout, b"")
+
+
+if __name__ == "__main__":
+    if not BIN or not os.access(BIN, os.X_OK):
+        print("SESRELAY_BIN not set", file=sys.stderr)
+        sys.exit(77)
+    r = unittest.main(exit=False).result
+    sys.exit(0 if r.wasSuccessful() else 1)
