@@ -24,10 +24,3 @@ int cmd_check(const char *config_path, int argc, char **argv)
 	fprintf(stderr, "sesrelay: check is not built yet\n");
 	return 1;
 }
-
-int cmd_policy(int argc, char **argv)
-{
-	(void)argc; (void)argv;
-	fprintf(stderr, "sesrelay: policy is not built yet\n");
-	return 1;
-}
