@@ -338,6 +338,36 @@ static void test_malformed(void)
 	}
 }
 
+/* The documented example must stay a working line of the documented
+ * format. */
+static void test_example_file(void)
+{
+	char line[2048], err[512];
+	struct auth_db *db = NULL;
+	FILE *f = fopen(PROJECT_ROOT "/config/users.example", "r");
+	int found = 0;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "#alice:", 7) == 0 && ++found)
+			break;
+	fclose(f);
+	CHECK_INT(found, 1);
+	CHECK_INT(auth_db_load(PROJECT_ROOT "/config/users.example", &db, err, sizeof(err)), 0);
+	if (db) {
+		CHECK_INT(auth_db_count(db), 0);	/* all commented out */
+		auth_db_unref(db);
+		db = NULL;
+	}
+	CHECK_INT(auth_db_load(write_users("example", line + 1), &db, err, sizeof(err)), 0);
+	if (db) {
+		CHECK_INT(verify(db, "alice", KAT_PASS), 0);
+		auth_db_unref(db);
+	}
+}
+
 struct result {
 	int calls;
 	int result;
@@ -401,8 +431,9 @@ int main(void)
 	test_hash_roundtrip();
 	test_malformed();
 	test_async();
+	test_example_file();
 	{
-		static const char *const names[] = { "users", "users2", "users3", "bad", "long", "empty" };
+		static const char *const names[] = { "users", "users2", "users3", "bad", "long", "empty", "example" };
 		char p[512];
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			snprintf(p, sizeof(p), "%s/%s", tmpdir, names[i]);
