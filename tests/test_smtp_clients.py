@@ -1,0 +1,464 @@
+"""Real SMTP clients against the relay (outbox back end): Python smtplib
+(plain, STARTTLS, AUTH PLAIN/LOGIN, SMTPUTF8), BDAT over a raw socket,
+swaks, and postfix's smtp-source for many concurrent sessions. Checks that
+what lands in the outbox, minus the Received: header the relay prepends,
+is byte for byte what the client sent (including the mail corpus in
+tests/data/mail-corpus).
+"""
+
+import glob
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sesrelay_daemon as sd  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "data", "mail-corpus", "eml")
+USERS = {"alice": "wonderland", "bob": "builder pass 42"}
+
+
+def crlf(data):
+    """Line endings as an SMTP client puts them on the wire."""
+    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+
+
+def on_wire(data):
+    """What a client sends for `data` (CRLF-terminated last line)."""
+    data = crlf(data)
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data
+
+
+def read_reply(f):
+    """All lines of one reply from a socket file."""
+    lines = [f.readline()]
+    while lines[-1][3:4] == b"-":
+        lines.append(f.readline())
+    if not lines[-1]:
+        raise AssertionError("connection closed")
+    return lines
+
+
+class RelayCase(unittest.TestCase):
+    """One daemon per class: TLS certificate and users file included."""
+
+    extra_config = {}
+
+    @classmethod
+    def setUpClass(cls):
+        sd.require_binary()
+        cls.tmp = tempfile.mkdtemp(prefix="sesrelay-clients-")
+        cls.cert, cls.key = sd.make_cert(cls.tmp)
+        cls.users = sd.make_users_file(cls.tmp, USERS)
+        cfg = {"tls_cert": cls.cert, "tls_key": cls.key, "auth_users_file": cls.users}
+        cfg.update(cls.extra_config)
+        cls.d = sd.Daemon(cfg, workdir=os.path.join(cls.tmp, "d"))
+        os.makedirs(cls.d.workdir, exist_ok=True)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.d.stop()
+        finally:
+            cls.d.cleanup()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def smtp(self):
+        s = smtplib.SMTP(self.d.host, self.d.port, local_hostname="client.example", timeout=30)
+        self.addCleanup(self._quit, s)
+        return s
+
+    @staticmethod
+    def _quit(s):
+        try:
+            s.quit()
+        except (smtplib.SMTPException, OSError):
+            s.close()
+
+    def send(self, s, sender, rcpts, msg, mail_options=()):
+        """MAIL/RCPT/DATA with smtplib; returns the outbox id the 250 names."""
+        code, resp = s.mail(sender, list(mail_options))
+        self.assertEqual(code, 250, resp)
+        for r in rcpts:
+            code, resp = s.rcpt(r)
+            self.assertEqual(code, 250, resp)
+        code, resp = s.data(msg)
+        self.assertEqual(code, 250, resp)
+        text = resp.decode("utf-8", "replace")
+        self.assertTrue(text.startswith("2.0.0"), text)
+        mid = self.d.find_id_in(text)
+        self.assertIsNotNone(mid, "250 reply names no outbox message: %r" % text)
+        return mid
+
+    def assertStored(self, mid, sent):
+        got = sd.strip_received(self.d.read_eml(mid))
+        if got != sent:
+            n = next((i for i in range(min(len(got), len(sent))) if got[i] != sent[i]),
+                     min(len(got), len(sent)))
+            self.fail("stored message differs at octet %d (stored %d, sent %d octets):\n"
+                      "stored %r\nsent   %r" % (n, len(got), len(sent),
+                                                 got[max(0, n - 40):n + 40],
+                                                 sent[max(0, n - 40):n + 40]))
+
+
+class SmtplibTest(RelayCase):
+    def test_plain_session(self):
+        s = self.smtp()
+        code, _ = s.ehlo()
+        self.assertEqual(code, 250)
+        for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes",
+                    "smtputf8", "chunking", "starttls"):
+            self.assertTrue(s.has_extn(ext), "EHLO lacks %s: %s" % (ext, s.esmtp_features))
+        self.assertFalse(s.has_extn("auth"), "AUTH offered without TLS")
+        msg = (b"From: a@example.com\r\nTo: b@example.org\r\nSubject: plain\r\n"
+               b"Message-ID: <plain@example.com>\r\n\r\nHello over plain SMTP.\r\n")
+        mid = self.send(s, "a@example.com", ["b@example.org", "c@example.net"], msg)
+        self.assertStored(mid, msg)
+        env = self.d.read_envelope(mid)
+        self.assertEqual(env["mail_from"], "a@example.com")
+        self.assertEqual(env["rcpts"], ["b@example.org", "c@example.net"])
+        rec = sd.received_header(self.d.read_eml(mid))
+        self.assertIn(b"client.example", rec)
+        self.assertIn(b"127.0.0.1", rec)
+
+    def test_sendmail_refused_recipient_only(self):
+        s = self.smtp()
+        s.ehlo()
+        before = self.d.outbox_count()
+        refused = s.sendmail("a@example.com", ["ok@example.com", "bad"],
+                             b"Subject: partial\r\n\r\nx\r\n")
+        self.assertIn("bad", refused)
+        self.assertEqual(self.d.outbox_count(), before + 1)
+
+    def test_starttls(self):
+        s = self.smtp()
+        s.ehlo()
+        code, _ = s.starttls(context=sd.client_tls_context())
+        self.assertEqual(code, 220)
+        s.ehlo()
+        self.assertFalse(s.has_extn("starttls"))
+        self.assertTrue(s.has_extn("auth"))
+        self.assertIn("PLAIN", s.esmtp_features["auth"].upper().split())
+        self.assertIn("LOGIN", s.esmtp_features["auth"].upper().split())
+        self.assertTrue(s.sock.version().startswith("TLSv1."))
+        msg = b"Subject: tls\r\n\r\nover TLS\r\n"
+        mid = self.send(s, "a@example.com", ["b@example.com"], msg)
+        self.assertStored(mid, msg)
+
+    def _auth(self, mech, user, password, initial_ok=True):
+        s = self.smtp()
+        s.ehlo()
+        s.starttls(context=sd.client_tls_context())
+        s.ehlo()
+        s.user, s.password = user, password
+        fn = {"PLAIN": s.auth_plain, "LOGIN": s.auth_login}[mech]
+        return s, s.auth(mech, fn, initial_response_ok=initial_ok)
+
+    def test_auth_plain(self):
+        s, (code, resp) = self._auth("PLAIN", "alice", "wonderland")
+        self.assertEqual(code, 235, resp)
+        self.assertTrue(resp.startswith(b"2.7.0"), resp)
+        mid = self.send(s, "a@example.com", ["b@example.com"], b"Subject: auth\r\n\r\nx\r\n")
+        self.assertTrue(mid)
+
+    def test_auth_plain_no_initial_response(self):
+        s, (code, resp) = self._auth("PLAIN", "alice", "wonderland", initial_ok=False)
+        self.assertEqual(code, 235, resp)
+
+    def test_auth_login(self):
+        s, (code, resp) = self._auth("LOGIN", "bob", USERS["bob"], initial_ok=False)
+        self.assertEqual(code, 235, resp)
+
+    def test_auth_login_initial_response(self):
+        s, (code, resp) = self._auth("LOGIN", "bob", USERS["bob"])
+        self.assertEqual(code, 235, resp)
+
+    def test_auth_wrong_password(self):
+        for mech in ("PLAIN", "LOGIN"):
+            with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
+                self._auth(mech, "alice", "not the password")
+            self.assertEqual(cm.exception.smtp_code, 535)
+            self.assertTrue(cm.exception.smtp_error.startswith(b"5.7.8"), cm.exception.smtp_error)
+
+    def test_auth_unknown_user(self):
+        with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
+            self._auth("PLAIN", "mallory", "wonderland")
+        self.assertEqual(cm.exception.smtp_code, 535)
+
+    def test_password_never_logged(self):
+        self._auth("PLAIN", "alice", "wonderland")
+        with self.assertRaises(smtplib.SMTPAuthenticationError):
+            self._auth("LOGIN", "alice", "wrong-secret-xyz")
+        log = self.d.log()
+        for secret in ("wonderland", "wrong-secret-xyz", "d29uZGVybGFuZA", "AGFsaWNlAHdvbmRlcmxhbmQ"):
+            self.assertNotIn(secret, log)
+
+    def test_smtputf8(self):
+        s = self.smtp()
+        s.ehlo()
+        msg = ("From: J\u00fcrgen <j\u00fcrgen@b\u00fccher.example>\r\n"
+               "To: \u00f1and\u00fa@example.com\r\nSubject: Gr\u00fc\u00dfe\r\n\r\n"
+               "\u00dcn\u00efc\u00f6d\u00e9 \u2713\r\n").encode("utf-8")
+        mid = self.send(s, "j\u00fcrgen@b\u00fccher.example", ["\u00f1and\u00fa@example.com"],
+                        msg, mail_options=("SMTPUTF8", "BODY=8BITMIME"))
+        self.assertStored(mid, msg)
+        env = self.d.read_envelope(mid)
+        self.assertEqual(env["mail_from"], "j\u00fcrgen@b\u00fccher.example")
+        self.assertEqual(env["rcpts"], ["\u00f1and\u00fa@example.com"])
+
+    def test_send_message_utf8_headers(self):
+        from email.message import EmailMessage
+        m = EmailMessage()
+        m["From"] = "j\u00fcrgen@b\u00fccher.example"
+        m["To"] = "b@example.com"
+        m["Subject"] = "\u00fcber"
+        m.set_content("caf\u00e9\n")
+        s = self.smtp()
+        before = self.d.outbox_count()
+        self.assertEqual(s.send_message(m), {})
+        self.assertEqual(self.d.outbox_count(), before + 1)
+
+
+class ByteExactTest(RelayCase):
+    """What the client sends is what the outbox holds."""
+
+    def roundtrip(self, msg, s=None, **kw):
+        s = s or self.smtp()
+        if not s.does_esmtp:
+            s.ehlo()
+        mid = self.send(s, "a@example.com", ["b@example.com"], msg, **kw)
+        self.assertStored(mid, on_wire(msg))
+        return mid
+
+    def test_dot_stuffed_lines(self):
+        msg = (b"Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n. space\r\n"
+               b"middle . dot\r\n.\r\n.\r\nend.\r\n")
+        self.roundtrip(msg)
+
+    def test_8bit(self):
+        msg = b"Subject: 8bit\r\n\r\n" + bytes(range(0x80, 0x100)) + b"\r\n\xc3\xa9\xe2\x82\xac\r\n"
+        self.roundtrip(msg, mail_options=("BODY=8BITMIME",))
+
+    def test_all_octets_but_line_ends_and_nul(self):
+        octets = bytes(b for b in range(1, 256) if b not in (10, 13))
+        self.roundtrip(b"Subject: octets\r\n\r\n" + octets + b"\r\n",
+                       mail_options=("BODY=8BITMIME",))
+
+    def test_headers_only(self):
+        self.roundtrip(b"Subject: empty body\r\n\r\n")
+
+    def test_zero_length_message(self):
+        c = socket.create_connection(self.d.addr, timeout=10)
+        self.addCleanup(c.close)
+        f = c.makefile("rb")
+        self.assertTrue(read_reply(f)[0].startswith(b"220"))
+        c.sendall(b"EHLO client.example\r\n")
+        read_reply(f)
+        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        for want in (b"250", b"250", b"354"):
+            self.assertTrue(read_reply(f)[0].startswith(want))
+        c.sendall(b".\r\n")
+        line = read_reply(f)[0].decode()
+        self.assertTrue(line.startswith("250 2.0.0"), line)
+        mid = self.d.find_id_in(line)
+        self.assertEqual(sd.strip_received(self.d.read_eml(mid)), b"")
+
+    def test_last_line_without_newline(self):
+        # smtplib adds the CRLF SMTP needs; the stored message has it.
+        self.roundtrip(b"Subject: no eol\r\n\r\nlast line")
+
+    def test_line_998(self):
+        self.roundtrip(b"Subject: 998\r\n\r\n" + b"x" * 998 + b"\r\n")
+
+    def test_ten_megabytes(self):
+        line = b"".join(bytes([0x41 + i % 26]) for i in range(76)) + b"\r\n"
+        body = line * (10_000_000 // len(line))
+        msg = b"Subject: big\r\n\r\n" + body
+        self.roundtrip(msg)
+
+    def test_bdat_raw_socket(self):
+        msg = (b"Subject: chunked\r\n\r\n" + b".not stuffed\r\n.\r\n" +
+               bytes(range(0x80, 0x100)) + b"\r\nend\r\n")
+        chunks = [msg[:7], msg[7:40], msg[40:]]
+        c = socket.create_connection(self.d.addr, timeout=10)
+        self.addCleanup(c.close)
+        f = c.makefile("rb")
+
+        def reply():
+            return read_reply(f)
+
+        self.assertTrue(reply()[0].startswith(b"220"))
+        c.sendall(b"EHLO client.example\r\n")
+        self.assertIn(b"CHUNKING", b"".join(reply()).upper())
+        c.sendall(b"MAIL FROM:<a@example.com> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\n")
+        self.assertTrue(reply()[0].startswith(b"250"))
+        self.assertTrue(reply()[0].startswith(b"250"))
+        for i, ch in enumerate(chunks):
+            last = b" LAST" if i == len(chunks) - 1 else b""
+            c.sendall(b"BDAT %d%s\r\n" % (len(ch), last) + ch)
+            r = reply()[0]
+            self.assertTrue(r.startswith(b"250"), r)
+        mid = self.d.find_id_in(r.decode())
+        self.assertIsNotNone(mid, r)
+        self.assertStored(mid, msg)
+        # A second message on the same connection, BDAT 0 LAST after chunks.
+        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                  b"BDAT 13\r\nSubject: z\r\n\r\nBDAT 0 LAST\r\n")
+        rs = [reply()[0] for _ in range(4)]
+        self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
+        self.assertStored(self.d.find_id_in(rs[3].decode()), b"Subject: z\r\n\r\n")
+
+    def test_mail_corpus(self):
+        files = sorted(glob.glob(os.path.join(CORPUS, "**", "*.eml"), recursive=True))
+        self.assertGreater(len(files), 100, "corpus missing from %s" % CORPUS)
+        s = self.smtp()
+        s.ehlo()
+        for i, path in enumerate(files):
+            with open(path, "rb") as fh:
+                raw = fh.read()
+            with self.subTest(eml=os.path.relpath(path, CORPUS)):
+                mid = self.send(s, "corpus@example.com", ["b@example.com"], on_wire(raw),
+                                mail_options=("BODY=8BITMIME",))
+                self.assertStored(mid, on_wire(raw))
+            if i % 25 == 24:
+                s.quit()
+                s = self.smtp()
+                s.ehlo()
+
+
+class LongLinesTest(RelayCase):
+    extra_config = {"allow_long_lines": "yes"}
+
+    def test_long_lines_allowed(self):
+        s = self.smtp()
+        s.ehlo()
+        msg = (b"Subject: long\r\n\r\n" + b"a" * 999 + b"\r\n" + b"b" * 20000 + b"\r\n"
+               + b"c" * 100000 + b"\r\n")
+        mid = self.send(s, "a@example.com", ["b@example.com"], msg)
+        self.assertStored(mid, msg)
+
+    def test_long_lines_default_refused(self):
+        # Same message against a default daemon: 500 5.5.2.
+        d = sd.Daemon({}, workdir=os.path.join(self.tmp, "d2"))
+        os.makedirs(d.workdir, exist_ok=True)
+        with d:
+            s = smtplib.SMTP(d.host, d.port, timeout=30)
+            s.ehlo()
+            s.mail("a@example.com")
+            s.rcpt("b@example.com")
+            code, resp = s.data(b"Subject: long\r\n\r\n" + b"a" * 999 + b"\r\n")
+            self.assertEqual(code, 500, resp)
+            self.assertTrue(resp.startswith(b"5.5.2"), resp)
+            self.assertEqual(d.outbox_count(), 0)
+            s.quit()
+
+
+class SwaksTest(RelayCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("swaks"):
+            raise unittest.SkipTest("swaks is not installed (apt-get install swaks)")
+        super().setUpClass()
+
+    def swaks(self, *args):
+        before = self.d.outbox_ids()
+        r = subprocess.run(
+            ["swaks", "--server", "%s:%d" % self.d.addr, "--helo", "swaks.example",
+             "--from", "swaks@example.com", "--to", "rcpt@example.com",
+             "--timeout", "20", "--header", "Subject: swaks test"] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        new = self.d.outbox_ids() - before
+        self.assertEqual(len(new), 1, out)
+        mid = new.pop()
+        self.assertIn(mid, out)     # the 250 reply swaks printed names it
+        return mid, out
+
+    def test_plain(self):
+        mid, out = self.swaks("--body", "plain swaks body")
+        self.assertIn(b"plain swaks body", self.d.read_eml(mid))
+        self.assertEqual(self.d.read_envelope(mid)["rcpts"], ["rcpt@example.com"])
+
+    def test_tls(self):
+        mid, out = self.swaks("--tls", "--body", "tls body")
+        self.assertIn("220", out)
+        self.assertRegex(out, r"TLS started")
+        self.assertIn(b"tls body", self.d.read_eml(mid))
+
+    def test_auth_plain(self):
+        mid, out = self.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice",
+                              "--auth-password", "wonderland")
+        self.assertIn("235", out)
+
+    def test_auth_login(self):
+        mid, out = self.swaks("--tls", "--auth", "LOGIN", "--auth-user", "alice",
+                              "--auth-password", "wonderland")
+        self.assertIn("235", out)
+
+    def test_auth_wrong_password_fails(self):
+        r = subprocess.run(
+            ["swaks", "--server", "%s:%d" % self.d.addr, "--from", "a@example.com",
+             "--to", "b@example.com", "--tls", "--auth", "PLAIN", "--auth-user", "alice",
+             "--auth-password", "nope", "--timeout", "20"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(r.returncode, 0, out)
+        self.assertIn("535", out)
+
+    def test_pipeline(self):
+        mid, out = self.swaks("--pipeline", "--to", "r1@example.com,r2@example.com",
+                              "--body", "pipelined")
+        self.assertEqual(self.d.read_envelope(mid)["rcpts"], ["r1@example.com", "r2@example.com"])
+
+    def test_tls_pipeline_auth(self):
+        self.swaks("--tls", "--pipeline", "--auth", "PLAIN", "--auth-user", "bob",
+                   "--auth-password", USERS["bob"])
+
+
+class SmtpSourceTest(RelayCase):
+    SOURCE = "/usr/sbin/smtp-source"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(cls.SOURCE, os.X_OK):
+            raise unittest.SkipTest("smtp-source is not installed (apt-get install postfix)")
+        super().setUpClass()
+
+    def run_source(self, *args):
+        r = subprocess.run([self.SOURCE] + list(args) + ["%s:%d" % self.d.addr],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        return out
+
+    def test_concurrent_sessions(self):
+        before = self.d.outbox_count()
+        self.run_source("-s", "20", "-m", "200", "-f", "src@example.com",
+                        "-t", "dst@example.com", "-l", "2048")
+        self.assertEqual(self.d.outbox_count() - before, 200)
+        self.assertTrue(self.d.alive())
+
+    def test_many_messages_per_session(self):
+        # Three recipients per message; sessions carry several messages.
+        before = self.d.outbox_ids()
+        self.run_source("-s", "5", "-m", "100", "-r", "3", "-f", "src@example.com",
+                        "-t", "dst@example.com")
+        new = self.d.outbox_ids() - before
+        self.assertEqual(len(new), 100)
+        for mid in new:
+            self.assertEqual(len(self.d.read_envelope(mid)["rcpts"]), 3)
+
+
+if __name__ == "__main__":
+    sd.main()
