@@ -69,13 +69,15 @@ int cmd_passwd(int argc, char **argv)
 		return 2;
 	}
 	if (tty) {
-		fprintf(stderr, "Password for %s: ", argv[1]);
-		fflush(stderr);
+		/* Echo off before the prompt: whatever is typed after the
+		 * prompt appears must be neither shown nor flushed. */
 		if (tcgetattr(STDIN_FILENO, &saved) == 0) {
 			quiet = saved;
 			quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 			echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 		}
+		fprintf(stderr, "Password for %s: ", argv[1]);
+		fflush(stderr);
 	}
 	r = read_password(pw, sizeof(pw) - 1, &len);
 	if (echo_off) {

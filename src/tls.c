@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
+
 struct tls_ctx {
 	atomic_int refs;
 	SSL_CTX *ssl;
@@ -73,10 +75,18 @@ int tls_ctx_load(const char *cert_file, const char *key_file,
 		snprintf(err, errlen, "cannot set minimum TLS version: %s", why);
 		goto fail;
 	}
+	/* TLS 1.2: forward-secret AEAD suites only (the TLS 1.3 suites all
+	 * are). Every one is strong, so the client's order decides, which
+	 * lets clients without AES hardware pick ChaCha20. */
+	if (!SSL_CTX_set_cipher_list(c->ssl, TLS12_CIPHERS)) {
+		ssl_reason(why, sizeof(why));
+		snprintf(err, errlen, "cannot set TLS 1.2 ciphers: %s", why);
+		goto fail;
+	}
+	SSL_CTX_set_dh_auto(c->ssl, 1);
 	/* Renegotiation is an old DoS and injection vector; SMTP never needs
-	 * it. Compression: CRIME. Server cipher order: ours is curated. */
-	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-		SSL_OP_CIPHER_SERVER_PREFERENCE);
+	 * it. Compression: CRIME. */
+	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	/* Resumption buys little for mail submission and would need a
 	 * session id context kept stable across reloads. */
 	SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);

@@ -3,9 +3,12 @@ the printed users-file line must verify with the documented format."""
 import base64
 import hashlib
 import os
+import pty
 import re
+import select
 import subprocess
 import sys
+import time
 import unittest
 
 BIN = os.environ.get("SESRELAY_BIN")
@@ -76,6 +79,39 @@ class Passwd(unittest.TestCase):
             p = run(["passwd", "alice"], stdin)
             self.assertEqual(p.returncode, 1)
             self.assertEqual(p.stdout, b"")
+
+    def test_terminal_does_not_echo(self):
+        master, slave = pty.openpty()
+        pw = b"tty-secret-42"
+        proc = subprocess.Popen([BIN, "passwd", "carol"], stdin=slave,
+                                stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        seen = b""
+        try:
+            deadline = time.monotonic() + 30
+            while b"Password for carol:" not in seen:
+                self.assertLess(time.monotonic(), deadline, seen)
+                if select.select([master], [], [], 0.5)[0]:
+                    seen += os.read(master, 1024)
+            os.write(master, pw + b"\n")
+            out, _ = proc.communicate(timeout=60)
+            while select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 1024)
+                except OSError:  # EIO once the child closed the tty
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
+        self.assertNotIn(pw, seen)
+        _, _, key, got = check(out.decode().strip(), pw)
+        self.assertEqual(got, key)
 
 
 if __name__ == "__main__":

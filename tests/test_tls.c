@@ -23,10 +23,11 @@ static void path(char *out, size_t n, const char *name)
 	snprintf(out, n, "%s/%s", dir, name);
 }
 
-static EVP_PKEY *write_key(const char *name)
+static EVP_PKEY *write_key(const char *name, int rsa)
 {
 	char p[512];
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *k = rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+		: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	FILE *f;
 
 	path(p, sizeof(p), name);
@@ -84,7 +85,7 @@ struct client {
 	BIO *rbio, *wbio;
 };
 
-static void client_new(struct client *cl, int minv, int maxv)
+static void client_new_ciphers(struct client *cl, int minv, int maxv, const char *ciphers)
 {
 	cl->ctx = SSL_CTX_new(TLS_client_method());
 	if (minv) {
@@ -96,6 +97,8 @@ static void client_new(struct client *cl, int minv, int maxv)
 		SSL_CTX_set_max_proto_version(cl->ctx, maxv);
 	if (minv && minv < TLS1_2_VERSION)
 		SSL_CTX_set_cipher_list(cl->ctx, "DEFAULT:@SECLEVEL=0");
+	if (ciphers)
+		SSL_CTX_set_cipher_list(cl->ctx, ciphers);
 	cl->ssl = SSL_new(cl->ctx);
 	cl->rbio = BIO_new(BIO_s_mem());
 	cl->wbio = BIO_new(BIO_s_mem());
@@ -104,6 +107,11 @@ static void client_new(struct client *cl, int minv, int maxv)
 	SSL_set_bio(cl->ssl, cl->rbio, cl->wbio);
 	SSL_set_connect_state(cl->ssl);
 	SSL_set_tlsext_host_name(cl->ssl, "relay.test");
+}
+
+static void client_new(struct client *cl, int minv, int maxv)
+{
+	client_new_ciphers(cl, minv, maxv, NULL);
 }
 
 static void client_free(struct client *cl)
@@ -161,13 +169,15 @@ static int client_read(struct client *cl, struct buf *got)
 	return r;
 }
 
+static int use_rsa;
+
 static struct tls_ctx *load_good(void)
 {
 	char c[512], k[512], err[512];
 	struct tls_ctx *ctx = NULL;
 
-	path(c, sizeof(c), "cert.pem");
-	path(k, sizeof(k), "key.pem");
+	path(c, sizeof(c), use_rsa ? "rsa-cert.pem" : "cert.pem");
+	path(k, sizeof(k), use_rsa ? "rsa-key.pem" : "key.pem");
 	CHECK_INT(tls_ctx_load(c, k, &ctx, err, sizeof(err)), 0);
 	if (ctx == NULL) {
 		fprintf(stderr, "load: %s\n", err);
@@ -300,6 +310,28 @@ static void test_old_protocol_refused(void)
 	tls_ctx_unref(ctx);
 }
 
+/* TLS 1.2 without forward secrecy or with CBC suites is not offered. */
+static void test_weak_ciphers_refused(const char *ciphers)
+{
+	struct tls_ctx *ctx = load_good();
+	struct tls_conn *s = NULL;
+	struct client cl;
+	struct buf plain = BUF_INIT;
+
+	CHECK_INT(tls_conn_new(ctx, &s), 0);
+	client_new_ciphers(&cl, 0, TLS1_2_VERSION, ciphers);
+	CHECK_INT(pump(&cl, s, &plain), -EPROTO);
+	CHECK_INT(tls_conn_handshake_done(s), 0);
+	if (strstr(tls_conn_error(s), "no shared cipher") == NULL) {
+		fprintf(stderr, "%s: %s\n", ciphers, tls_conn_error(s));
+		CHECK(0);
+	}
+	buf_free(&plain);
+	client_free(&cl);
+	tls_conn_free(s);
+	tls_ctx_unref(ctx);
+}
+
 static void test_garbage(void)
 {
 	struct tls_ctx *ctx = load_good();
@@ -373,7 +405,8 @@ static void test_load_errors(void)
 
 static void rm_tree(void)
 {
-	static const char *const names[] = { "cert.pem", "key.pem", "other-key.pem", "junk.pem" };
+	static const char *const names[] = { "cert.pem", "key.pem", "other-key.pem", "junk.pem",
+		"rsa-cert.pem", "rsa-key.pem" };
 	char p[512];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -385,7 +418,7 @@ static void rm_tree(void)
 
 int main(void)
 {
-	EVP_PKEY *k, *k2;
+	EVP_PKEY *k, *k2, *k3;
 	const char *tmp = getenv("TMPDIR");
 
 	snprintf(dir, sizeof(dir), "%s/test_tls.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -393,20 +426,30 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	k = write_key("key.pem");
+	k = write_key("key.pem", 0);
 	write_cert("cert.pem", k);
-	k2 = write_key("other-key.pem");
+	k2 = write_key("other-key.pem", 0);
+	k3 = write_key("rsa-key.pem", 1);
+	write_cert("rsa-cert.pem", k3);
 	write_file("junk.pem", "this is not PEM\n");
 
 	test_roundtrip(0, "TLSv1.3");
 	test_roundtrip(TLS1_2_VERSION, "TLSv1.2");
 	test_client_close();
+	test_weak_ciphers_refused("AES128-SHA:AES256-GCM-SHA384");
+	test_weak_ciphers_refused("ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256");
+	use_rsa = 1;
+	test_roundtrip(0, "TLSv1.3");
+	test_roundtrip(TLS1_2_VERSION, "TLSv1.2");
+	test_weak_ciphers_refused("AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA");
+	use_rsa = 0;
 	test_old_protocol_refused();
 	test_garbage();
 	test_load_errors();
 
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
 	rm_tree();
 	return check_report();
 }

@@ -1,0 +1,292 @@
+#include "creds_assume_role.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "sts_client.h"
+
+enum step { IDLE, BASE, ASSUME, IDENTITY };
+
+struct assume_role {
+	struct creds_provider p;
+	struct creds_provider *base;
+	struct sts_client *sts;
+	char *role_arn;
+	char *external_id;
+	char session_name[65];
+	char role_account[16];
+	unsigned duration;
+
+	enum step step;
+	struct sts_call *call;
+	struct aws_creds *assumed;	/* between AssumeRole and the identity check */
+	creds_cb cb;
+	void *arg;
+	int busy;			/* inside a callback we may not free under */
+	bool dead;			/* destroy() came while busy */
+};
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		strchr("_+=,.@-", c) != NULL;
+}
+
+int creds_session_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char(s[i]))
+			return 0;
+	return 1;
+}
+
+void creds_default_session_name(char *out, size_t outlen)
+{
+	char host[256] = "";
+	size_t n;
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "host");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, outlen, "sesrelay-%s", host);
+	n = strlen(out);
+	if (n > 64)
+		out[n = 64] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!name_char(out[i]))
+			out[i] = '-';
+}
+
+static void really_free(struct assume_role *a)
+{
+	creds_provider_destroy(a->base);
+	aws_creds_unref(a->assumed);
+	free(a->role_arn);
+	if (a->external_id) {
+		OPENSSL_cleanse(a->external_id, strlen(a->external_id));
+		free(a->external_id);
+	}
+	free(a);
+}
+
+/* Hand the result to the caller; the provider may be destroyed from
+ * inside cb, which only marks it dead while we are still on its stack. */
+static void finish(struct assume_role *a, int err, struct aws_creds *c, const struct aws_error *why)
+{
+	creds_cb cb = a->cb;
+	void *arg = a->arg;
+
+	a->step = IDLE;
+	a->call = NULL;
+	a->cb = NULL;
+	a->busy++;
+	cb(arg, err, c, why);
+	a->busy--;
+}
+
+static void fail(struct assume_role *a, int err, const char *step, const char *code,
+	const char *msg)
+{
+	struct aws_error why;
+
+	memset(&why, 0, sizeof(why));
+	snprintf(why.step, sizeof(why.step), "%s", step);
+	snprintf(why.code, sizeof(why.code), "%s", code);
+	snprintf(why.message, sizeof(why.message), "%s", msg);
+	why.retryable = err != -EACCES && err != -EINVAL;
+	finish(a, err, NULL, &why);
+}
+
+static void on_identity(void *arg, int err, const struct sts_identity *id,
+	const struct aws_error *why)
+{
+	struct assume_role *a = arg;
+	struct aws_creds *c = a->assumed;
+
+	a->assumed = NULL;
+	a->busy++;
+	if (err) {
+		finish(a, err, NULL, why);
+	} else if (strcmp(id->account, a->role_account) != 0) {
+		char msg[256];
+		struct logline l;
+
+		snprintf(msg, sizeof(msg), "assumed credentials belong to account %s, role_arn names %s",
+			id->account, a->role_account);
+		if (log_begin(&l, LVL_ERROR, "sts.account_mismatch")) {
+			log_str(&l, "role_arn", a->role_arn);
+			log_str(&l, "expected_account", a->role_account);
+			log_str(&l, "actual_account", id->account);
+			log_str(&l, "arn", id->arn);
+			log_end(&l);
+		}
+		fail(a, -EACCES, "GetCallerIdentity", "AccountMismatch", msg);
+	} else {
+		char *acct = strdup(id->account), *arn = strdup(id->arn);
+
+		if (acct == NULL || arn == NULL) {
+			free(acct);
+			free(arn);
+			fail(a, -ENOMEM, "GetCallerIdentity", "OutOfMemory", "out of memory");
+		} else {
+			/* Nobody else holds c yet: safe to fill in. */
+			free(c->account_id);
+			free(c->arn);
+			c->account_id = acct;
+			c->arn = arn;
+			c->source = "assume_role";
+			c->verified = true;
+			finish(a, 0, c, NULL);
+		}
+	}
+	aws_creds_unref(c);
+	a->busy--;
+	if (a->dead && a->busy == 0)
+		really_free(a);
+}
+
+static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
+{
+	struct assume_role *a = arg;
+	int r;
+
+	a->busy++;
+	if (err) {
+		finish(a, err, NULL, why);
+		goto out;
+	}
+	a->assumed = aws_creds_ref(c);
+	a->step = IDENTITY;
+	r = sts_get_caller_identity(a->sts, c, on_identity, a, &a->call);
+	if (r) {
+		aws_creds_unref(a->assumed);
+		a->assumed = NULL;
+		fail(a, r, "GetCallerIdentity", "RequestFailed", strerror(-r));
+	}
+out:
+	a->busy--;
+	if (a->dead && a->busy == 0)
+		really_free(a);
+}
+
+static void on_base(void *arg, int err, struct aws_creds *base, const struct aws_error *why)
+{
+	struct assume_role *a = arg;
+	struct sts_assume_role_params p = {
+		.role_arn = a->role_arn, .session_name = a->session_name,
+		.external_id = a->external_id, .duration = a->duration,
+	};
+	int r;
+
+	a->busy++;
+	if (err) {
+		struct aws_error w;
+
+		if (why) {
+			w = *why;
+		} else {
+			memset(&w, 0, sizeof(w));
+			snprintf(w.code, sizeof(w.code), "NoCredentials");
+			snprintf(w.message, sizeof(w.message), "no base credentials");
+		}
+		if (w.step[0] == '\0')
+			snprintf(w.step, sizeof(w.step), "base_credentials");
+		finish(a, err, NULL, &w);
+		goto out;
+	}
+	a->step = ASSUME;
+	r = sts_assume_role(a->sts, base, &p, on_assumed, a, &a->call);
+	if (r)
+		fail(a, r, "AssumeRole", "RequestFailed", strerror(-r));
+out:
+	a->busy--;
+	if (a->dead && a->busy == 0)
+		really_free(a);
+}
+
+static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
+{
+	struct assume_role *a = (struct assume_role *)p;
+	int r;
+
+	if (a->step != IDLE)
+		return -EBUSY;
+	a->cb = cb;
+	a->arg = arg;
+	a->step = BASE;
+	/* The base provider may answer before returning (env keys): on_base
+	 * then runs the next step from here, which is fine since every later
+	 * step is asynchronous. */
+	r = creds_provider_get(a->base, on_base, a);
+	if (r) {
+		a->step = IDLE;
+		a->cb = NULL;
+	}
+	return r;
+}
+
+static void ar_destroy(struct creds_provider *p)
+{
+	struct assume_role *a = (struct assume_role *)p;
+
+	if (a->step == ASSUME || a->step == IDENTITY)
+		sts_call_cancel(a->call);
+	a->call = NULL;
+	a->step = IDLE;
+	if (a->busy) {
+		a->dead = true;
+		return;
+	}
+	really_free(a);
+}
+
+static const struct creds_provider_vtable vt = { "assume_role", ar_get, ar_destroy };
+
+int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_provider **out)
+{
+	struct assume_role *a;
+
+	if (o->base == NULL || o->sts == NULL || o->role_arn == NULL) {
+		creds_provider_destroy(o->base);
+		return -EINVAL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		creds_provider_destroy(o->base);
+		return -ENOMEM;
+	}
+	a->p.vt = &vt;
+	a->base = o->base;
+	a->sts = o->sts;
+	a->duration = o->duration;
+	if (o->session_name)
+		snprintf(a->session_name, sizeof(a->session_name), "%s", o->session_name);
+	else
+		creds_default_session_name(a->session_name, sizeof(a->session_name));
+	if (sts_arn_account(o->role_arn, a->role_account, sizeof(a->role_account)) ||
+	    !creds_session_name_valid(a->session_name) ||
+	    (o->session_name && strlen(o->session_name) > 64) ||
+	    (o->duration && (o->duration < 900 || o->duration > 43200))) {
+		really_free(a);
+		return -EINVAL;
+	}
+	a->role_arn = strdup(o->role_arn);
+	if (a->role_arn == NULL ||
+	    (o->external_id && (a->external_id = strdup(o->external_id)) == NULL)) {
+		really_free(a);
+		return -ENOMEM;
+	}
+	*out = &a->p;
+	return 0;
+}

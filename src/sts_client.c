@@ -1,0 +1,455 @@
+#include "sts_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "aws_endpoint.h"
+#include "aws_query.h"
+#include "aws_xml.h"
+#include "buf.h"
+#include "http_client.h"
+#include "sigv4.h"
+#include "version.h"
+
+#define STS_VERSION "2011-06-15"
+#define CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define MAX_RESPONSE (64 * 1024)
+
+struct sts_client {
+	struct http_client *http;
+	char url[AWS_URL_MAX];
+	char host[256];
+	char path[AWS_URL_MAX];
+	char region[AWS_REGION_MAX];
+	unsigned timeout_ms;
+};
+
+enum sts_op { OP_ASSUME_ROLE, OP_IDENTITY, OP_WEB_IDENTITY };
+
+static const char *const op_step[] = {
+	"AssumeRole", "GetCallerIdentity", "AssumeRoleWithWebIdentity" };
+
+#define MAX_HEADERS 8
+
+struct sts_call {
+	struct sts_client *client;
+	enum sts_op op;
+	struct http_call *http;
+	struct buf body;		/* form body; holds secrets (token) */
+	struct buf hdr[MAX_HEADERS];	/* header lines; may hold the session token */
+	const char *hdrv[MAX_HEADERS + 1];
+	size_t nhdr;
+	creds_cb creds_done;
+	sts_identity_cb identity_done;
+	void *arg;
+	bool in_callback;
+};
+
+int sts_client_new(struct http_client *http, const char *endpoint, const char *region,
+	unsigned timeout_ms, struct sts_client **out)
+{
+	struct sts_client *s;
+
+	if (http == NULL || endpoint == NULL || region == NULL)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	if ((size_t)snprintf(s->url, sizeof(s->url), "%s", endpoint) >= sizeof(s->url) ||
+	    (size_t)snprintf(s->region, sizeof(s->region), "%s", region) >= sizeof(s->region) ||
+	    aws_url_split(endpoint, s->host, sizeof(s->host), s->path, sizeof(s->path))) {
+		free(s);
+		return -EINVAL;
+	}
+	s->http = http;
+	s->timeout_ms = timeout_ms;
+	*out = s;
+	return 0;
+}
+
+void sts_client_free(struct sts_client *s)
+{
+	free(s);
+}
+
+static void call_free(struct sts_call *c)
+{
+	buf_free_secret(&c->body);
+	for (size_t i = 0; i < c->nhdr; i++)
+		buf_free_secret(&c->hdr[i]);
+	free(c);
+}
+
+void sts_call_cancel(struct sts_call *c)
+{
+	if (c == NULL || c->in_callback)
+		return;
+	http_call_cancel(c->http);
+	call_free(c);
+}
+
+static void set_error(struct aws_error *e, enum sts_op op, int status, bool retryable,
+	const char *code, const char *msg)
+{
+	memset(e, 0, sizeof(*e));
+	e->status = status;
+	e->retryable = retryable;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	snprintf(e->message, sizeof(e->message), "%s", msg);
+	snprintf(e->step, sizeof(e->step), "%s", op_step[op]);
+}
+
+int sts_arn_account(const char *arn, char *out, size_t outlen)
+{
+	const char *p = arn;
+	size_t n;
+
+	/* arn:partition:service:region:account:resource */
+	for (int i = 0; i < 4; i++) {
+		p = strchr(p, ':');
+		if (p == NULL)
+			return -EINVAL;
+		p++;
+	}
+	if (strncmp(arn, "arn:", 4) != 0)
+		return -EINVAL;
+	n = strcspn(p, ":");
+	if (n != 12 || p[n] != ':' || n >= outlen)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -EINVAL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* ---- parsing ---- */
+
+static int text_of(const char *body, size_t len, const char *name, struct buf *out)
+{
+	int r = aws_xml_text(body, len, name, out);
+
+	if (r == 0 && out->len == 0)
+		return -ENOENT;
+	return r;
+}
+
+int sts_parse_credentials(const char *body, size_t len, const char *source,
+	struct aws_creds **out, struct aws_error *why)
+{
+	struct buf akid = BUF_INIT, secret = BUF_INIT, token = BUF_INIT, exp = BUF_INIT,
+		arn = BUF_INIT;
+	const char *cr, *user;
+	size_t crl, userl;
+	char account[16];
+	const char *missing = NULL;
+	struct aws_creds *c = NULL;
+	time_t expiration = 0;
+	int r = -EINVAL;
+
+	memset(why, 0, sizeof(*why));
+	if (aws_xml_element(body, len, "Credentials", &cr, &crl)) {
+		missing = "Credentials";
+		goto out;
+	}
+	if (text_of(cr, crl, "AccessKeyId", &akid))
+		missing = "AccessKeyId";
+	else if (text_of(cr, crl, "SecretAccessKey", &secret))
+		missing = "SecretAccessKey";
+	else if (text_of(cr, crl, "SessionToken", &token))
+		missing = "SessionToken";
+	else if (text_of(cr, crl, "Expiration", &exp) || aws_parse_iso8601(exp.data, &expiration))
+		missing = "Expiration";
+	else if (aws_xml_element(body, len, "AssumedRoleUser", &user, &userl) ||
+		 text_of(user, userl, "Arn", &arn) || sts_arn_account(arn.data, account, sizeof(account)))
+		missing = "AssumedRoleUser/Arn";
+	if (missing)
+		goto out;
+	c = aws_creds_new(akid.data, secret.data, token.data, expiration, source);
+	if (c == NULL || (c->arn = strdup(arn.data)) == NULL ||
+	    (c->account_id = strdup(account)) == NULL) {
+		aws_creds_unref(c);
+		c = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	*out = c;
+	r = 0;
+out:
+	if (missing) {
+		why->retryable = true;
+		snprintf(why->code, sizeof(why->code), "InvalidResponse");
+		snprintf(why->message, sizeof(why->message),
+			"STS answered 200 without a valid %s", missing);
+	} else if (r == -ENOMEM) {
+		snprintf(why->code, sizeof(why->code), "OutOfMemory");
+		snprintf(why->message, sizeof(why->message), "out of memory");
+		why->retryable = true;
+	}
+	buf_free(&akid);
+	buf_free_secret(&secret);
+	buf_free_secret(&token);
+	buf_free(&exp);
+	buf_free(&arn);
+	return r;
+}
+
+int sts_parse_identity(const char *body, size_t len, struct sts_identity *id,
+	struct aws_error *why)
+{
+	struct buf b = BUF_INIT;
+	const char *missing = NULL;
+
+	memset(id, 0, sizeof(*id));
+	memset(why, 0, sizeof(*why));
+	if (text_of(body, len, "Account", &b) || b.len >= sizeof(id->account))
+		missing = "Account";
+	else
+		memcpy(id->account, b.data, b.len + 1);
+	if (!missing && (text_of(body, len, "Arn", &b) || b.len >= sizeof(id->arn)))
+		missing = "Arn";
+	else if (!missing)
+		memcpy(id->arn, b.data, b.len + 1);
+	/* UserId is informational: keep going without it. */
+	if (!missing && text_of(body, len, "UserId", &b) == 0 && b.len < sizeof(id->user_id))
+		memcpy(id->user_id, b.data, b.len + 1);
+	buf_free(&b);
+	if (missing) {
+		why->retryable = true;
+		snprintf(why->code, sizeof(why->code), "InvalidResponse");
+		snprintf(why->message, sizeof(why->message),
+			"STS answered 200 without a valid %s", missing);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- completion ---- */
+
+static void transport_error(struct aws_error *why, enum sts_op op, const struct http_response *res)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "STS unreachable: %s",
+		res->error_text ? res->error_text : "transport error");
+	set_error(why, op, 0, res->error != -EINVAL && res->error != -EPROTO,
+		res->error == -ETIMEDOUT ? "Timeout" : "NetworkError", msg);
+}
+
+static void on_http_done(void *arg, const struct http_response *res)
+{
+	struct sts_call *c = arg;
+	struct aws_error why;
+	struct aws_creds *creds = NULL;
+	struct sts_identity id;
+	int err = 0;
+
+	memset(&why, 0, sizeof(why));
+	if (res->error) {
+		transport_error(&why, c->op, res);
+		err = res->error;
+	} else if (res->status != 200) {
+		aws_error_parse((int)res->status, res->body.data, res->body.len,
+			res->amzn_error_type, &why);
+		snprintf(why.step, sizeof(why.step), "%s", op_step[c->op]);
+		err = -EACCES;
+	} else if (c->op == OP_IDENTITY) {
+		err = sts_parse_identity(res->body.data, res->body.len, &id, &why);
+	} else {
+		err = sts_parse_credentials(res->body.data, res->body.len,
+			c->op == OP_WEB_IDENTITY ? "web_identity" : "assume_role", &creds, &why);
+	}
+	if (err && why.step[0] == '\0')
+		snprintf(why.step, sizeof(why.step), "%s", op_step[c->op]);
+	if (err && why.status == 0)
+		why.status = (int)res->status;
+
+	c->in_callback = true;
+	if (c->op == OP_IDENTITY)
+		c->identity_done(c->arg, err, err ? NULL : &id, err ? &why : NULL);
+	else
+		c->creds_done(c->arg, err, creds, err ? &why : NULL);
+	aws_creds_unref(creds);
+	call_free(c);
+}
+
+/* ---- sending ---- */
+
+static int add_header(struct sts_call *c, const char *name, const char *v)
+{
+	if (c->nhdr >= MAX_HEADERS)
+		return -E2BIG;
+	buf_init(&c->hdr[c->nhdr]);
+	if (buf_printf(&c->hdr[c->nhdr], "%s: %s", name, v))
+		return -ENOMEM;
+	c->hdrv[c->nhdr] = c->hdr[c->nhdr].data;
+	c->nhdr++;
+	c->hdrv[c->nhdr] = NULL;
+	return 0;
+}
+
+static int sign(struct sts_call *c, const struct aws_creds *signer, const char *amz_date)
+{
+	struct sts_client *s = c->client;
+	struct sigv4_header h[4] = {
+		{ "host", s->host },
+		{ "x-amz-date", amz_date },
+		{ "content-type", CONTENT_TYPE },
+		{ "x-amz-security-token", signer->session_token },
+	};
+	char hash[65];
+	struct sigv4_request req = {
+		.method = "POST", .path = s->path, .query = "",
+		.headers = h, .nheaders = signer->session_token ? 4 : 3,
+		.payload_hash = hash, .region = s->region, .service = "sts",
+		.amz_date = amz_date,
+	};
+	struct sigv4_key key;
+	struct buf auth = BUF_INIT;
+	int r;
+
+	memset(&key, 0, sizeof(key));
+	sigv4_sha256_hex(c->body.data, c->body.len, hash);
+	r = sigv4_authorization(&req, signer->access_key_id, signer->secret_access_key,
+		&key, &auth);
+	sigv4_key_clear(&key);
+	if (r == 0)
+		r = add_header(c, "Authorization", auth.data);
+	if (r == 0 && signer->session_token)
+		r = add_header(c, "X-Amz-Security-Token", signer->session_token);
+	buf_free(&auth);
+	return r;
+}
+
+static int start(struct sts_client *s, struct sts_call *c, const struct aws_creds *signer,
+	struct sts_call **out)
+{
+	char amz_date[17];
+	struct http_request req;
+	int r;
+
+	sigv4_amz_date(time(NULL), amz_date);
+	r = add_header(c, "Host", s->host);
+	if (r == 0)
+		r = add_header(c, "Content-Type", CONTENT_TYPE);
+	if (r == 0)
+		r = add_header(c, "User-Agent", "sesrelay/" SESRELAY_VERSION);
+	if (r == 0 && signer) {
+		r = add_header(c, "X-Amz-Date", amz_date);
+		if (r == 0)
+			r = sign(c, signer, amz_date);
+	}
+	if (r) {
+		call_free(c);
+		return r;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = s->url;
+	req.headers = c->hdrv;
+	req.body = c->body.data;
+	req.body_len = c->body.len;
+	req.timeout_ms = s->timeout_ms;
+	req.max_response = MAX_RESPONSE;
+	r = http_client_send(s->http, &req, on_http_done, c, &c->http);
+	if (r) {
+		call_free(c);
+		return r;
+	}
+	if (out)
+		*out = c;
+	return 0;
+}
+
+static struct sts_call *call_new(struct sts_client *s, enum sts_op op, const char *action)
+{
+	struct sts_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->client = s;
+	c->op = op;
+	if (aws_query_add(&c->body, "Action", action) ||
+	    aws_query_add(&c->body, "Version", STS_VERSION)) {
+		call_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int sts_assume_role(struct sts_client *s, const struct aws_creds *signer,
+	const struct sts_assume_role_params *p, creds_cb cb, void *arg,
+	struct sts_call **out)
+{
+	struct sts_call *c;
+	char dur[16];
+	int r = 0;
+
+	if (signer == NULL || p->role_arn == NULL || p->session_name == NULL || cb == NULL)
+		return -EINVAL;
+	c = call_new(s, OP_ASSUME_ROLE, "AssumeRole");
+	if (c == NULL)
+		return -ENOMEM;
+	c->creds_done = cb;
+	c->arg = arg;
+	r = aws_query_add(&c->body, "RoleArn", p->role_arn);
+	if (r == 0)
+		r = aws_query_add(&c->body, "RoleSessionName", p->session_name);
+	if (r == 0 && p->duration) {
+		snprintf(dur, sizeof(dur), "%u", p->duration);
+		r = aws_query_add(&c->body, "DurationSeconds", dur);
+	}
+	if (r == 0 && p->external_id)
+		r = aws_query_add(&c->body, "ExternalId", p->external_id);
+	if (r) {
+		call_free(c);
+		return r;
+	}
+	return start(s, c, signer, out);
+}
+
+int sts_get_caller_identity(struct sts_client *s, const struct aws_creds *signer,
+	sts_identity_cb cb, void *arg, struct sts_call **out)
+{
+	struct sts_call *c;
+
+	if (signer == NULL || cb == NULL)
+		return -EINVAL;
+	c = call_new(s, OP_IDENTITY, "GetCallerIdentity");
+	if (c == NULL)
+		return -ENOMEM;
+	c->identity_done = cb;
+	c->arg = arg;
+	return start(s, c, signer, out);
+}
+
+int sts_assume_role_with_web_identity(struct sts_client *s, const char *role_arn,
+	const char *session_name, const char *web_identity_token,
+	creds_cb cb, void *arg, struct sts_call **out)
+{
+	struct sts_call *c;
+	int r;
+
+	if (role_arn == NULL || session_name == NULL || web_identity_token == NULL || cb == NULL)
+		return -EINVAL;
+	c = call_new(s, OP_WEB_IDENTITY, "AssumeRoleWithWebIdentity");
+	if (c == NULL)
+		return -ENOMEM;
+	c->creds_done = cb;
+	c->arg = arg;
+	r = aws_query_add(&c->body, "RoleArn", role_arn);
+	if (r == 0)
+		r = aws_query_add(&c->body, "RoleSessionName", session_name);
+	if (r == 0)
+		r = aws_query_add(&c->body, "WebIdentityToken", web_identity_token);
+	if (r) {
+		call_free(c);
+		return r;
+	}
+	return start(s, c, NULL, out);
+}
