@@ -256,8 +256,9 @@ static int parse_path(struct cursor *c, char *out, bool null_ok, bool postmaster
 	size_t mlen;
 	int r;
 
-	if (c->n == 0 || c->p[0] != '<')
-		return -EINVAL;
+	/* Not even <...>: a command syntax error rather than a bad address. */
+	if (c->n == 0 || c->p[0] != '<' || memchr(c->p, '>', c->n) == NULL)
+		return -EBADMSG;
 	c->p++; c->n--;
 	if (c->n && c->p[0] == '>' && null_ok) {
 		c->p++; c->n--;
@@ -409,8 +410,7 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 {
 	struct cursor c = { (const unsigned char *)args, len, false, false };
 	struct param p;
-	bool seen_size = false, seen_body = false, seen_auth = false, seen_ret = false,
-		seen_envid = false;
+	bool seen_size = false, seen_body = false, seen_auth = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -421,7 +421,7 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	c.utf8 = has_smtputf8(args, len);
 	r = parse_path(&c, out->addr, true, false);
 	if (r) {
-		*err = r == -E2BIG ? &r_long_sender : &r_bad_sender;
+		*err = r == -E2BIG ? &r_long_sender : r == -EBADMSG ? &r_mail_syntax : &r_bad_sender;
 		return -EINVAL;
 	}
 	if (c.saw_utf8 && !c.utf8) {
@@ -454,7 +454,7 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 			else if (val_is(&p, "8BITMIME"))
 				out->body = SMTP_BODY_8BITMIME;
 			else if (val_is(&p, "BINARYMIME"))
-				out->body = SMTP_BODY_BINARYMIME;
+				goto unsupported;	/* not advertised: no binary path to SES */
 			else
 				goto syntax;
 			seen = &seen_body;
@@ -471,17 +471,10 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 			if (p.val == NULL)
 				goto syntax;
 			seen = &seen_auth;
-		} else if (kw_is(&p, "RET")) {
-			if (!val_is(&p, "FULL") && !val_is(&p, "HDRS"))
-				goto syntax;
-			seen = &seen_ret;
-		} else if (kw_is(&p, "ENVID")) {
-			if (p.val == NULL)
-				goto syntax;
-			seen = &seen_envid;
 		} else {
-			*err = &r_param;
-			return -EINVAL;
+			/* Includes the DSN parameters (RFC 3461): DSN is not
+			 * advertised, SES generates its own bounces. */
+			goto unsupported;
 		}
 		if (seen) {
 			if (*seen) {
@@ -497,6 +490,9 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 syntax:
 	*err = &r_param_syntax;
 	return -EINVAL;
+unsupported:
+	*err = &r_param;
+	return -EINVAL;
 }
 
 int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *out,
@@ -504,7 +500,6 @@ int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *o
 {
 	struct cursor c = { (const unsigned char *)args, len, utf8, false };
 	struct param p;
-	bool seen_notify = false, seen_orcpt = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -515,7 +510,7 @@ int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *o
 	c.utf8 = true;		/* parse it, then decide (better reply) */
 	r = parse_path(&c, out->addr, false, true);
 	if (r) {
-		*err = r == -E2BIG ? &r_long_rcpt : &r_bad_rcpt;
+		*err = r == -E2BIG ? &r_long_rcpt : r == -EBADMSG ? &r_rcpt_syntax : &r_bad_rcpt;
 		return -EINVAL;
 	}
 	if (c.saw_utf8 && !utf8) {
@@ -527,24 +522,12 @@ int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *o
 		*err = &r_bad_rcpt;
 		return -EINVAL;
 	}
-	while ((r = next_param(&c, &p)) == 1) {
-		bool *seen;
-		/* DSN parameters (RFC 3461) are accepted and ignored. */
-		if (kw_is(&p, "NOTIFY") && p.val)
-			seen = &seen_notify;
-		else if (kw_is(&p, "ORCPT") && p.val)
-			seen = &seen_orcpt;
-		else if (kw_is(&p, "NOTIFY") || kw_is(&p, "ORCPT"))
-			goto syntax;
-		else {
-			*err = &r_param;
-			return -EINVAL;
-		}
-		if (*seen) {
-			*err = &r_param_dup;
-			return -EINVAL;
-		}
-		*seen = true;
+	/* No RCPT parameter is supported (DSN's NOTIFY/ORCPT included: DSN
+	 * is not advertised). */
+	r = next_param(&c, &p);
+	if (r == 1) {
+		*err = &r_param;
+		return -EINVAL;
 	}
 	if (r < 0)
 		goto syntax;

@@ -1,0 +1,29 @@
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "outbox.h"
+
+int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
+	char *err, size_t errlen)
+{
+	switch (cfg->backend) {
+	case BACKEND_OUTBOX:
+		return outbox_new(cfg->outbox_dir, loop, out, err, errlen);
+	case BACKEND_SES:
+		snprintf(err, errlen, "backend ses is not available in this build");
+		return -ENOTSUP;
+	}
+	snprintf(err, errlen, "unknown backend");
+	return -EINVAL;
+}
+
+void backend_free(struct backend *be)
+{
+	if (be == NULL)
+		return;
+	if (strcmp(be->ops->name, "outbox") == 0)
+		outbox_free(be);
+}

@@ -1,0 +1,79 @@
+/* `sesrelay [run]`: the relay in the foreground until SIGTERM/SIGINT. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "backend.h"
+#include "commands.h"
+#include "log.h"
+#include "runtime.h"
+#include "server.h"
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Run the loop until every handle is closed and the loop can be freed. */
+static void drain_loop(uv_loop_t *loop)
+{
+	uv_run(loop, UV_RUN_DEFAULT);
+	while (uv_loop_close(loop) == UV_EBUSY) {
+		uv_walk(loop, close_walk, NULL);
+		uv_run(loop, UV_RUN_DEFAULT);
+	}
+}
+
+int cmd_run(const char *config_path)
+{
+	struct runtime *rt = NULL;
+	struct backend *be = NULL;
+	struct server srv;
+	uv_loop_t loop;
+	char err[1024];
+	int r;
+
+	if (runtime_load(config_path, &rt, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sesrelay: %s\n", err);
+		return 2;
+	}
+	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
+		rt->cfg.log_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	r = uv_loop_init(&loop);
+	if (r) {
+		fprintf(stderr, "sesrelay: cannot start the event loop: %s\n", uv_strerror(r));
+		runtime_unref(rt);
+		return 1;
+	}
+	r = backend_new(&rt->cfg, &loop, &be, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "sesrelay: %s%s%s\n", rt->cfg.path ? rt->cfg.path : "",
+			rt->cfg.path ? ": " : "", err);
+		drain_loop(&loop);
+		runtime_unref(rt);
+		return 2;
+	}
+	r = server_init(&srv, &loop, rt, be, config_path, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "sesrelay: %s\n", err);
+		drain_loop(&loop);
+		server_free(&srv);
+		backend_free(be);
+		runtime_unref(rt);
+		return 1;
+	}
+	log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s)",
+		be->ops->name, srv.nlisteners);
+	drain_loop(&loop);
+	log_msg(LVL_INFO, "sesrelay.stop", "stopped");
+	server_free(&srv);
+	backend_free(be);
+	runtime_unref(rt);
+	return 0;
+}

@@ -1,0 +1,77 @@
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "netacl.h"
+#include "tls.h"
+
+int runtime_load(const char *path, struct runtime **out, char *err, size_t errlen)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+	char why[512];
+	int r;
+
+	if (rt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rt->refs = 1;
+	r = config_load(&rt->cfg, path, err, errlen);
+	if (r) {
+		free(rt);
+		return r;
+	}
+	if (rt->cfg.tls_cert) {
+		r = tls_ctx_load(rt->cfg.tls_cert, rt->cfg.tls_key, &rt->tls, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "%s: key \"tls_cert\": %s",
+				rt->cfg.path ? rt->cfg.path : "configuration", why);
+			goto fail;
+		}
+	}
+	if (rt->cfg.auth_users_file) {
+		r = auth_db_load(rt->cfg.auth_users_file, &rt->auth, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "%s: key \"auth_users_file\": %s",
+				rt->cfg.path ? rt->cfg.path : "configuration", why);
+			goto fail;
+		}
+	}
+	r = netacl_parse(&rt->cfg.allow_networks, &rt->acl, why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "%s: key \"allow_networks\": %s",
+			rt->cfg.path ? rt->cfg.path : "configuration", why);
+		goto fail;
+	}
+	if (rt->cfg.hostname)
+		snprintf(rt->hostname, sizeof(rt->hostname), "%s", rt->cfg.hostname);
+	else if (gethostname(rt->hostname, sizeof(rt->hostname) - 1) != 0 || !rt->hostname[0])
+		snprintf(rt->hostname, sizeof(rt->hostname), "localhost");
+	*out = rt;
+	return 0;
+fail:
+	runtime_unref(rt);
+	return r;
+}
+
+struct runtime *runtime_ref(struct runtime *rt)
+{
+	rt->refs++;
+	return rt;
+}
+
+void runtime_unref(struct runtime *rt)
+{
+	if (rt == NULL || --rt->refs > 0)
+		return;
+	tls_ctx_unref(rt->tls);
+	auth_db_unref(rt->auth);
+	netacl_free(rt->acl);
+	config_free(&rt->cfg);
+	free(rt);
+}

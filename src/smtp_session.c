@@ -1,0 +1,624 @@
+#include "smtp_session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "netacl.h"
+#include "smtp_session_int.h"
+#include "tls.h"
+
+/* Stop reading while this much output waits for the client, or this much
+ * input waits for us (while the back end or a password check runs). */
+#define OUT_HIGH_WATER (1024u * 1024u)
+#define IN_HIGH_WATER (256u * 1024u)
+
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b);
+static void update_reading(struct session *s);
+
+uint64_t session_max_size(const struct session *s)
+{
+	uint64_t m = s->rt->cfg.max_message_size;
+
+	if (s->be->max_message_size && s->be->max_message_size < m)
+		m = s->be->max_message_size;
+	return m;
+}
+
+/* ---- output ---- */
+
+struct wreq {
+	uv_write_t req;
+	struct session *s;
+	size_t len;
+	char data[];
+};
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct session *s = w->s;
+
+	s->write_queued -= w->len;
+	free(w);
+	if (status < 0 && !s->closing) {
+		session_close(s, "write_error");
+		return;
+	}
+	if (!s->closing)
+		update_reading(s);
+}
+
+static void write_raw(struct session *s, const char *p, size_t n)
+{
+	struct wreq *w;
+	uv_buf_t b;
+
+	if (n == 0)
+		return;
+	w = malloc(sizeof(*w) + n);
+	if (w == NULL) {
+		session_close(s, "out_of_memory");
+		return;
+	}
+	w->s = s;
+	w->len = n;
+	memcpy(w->data, p, n);
+	b = uv_buf_init(w->data, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_write) != 0) {
+		free(w);
+		s->closing = true;	/* the socket is gone; close below */
+		return;
+	}
+	s->write_queued += n;
+}
+
+static void tls_flush(struct session *s)
+{
+	if (s->tls == NULL)
+		return;
+	buf_reset(&s->tlsout);
+	if (tls_conn_pending_output(s->tls, &s->tlsout) == 0)
+		write_raw(s, s->tlsout.data, s->tlsout.len);
+	buf_reset(&s->tlsout);
+}
+
+void session_flush(struct session *s)
+{
+	if (s->out.len == 0)
+		return;
+	if (s->tls) {
+		if (tls_conn_write(s->tls, s->out.data, s->out.len) != 0)
+			s->closing = true;
+		tls_flush(s);
+	} else {
+		write_raw(s, s->out.data, s->out.len);
+	}
+	buf_reset(&s->out);
+}
+
+void session_reply_raw(struct session *s, const char *text)
+{
+	buf_puts(&s->out, text);
+	buf_puts(&s->out, "\r\n");
+}
+
+void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (enhanced)
+		buf_printf(&s->out, "%d %s ", code, enhanced);
+	else
+		buf_printf(&s->out, "%d ", code);
+	va_start(ap, fmt);
+	buf_vprintf(&s->out, fmt, ap);
+	va_end(ap);
+	buf_puts(&s->out, "\r\n");
+}
+
+void session_error3(struct session *s, int code, const char *enhanced, const char *text)
+{
+	struct logline l;
+
+	session_reply(s, code, enhanced, "%s", text);
+	if (log_begin(&l, LVL_DEBUG, "smtp.reject")) {
+		log_str(&l, "session", s->id);
+		log_int(&l, "code", code);
+		log_str(&l, "reason", text);
+		log_end(&l);
+	}
+	if (++s->errors >= s->rt->cfg.max_errors && !s->closing) {
+		session_reply(s, 421, "4.7.0", "%s Too many errors, closing connection", s->rt->hostname);
+		session_close(s, "too_many_errors");
+	}
+}
+
+void session_error(struct session *s, const struct smtp_reply *r)
+{
+	session_error3(s, r->code, r->enhanced, r->text);
+}
+
+/* ---- lifecycle ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	if (--s->handles_open > 0)
+		return;
+	server_conn_remove(s->srv, &s->conn);
+	session_reset_txn(s);
+	tls_conn_free(s->tls);
+	buf_free_secret(&s->in);
+	buf_free_secret(&s->line);
+	buf_free(&s->out);
+	buf_free(&s->tlsout);
+	buf_free(&s->dbuf);
+	buf_free_secret(&s->login_user);
+	runtime_unref(s->rt);
+	free(s);
+}
+
+static void close_handles(struct session *s)
+{
+	if (s->handles_open != 2 || uv_is_closing((uv_handle_t *)&s->tcp))
+		return;
+	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct session *s = req->data;
+
+	free(req);
+	close_handles(s);
+}
+
+/* Stop taking input, drop the transaction, write what is queued, then
+ * close. Safe to call more than once (later calls only finish the job). */
+void session_close(struct session *s, const char *reason)
+{
+	struct logline l;
+	uv_shutdown_t *req;
+
+	s->closing = true;
+	if (!s->close_started) {
+		s->close_started = true;
+		if (log_begin(&l, LVL_INFO, "smtp.disconnect")) {
+			log_str(&l, "session", s->id);
+			log_str(&l, "client", s->conn.addr);
+			log_str(&l, "reason", reason ? reason : "closed");
+			log_uint(&l, "transactions", s->ntxn);
+			log_end(&l);
+		}
+		session_auth_cancel(s);
+		session_reset_txn(s);
+		uv_timer_stop(&s->timer);
+		uv_read_stop((uv_stream_t *)&s->tcp);
+		s->reading = false;
+	}
+	if (s->shut_requested)
+		return;
+	s->shut_requested = true;
+	session_flush(s);
+	req = malloc(sizeof(*req));
+	if (req) {
+		req->data = s;
+		if (uv_shutdown(req, (uv_stream_t *)&s->tcp, on_shutdown) == 0)
+			return;
+		free(req);
+	}
+	close_handles(s);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct session *s = t->data;
+
+	log_msg(LVL_INFO, "smtp.timeout", "session %s: no input in time (mode %d)", s->id, (int)s->mode);
+	session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->rt->hostname);
+	session_close(s, "timeout");
+}
+
+void session_arm_timer(struct session *s)
+{
+	unsigned secs = s->mode == M_DATA || s->mode == M_BDAT
+		? s->rt->cfg.timeout_data : s->rt->cfg.timeout_command;
+
+	if (s->closing)
+		return;
+	if (s->waiting)
+		uv_timer_stop(&s->timer);
+	else
+		uv_timer_start(&s->timer, on_timeout, (uint64_t)secs * 1000, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	(void)h;
+	(void)hint;
+	b->base = malloc(65536);
+	b->len = b->base ? 65536 : 0;
+}
+
+static void update_reading(struct session *s)
+{
+	bool want = !s->closing && !s->eof && s->write_queued < OUT_HIGH_WATER &&
+		(!s->waiting || s->in.len < IN_HIGH_WATER);
+
+	if (want && !s->reading) {
+		if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
+			s->reading = true;
+	} else if (!want && s->reading) {
+		uv_read_stop((uv_stream_t *)&s->tcp);
+		s->reading = false;
+	}
+}
+
+static void send_greeting(struct session *s)
+{
+	s->greeted = true;
+	session_reply(s, 220, NULL, "%s ESMTP sesrelay", s->rt->hostname);
+}
+
+static void tls_established(struct session *s)
+{
+	struct logline l;
+
+	s->tls_done = true;
+	if (log_begin(&l, LVL_INFO, "smtp.tls")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "version", tls_conn_version(s->tls));
+		log_str(&l, "cipher", tls_conn_cipher(s->tls));
+		log_bool(&l, "implicit", s->implicit_tls);
+		log_end(&l);
+	}
+	if (s->implicit_tls && !s->greeted)
+		send_greeting(s);
+}
+
+/* STARTTLS accepted (the 220 is already flushed) or implicit TLS. */
+int session_start_tls(struct session *s)
+{
+	struct tls_conn *c;
+	int r = tls_conn_new(s->rt->tls, &c);
+
+	if (r)
+		return r;
+	s->tls = c;
+	s->tls_done = false;
+	return 0;
+}
+
+/* ---- input ---- */
+
+/* How long a command line may be, CRLF included. SASL responses are
+ * longer than commands (RFC 4954 §4). */
+static size_t line_limit(const struct session *s)
+{
+	size_t lim = s->rt->cfg.max_command_length;
+
+	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
+	    (s->in.len >= 5 && strncasecmp(s->in.data, "AUTH ", 5) == 0)) {
+		if (lim < AUTH_SASL_MAX_B64 + 32)
+			lim = AUTH_SASL_MAX_B64 + 32;
+	}
+	return lim;
+}
+
+static bool secret_mode(const struct session *s)
+{
+	return s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
+		(s->in.len >= 5 && strncasecmp(s->in.data, "AUTH ", 5) == 0);
+}
+
+/* Drop the first n input bytes, wiping them if they may hold a password. */
+static void consume(struct session *s, size_t n, bool wipe)
+{
+	if (wipe)
+		OPENSSL_cleanse(s->in.data, n);
+	buf_consume(&s->in, n);
+}
+
+static const struct smtp_reply r_too_long = { 500, "5.5.6", "Line too long" };
+
+/* One command line out of s->in; false when more input is needed. */
+static bool command_input(struct session *s)
+{
+	char *nl = memchr(s->in.data, '\n', s->in.len);
+	size_t lim = line_limit(s), len;
+	bool wipe = secret_mode(s);
+
+	if (s->discarding) {
+		if (nl == NULL) {
+			consume(s, s->in.len, wipe);
+			return false;
+		}
+		consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+		s->discarding = false;
+		if (s->mode != M_CMD)
+			s->mode = M_CMD;	/* an over-long SASL line ends the exchange */
+		session_error(s, &r_too_long);
+		return true;
+	}
+	if (nl == NULL) {
+		if (s->in.len > lim) {
+			s->discarding = true;
+			consume(s, s->in.len, wipe);
+		}
+		return false;
+	}
+	len = (size_t)(nl - s->in.data);
+	if (len > 0 && s->in.data[len - 1] == '\r')
+		len--;
+	if (len + 2 > lim) {
+		consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+		if (s->mode != M_CMD)
+			s->mode = M_CMD;
+		session_error(s, &r_too_long);
+		return true;
+	}
+	buf_reset(&s->line);
+	if (buf_append(&s->line, s->in.data, len) != 0) {
+		session_close(s, "out_of_memory");
+		return false;
+	}
+	consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS)
+		session_auth_line(s, s->line.data, len);
+	else
+		session_dispatch(s, s->line.data, len);
+	if (wipe)
+		OPENSSL_cleanse(s->line.data, s->line.len);
+	return true;
+}
+
+void session_process(struct session *s)
+{
+	while (!s->closing && !s->waiting) {
+		if (s->mode == M_DATA || s->mode == M_BDAT) {
+			size_t before = s->in.len;
+			if (s->mode == M_BDAT && s->bdat_left == 0) {
+				session_data_input(s);
+				continue;
+			}
+			if (s->in.len == 0)
+				break;
+			session_data_input(s);
+			if (s->in.len == before && (s->mode == M_DATA || s->mode == M_BDAT))
+				break;
+			continue;
+		}
+		if (s->in.len == 0 || !command_input(s))
+			break;
+	}
+	if (!s->closing && s->shutdown_pending && !s->has_mail && !s->waiting) {
+		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
+		session_close(s, "shutdown");
+	}
+	if (s->closing) {
+		session_close(s, NULL);
+		return;
+	}
+	session_flush(s);
+	if (s->eof && !s->waiting) {
+		session_close(s, "client_closed");
+		return;
+	}
+	update_reading(s);
+}
+
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
+{
+	struct session *s = h->data;
+
+	if (nread == 0 || s->closing) {
+		free(b->base);
+		return;
+	}
+	if (nread < 0) {
+		free(b->base);
+		if (nread == UV_EOF && !s->committing && !s->tls) {
+			/* Half-closed clients still read: answer what they sent. */
+			s->eof = true;
+			uv_read_stop(h);
+			s->reading = false;
+			session_process(s);
+			return;
+		}
+		session_close(s, nread == UV_EOF ? "client_closed" : uv_err_name((int)nread));
+		return;
+	}
+	if (s->tls) {
+		int r = tls_conn_feed(s->tls, b->base, (size_t)nread);
+		if (r == 0)
+			r = tls_conn_read(s->tls, &s->in);
+		tls_flush(s);
+		if (!s->tls_done && tls_conn_handshake_done(s->tls))
+			tls_established(s);
+		if (r < 0 && r != -ECONNRESET) {
+			struct logline l;
+			if (log_begin(&l, LVL_WARN, "smtp.tls")) {
+				log_str(&l, "session", s->id);
+				log_str(&l, "error", tls_conn_error(s->tls));
+				log_end(&l);
+			}
+		}
+		if (r < 0) {
+			free(b->base);
+			session_close(s, r == -ECONNRESET ? "client_closed" : "tls_error");
+			return;
+		}
+	} else if (buf_append(&s->in, b->base, (size_t)nread) != 0) {
+		free(b->base);
+		session_close(s, "out_of_memory");
+		return;
+	}
+	free(b->base);
+	if (!s->waiting)
+		session_arm_timer(s);
+	session_process(s);
+}
+
+/* ---- accept ---- */
+
+static void peer_name(struct session *s)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	snprintf(s->conn.addr, sizeof(s->conn.addr), "unknown");
+	if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		uv_ip4_name(a, s->conn.addr, sizeof(s->conn.addr));
+		s->port = ntohs(a->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		uv_ip6_name(a, s->conn.addr, sizeof(s->conn.addr));
+		s->port = ntohs(a->sin6_port);
+		s->ipv6 = true;
+	}
+}
+
+static bool peer_allowed(struct session *s)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	return netacl_allows(s->rt->acl, (struct sockaddr *)&ss);
+}
+
+static void reject_at_connect(struct session *s, int code, const char *enh,
+	const char *text, const char *reason)
+{
+	struct logline l;
+
+	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		log_str(&l, "reason", reason);
+		log_int(&l, "code", code);
+		log_end(&l);
+	}
+	/* Plain text even on an implicit-TLS port: nothing else is possible
+	 * before a handshake, and the client learns why. */
+	session_reply(s, code, enh, "%s %s", s->rt->hostname, text);
+	session_close(s, reason);
+}
+
+void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	unsigned char rnd[8];
+	struct logline l;
+
+	if (s == NULL)
+		return;
+	s->srv = srv;
+	s->rt = runtime_ref(srv->rt);
+	s->be = srv->be;
+	s->implicit_tls = implicit_tls;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+	uv_tcp_init(srv->loop, &s->tcp);
+	uv_timer_init(srv->loop, &s->timer);
+	s->tcp.data = s;
+	s->timer.data = s;
+	s->handles_open = 2;
+	if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
+		s->closing = true;
+		server_conn_add(srv, &s->conn);
+		close_handles(s);
+		return;
+	}
+	peer_name(s);
+	/* Counted before joining the list, so "max" means max. */
+	{
+		size_t total = srv->nconns, from_ip = server_conns_from(srv, s->conn.addr);
+		server_conn_add(srv, &s->conn);
+		if (log_begin(&l, LVL_INFO, "smtp.connect")) {
+			log_str(&l, "session", s->id);
+			log_str(&l, "client", s->conn.addr);
+			log_int(&l, "port", s->port);
+			log_bool(&l, "tls", implicit_tls);
+			log_end(&l);
+		}
+		if (srv->draining) {
+			reject_at_connect(s, 421, "4.3.2", "Service shutting down", "shutting_down");
+			return;
+		}
+		if (total >= s->rt->cfg.max_connections) {
+			reject_at_connect(s, 421, "4.3.2", "Too many connections, try again later",
+				"max_connections");
+			return;
+		}
+		if (from_ip >= s->rt->cfg.max_connections_per_ip) {
+			reject_at_connect(s, 421, "4.7.0", "Too many connections from your address",
+				"max_connections_per_ip");
+			return;
+		}
+	}
+	if (!peer_allowed(s)) {
+		if (s->rt->auth == NULL) {
+			/* RFC 5321 §3.1: after a 554 greeting the server waits for
+			 * QUIT, answering 503 to anything else. */
+			struct logline l2;
+			if (log_begin(&l2, LVL_WARN, "smtp.reject")) {
+				log_str(&l2, "session", s->id);
+				log_str(&l2, "client", s->conn.addr);
+				log_str(&l2, "reason", "network");
+				log_int(&l2, "code", 554);
+				log_end(&l2);
+			}
+			s->refused = true;
+			session_reply(s, 554, "5.7.1", "%s Access denied", s->rt->hostname);
+			session_flush(s);
+			session_arm_timer(s);
+			update_reading(s);
+			return;
+		}
+		s->must_auth = true;
+	}
+	uv_tcp_nodelay(&s->tcp, 1);
+	if (implicit_tls) {
+		if (session_start_tls(s) != 0) {
+			session_close(s, "tls_setup_failed");
+			return;
+		}
+	} else {
+		send_greeting(s);
+		session_flush(s);
+	}
+	session_arm_timer(s);
+	update_reading(s);
+}
+
+void session_shutdown(struct server_conn *c, bool force)
+{
+	struct session *s = (struct session *)c;
+
+	if (s->closing)
+		return;
+	if (!force && (s->has_mail || s->waiting)) {
+		s->shutdown_pending = true;
+		return;
+	}
+	if (!s->implicit_tls || s->tls_done)
+		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
+	session_close(s, "shutdown");
+}
