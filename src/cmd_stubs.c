@@ -4,13 +4,6 @@
 
 #include "commands.h"
 
-int cmd_whoami(const char *config_path, int argc, char **argv)
-{
-	(void)config_path; (void)argc; (void)argv;
-	fprintf(stderr, "sesrelay: whoami is not built yet\n");
-	return 1;
-}
-
 int cmd_check(const char *config_path, int argc, char **argv)
 {
 	(void)config_path; (void)argc; (void)argv;

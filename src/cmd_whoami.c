@@ -1,0 +1,224 @@
+/* `sesrelay whoami`: which identity does this relay start from, and which
+ * account will its mail leave from? Runs the same chain the relay uses:
+ * base credentials -> GetCallerIdentity (base) -> AssumeRole ->
+ * GetCallerIdentity with the assumed credentials. Exit 0 only when the
+ * assumed credentials provably belong to the account in role_arn; each
+ * failure names its step and carries STS's code and message. Secrets are
+ * never printed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "aws_creds.h"
+#include "aws_endpoint.h"
+#include "commands.h"
+#include "config.h"
+#include "creds_assume_role.h"
+#include "creds_chain.h"
+#include "http_client.h"
+#include "log.h"
+#include "sts_client.h"
+
+struct whoami {
+	uv_loop_t loop;
+	struct config cfg;
+	struct http_client *http;
+	struct sts_client *sts;
+	struct creds_provider *base;	/* until handed to the assume-role provider */
+	struct creds_provider *assume;
+	char role_account[16];
+	int rc;				/* exit code once done, -1 while running */
+};
+
+static void report_error(const char *what, int err, const struct aws_error *why)
+{
+	if (why && why->code[0]) {
+		fprintf(stderr, "sesrelay whoami: %s failed at %s: %s: %s",
+			what, why->step[0] ? why->step : what, why->code, why->message);
+		if (why->status)
+			fprintf(stderr, " (HTTP %d)", why->status);
+		fprintf(stderr, "%s\n", why->retryable ? " [temporary]" : "");
+	} else {
+		fprintf(stderr, "sesrelay whoami: %s failed: %s\n", what, strerror(-err));
+	}
+}
+
+static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
+{
+	struct whoami *w = arg;
+	char exp[32] = "never";
+	long left = 0;
+
+	if (err) {
+		report_error("assuming the shared-account role", err, why);
+		w->rc = 1;
+		return;
+	}
+	if (c->expiration) {
+		struct tm tm;
+
+		gmtime_r(&c->expiration, &tm);
+		strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		left = (long)(c->expiration - time(NULL));
+	}
+	printf("assumed identity: %s\n", c->arn ? c->arn : "?");
+	printf("assumed account:  %s\n", c->account_id ? c->account_id : "?");
+	printf("expires:          %s (in %ld s)\n", exp, left);
+	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->role_account) != 0) {
+		printf("account check:    FAILED (role_arn names %s)\n", w->role_account);
+		w->rc = 1;
+		return;
+	}
+	printf("account check:    ok, proven by GetCallerIdentity with the assumed credentials\n");
+	w->rc = 0;
+}
+
+static void start_assume(struct whoami *w)
+{
+	struct creds_assume_role_opts o = {
+		.base = w->base, .sts = w->sts, .role_arn = w->cfg.role_arn,
+		.external_id = w->cfg.external_id, .session_name = w->cfg.role_session_name,
+		.duration = w->cfg.role_duration,
+	};
+	int r;
+
+	w->base = NULL;		/* owned by the assume-role provider from here */
+	r = creds_assume_role_new(&o, &w->assume);
+	if (r == 0)
+		r = creds_provider_get(w->assume, on_assumed, w);
+	if (r) {
+		fprintf(stderr, "sesrelay whoami: cannot start AssumeRole: %s\n", strerror(-r));
+		w->rc = 1;
+	}
+}
+
+static void on_base_identity(void *arg, int err, const struct sts_identity *id,
+	const struct aws_error *why)
+{
+	struct whoami *w = arg;
+
+	if (err) {
+		report_error("checking the base credentials", err, why);
+		w->rc = 1;
+		return;
+	}
+	printf("base identity:    %s\n", id->arn);
+	printf("base account:     %s\n", id->account);
+	printf("role:             %s\n", w->cfg.role_arn);
+	start_assume(w);
+}
+
+static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
+{
+	struct whoami *w = arg;
+	int r;
+
+	if (err) {
+		report_error("finding base credentials", err, why);
+		w->rc = 1;
+		return;
+	}
+	printf("base credentials: %s (%s)\n", c->source ? c->source : "?",
+		c->session_token ? "temporary" : "long-term");
+	r = sts_get_caller_identity(w->sts, c, on_base_identity, w, NULL);
+	if (r) {
+		fprintf(stderr, "sesrelay whoami: cannot call GetCallerIdentity: %s\n", strerror(-r));
+		w->rc = 1;
+	}
+}
+
+static int setup(struct whoami *w, char *err, size_t errlen)
+{
+	char region[AWS_REGION_MAX], url[AWS_URL_MAX];
+	struct http_client_opts ho = { .ca_bundle = aws_ca_bundle() };
+	int r;
+
+	if (w->cfg.role_arn == NULL) {
+		snprintf(err, errlen, "key \"role_arn\" is not set");
+		return -EINVAL;
+	}
+	if (sts_arn_account(w->cfg.role_arn, w->role_account, sizeof(w->role_account))) {
+		snprintf(err, errlen, "key \"role_arn\": \"%s\" names no account", w->cfg.role_arn);
+		return -EINVAL;
+	}
+	r = aws_region_resolve(w->cfg.region, region, sizeof(region));
+	if (r == -ENOENT && creds_profile_region(region, sizeof(region)) == 0)
+		r = 0;
+	if (r) {
+		snprintf(err, errlen, r == -ENOENT ?
+			"no region: set key \"region\", AWS_REGION or AWS_DEFAULT_REGION" :
+			"region is not a valid AWS region name");
+		return -EINVAL;
+	}
+	r = aws_endpoint_resolve(AWS_SERVICE_STS, region, url, sizeof(url));
+	if (r) {
+		snprintf(err, errlen, "STS endpoint (AWS_ENDPOINT_URL_STS/AWS_ENDPOINT_URL) is not an http(s) URL");
+		return r;
+	}
+	printf("region:           %s\n", region);
+	printf("sts endpoint:     %s\n", url);
+	r = http_client_new(&w->loop, &ho, &w->http);
+	if (r == 0)
+		r = sts_client_new(w->http, url, region, w->cfg.sts_timeout * 1000u, &w->sts);
+	if (r) {
+		snprintf(err, errlen, "cannot set up the STS client: %s", strerror(-r));
+		return r;
+	}
+	return creds_base_new(&w->cfg, &w->loop, w->http, &w->base, err, errlen);
+}
+
+int cmd_whoami(const char *config_path, int argc, char **argv)
+{
+	struct whoami w;
+	char err[512] = "";
+	int r;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: sesrelay [--config FILE] whoami\n");
+		return 2;
+	}
+	(void)argv;
+	memset(&w, 0, sizeof(w));
+	w.rc = -1;
+	if (config_load(&w.cfg, config_path, err, sizeof(err))) {
+		fprintf(stderr, "sesrelay: %s\n", err);
+		return 2;
+	}
+	log_setup((enum log_format)w.cfg.log_format, (enum log_level)w.cfg.log_level, false);
+	if (uv_loop_init(&w.loop) || http_global_init()) {
+		config_free(&w.cfg);
+		fprintf(stderr, "sesrelay whoami: cannot initialise the event loop\n");
+		return 1;
+	}
+	r = setup(&w, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "sesrelay whoami: %s\n", err);
+		w.rc = 2;
+	} else {
+		r = creds_provider_get(w.base, on_base, &w);
+		if (r) {
+			fprintf(stderr, "sesrelay whoami: cannot look for base credentials: %s\n",
+				strerror(-r));
+			w.rc = 1;
+		}
+	}
+	while (w.rc < 0 && uv_run(&w.loop, UV_RUN_ONCE))
+		;
+	if (w.rc < 0)
+		w.rc = 1;
+	fflush(stdout);
+
+	creds_provider_destroy(w.assume);
+	creds_provider_destroy(w.base);
+	sts_client_free(w.sts);
+	http_client_close(w.http);
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&w.loop);
+	http_global_cleanup();
+	config_free(&w.cfg);
+	return w.rc;
+}
