@@ -176,7 +176,8 @@ static int pct_decode(struct buf *out, const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
 
-		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 && (lo = hexval(p[i + 2])) >= 0) {
+		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+		    (lo = hexval(p[i + 2])) >= 0) {
 			out->data[out->len++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -36,7 +36,9 @@ struct sigv4_header {
 
 struct sigv4_request {
 	const char *method;		/* "POST" */
-	const char *path;		/* raw path, e.g. "/" or "/v2/email/outbound-emails" */
+	const char *path;		/* raw path, e.g. "/" or "/v2/email/outbound-emails";
+					 * encoded here, so a '%' is signed as %25 as AWS
+					 * expects from every service but S3 */
 	const char *query;		/* raw query string without '?', or "" */
 	const struct sigv4_header *headers;	/* every header to sign, incl. host and x-amz-date */
 	size_t nheaders;
