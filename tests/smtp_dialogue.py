@@ -323,6 +323,9 @@ class Runner:
             self.cur.queue(unescape(arg))
         elif op == "S:":
             self.last = self.cur.read_reply()
+            if os.environ.get("DIALOGUE_TRACE"):
+                print("%s:%d %-22s <- %s" % (self.s.name, st.lineno, arg, self.last),
+                      file=sys.stderr)
             check_reply(self.last, arg)
         elif op == "S?:":
             # A reply may come or the connection may close instead.
@@ -394,11 +397,14 @@ class Runner:
                 op, want[:200], body[:600] if len(body) < 2000 else body[:300] + b"..."))
 
     def check_envelope(self, arg):
-        key, _, want = arg.partition(" = ")
+        m = re.match(r"^(\S+) =(?: (.*))?$", arg)
+        if not m:
+            raise ValueError("bad ENVELOPE %r" % arg)
+        key, want = m.group(1), unescape(m.group(2) or "").decode("utf-8")
         env = self.d.read_envelope(self.last_id)
-        if key.strip() not in env:
+        if key not in env:
             raise AssertionError("envelope has no %r: %s" % (key, env))
-        v = env[key.strip()]
+        v = env[key]
         if isinstance(v, list):
             v = ",".join(str(x) for x in v)
         elif isinstance(v, bool):

@@ -313,7 +313,7 @@ class ByteExactTest(RelayCase):
         self.assertStored(mid, msg)
         # A second message on the same connection, BDAT 0 LAST after chunks.
         c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
-                  b"BDAT 13\r\nSubject: z\r\n\r\nBDAT 0 LAST\r\n")
+                  b"BDAT 14\r\nSubject: z\r\n\r\nBDAT 0 LAST\r\n")
         rs = [reply()[0] for _ in range(4)]
         self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
         self.assertStored(self.d.find_id_in(rs[3].decode()), b"Subject: z\r\n\r\n")
