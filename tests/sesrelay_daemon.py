@@ -97,6 +97,7 @@ class Daemon:
         self.proc = None
         self.host = None
         self.port = None
+        self.tls_addr = None            # smtps_listen (implicit TLS), if any
         self._log = []
         self._log_lock = threading.Lock()
         self._reader = None
@@ -122,14 +123,20 @@ class Daemon:
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self.START_TIMEOUT
+        want_tls = bool(str(self.config.get("smtps_listen", "")).strip())
         while time.monotonic() < deadline:
+            plain, tls = [], []
             with self._log_lock:
                 for line in self._log:
                     m = _LISTEN_RE.search(line)
                     if m:
-                        self.host = m.group(1).strip("[]")
-                        self.port = int(m.group(2))
-                        return self
+                        addr = (m.group(1).strip("[]"), int(m.group(2)))
+                        is_tls = re.search(r'\btls[=":]+true', line) is not None
+                        (tls if is_tls else plain).append(addr)
+            if plain and (tls or not want_tls):
+                self.host, self.port = plain[0]
+                self.tls_addr = tls[0] if tls else None
+                return self
             if self.proc.poll() is not None:
                 self._reader.join(2)
                 text = self.log()

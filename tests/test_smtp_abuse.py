@@ -26,8 +26,9 @@ REPLY_RE = re.compile(rb"^[2-5]\d\d(?:[ -]|$)")
 class Client:
     """Raw SMTP client: explicit bytes out, replies in."""
 
-    def __init__(self, addr, timeout=10.0):
-        self.sock = socket.create_connection(addr, timeout=timeout)
+    def __init__(self, addr, timeout=10.0, source=None):
+        self.sock = socket.create_connection(addr, timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.timeout = timeout
@@ -112,8 +113,8 @@ class AbuseCase(unittest.TestCase):
             cls.d.cleanup()
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def client(self, timeout=10.0):
-        c = Client(self.d.addr, timeout)
+    def client(self, timeout=10.0, source=None):
+        c = Client(self.d.addr, timeout, source)
         self.addCleanup(c.close)
         return c
 
@@ -273,6 +274,90 @@ class GarbageTest(AbuseCase):
             self.assertFalse(data, "TLS session continued after injection: %r" % data)
         except (OSError, ValueError):
             pass
+
+
+    def test_plaintext_after_starttls(self):
+        # The client promised a TLS handshake and sends commands instead.
+        c = self.client()
+        c.session()
+        c.send(b"STARTTLS\r\n")
+        c.expect(220)
+        c.send(b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n")
+        out = c.drain_until_eof(10)
+        self.assertNotIn(b"250", out)
+        self.assert_serves()
+
+
+class SourceAddressTest(AbuseCase):
+    """Per-address accounting, using other loopback source addresses."""
+
+    config = {"max_connections_per_ip": "3", "allow_networks": "127.0.0.1/32,127.0.0.3/32"}
+
+    def test_per_ip_limit(self):
+        for _ in range(3):
+            self.client(source="127.0.0.1").expect(220)
+        over = self.client(source="127.0.0.1")
+        over.expect(421, "4.7.0")
+        over.drain_until_eof(5)
+        # Another address has its own budget.
+        self.client(source="127.0.0.3").expect(220)
+
+    def test_allow_networks_by_source(self):
+        c = self.client(source="127.0.0.2")
+        c.expect(554, "5.7.1")
+        c.send(b"EHLO outside.example\r\n")
+        c.expect(503, "5.5.1")
+        c.send(b"MAIL FROM:<a@example.com>\r\n")
+        c.expect(503, "5.5.1")
+        c.send(b"QUIT\r\n")
+        c.expect(221)
+        c.drain_until_eof(5)
+        self.client(source="127.0.0.3").expect(220)
+
+
+class ShutdownTest(AbuseCase):
+    """SIGTERM: idle sessions get 421 4.3.2, a transaction in progress
+    finishes, then the daemon exits 0."""
+
+    config = {"drain_timeout": "20"}
+
+    def test_graceful_drain(self):
+        idle = self.client()
+        idle.session()
+        busy = self.client()
+        busy.session()
+        busy.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        busy.expect(250)
+        busy.expect(250)
+        busy.expect(354)
+        busy.send(b"Subject: drain\r\n\r\nfirst half\r\n")
+        before = self.d.outbox_count()
+        n = len(self.d.log_lines())
+        self.d.proc.send_signal(__import__("signal").SIGTERM)
+        self.d.wait_log(r"event=smtp\.shutdown|\"smtp\.shutdown\"", 10, start=n)
+        idle.expect(421, "4.3.2")
+        idle.drain_until_eof(5)
+        # New connections are no longer accepted.
+        def refused():
+            try:
+                c = Client(self.d.addr, 2)
+            except OSError:
+                return True
+            try:
+                code, _ = c.reply()
+                return code == 421
+            except (EOFError, OSError):
+                return True
+            finally:
+                c.close()
+        sd.wait_until(refused, 5, what="listener closed")
+        self.assertTrue(self.d.alive(), "daemon exited with a transaction in progress")
+        busy.send(b"second half\r\n.\r\n")
+        busy.expect(250, "2.0.0")
+        busy.expect(421, "4.3.2")
+        busy.drain_until_eof(5)
+        self.assertEqual(self.d.outbox_count(), before + 1)
+        self.assertEqual(self.d.proc.wait(15), 0)
 
 
 class SmugglingTest(AbuseCase):

@@ -363,6 +363,43 @@ class LongLinesTest(RelayCase):
             s.quit()
 
 
+class ImplicitTlsTest(RelayCase):
+    extra_config = {"smtps_listen": "127.0.0.1:0"}
+
+    def test_smtps(self):
+        self.assertIsNotNone(self.d.tls_addr, "no smtps listener logged")
+        s = smtplib.SMTP_SSL(self.d.tls_addr[0], self.d.tls_addr[1], timeout=30,
+                             local_hostname="client.example",
+                             context=sd.client_tls_context())
+        self.addCleanup(self._quit, s)
+        s.ehlo()
+        self.assertFalse(s.has_extn("starttls"))
+        self.assertTrue(s.has_extn("auth"))
+        code, resp = s.login("alice", "wonderland")
+        self.assertEqual(code, 235, resp)
+        msg = b"Subject: smtps\r\n\r\nimplicit TLS\r\n"
+        mid = self.send(s, "a@example.com", ["b@example.com"], msg)
+        self.assertStored(mid, msg)
+        self.assertIn(b"with ESMTPSA", sd.received_header(self.d.read_eml(mid)))
+
+    def test_smtps_plaintext_client(self):
+        # A plaintext client on the TLS port never gets an SMTP greeting.
+        c = socket.create_connection(self.d.tls_addr, timeout=10)
+        self.addCleanup(c.close)
+        c.sendall(b"EHLO client.example\r\n")
+        data = b""
+        try:
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        self.assertNotIn(b"220 ", data)
+        self.assertNotIn(b"250", data)
+
+
 class SwaksTest(RelayCase):
     @classmethod
     def setUpClass(cls):
