@@ -12,6 +12,7 @@ import smtplib
 import socket
 import sys
 import tempfile
+import threading
 import shutil
 import time
 import unittest
@@ -288,6 +289,63 @@ class GarbageTest(AbuseCase):
         self.assert_serves()
 
 
+class FloodTest(AbuseCase):
+    def test_pipelined_flood_without_reading(self):
+        # A client that pipelines 200k commands and does not read: the
+        # server must apply back-pressure (bounded memory) and still
+        # answer every command, in order, once the client reads.
+        n = 200_000
+        c = self.client(timeout=30)
+        c.session()
+        sent = threading.Event()
+        errors = []
+
+        def sender():
+            try:
+                c.sock.sendall(b"NOOP\r\n" * n + b"QUIT\r\n")
+            except OSError as e:
+                errors.append(e)
+            sent.set()
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        peak = 0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not sent.is_set():
+            peak = max(peak, self.d.rss_kb())
+            time.sleep(0.05)
+        got = 0
+        while True:
+            code, lines = c.reply(timeout=30)
+            if code == 221:
+                break
+            self.assertEqual(code, 250, lines)
+            got += 1
+        t.join(30)
+        self.assertFalse(errors, errors)
+        self.assertEqual(got, n)
+        peak = max(peak, self.assert_rss_bounded())
+        self.assertLess(peak, RSS_LIMIT_KB)
+
+    def test_byte_by_byte_message(self):
+        # Every octet in its own segment: the DATA decoder's state must
+        # carry across reads (CR, LF, dot, CR, LF each arriving alone).
+        msg = b"Subject: bytes\r\n\r\n..stuffed\r\nplain\r\n...\r\nend\r\n"
+        c = self.client()
+        c.session()
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        c.expect(250)
+        c.expect(250)
+        c.expect(354)
+        for i in range(len(msg + b".\r\n")):
+            c.send((msg + b".\r\n")[i:i + 1])
+            time.sleep(0.002)
+        lines = c.expect(250, "2.0.0")
+        mid = self.d.find_id_in(lines[0].decode())
+        self.assertEqual(sd.strip_received(self.d.read_eml(mid)),
+                         b"Subject: bytes\r\n\r\n.stuffed\r\nplain\r\n..\r\nend\r\n")
+
+
 class SourceAddressTest(AbuseCase):
     """Per-address accounting, using other loopback source addresses."""
 
@@ -425,7 +483,17 @@ class SmugglingNormalizeTest(SmugglingTest):
 
 
 class TimeoutTest(AbuseCase):
-    config = {"timeout_command": "2", "timeout_data": "3"}
+    config = {"timeout_command": "2", "timeout_data": "3", "tls": True}
+
+    def test_stalled_tls_handshake(self):
+        # STARTTLS accepted, then no ClientHello: closed after the timeout.
+        c = self.client(timeout=10)
+        c.session()
+        c.send(b"STARTTLS\r\n")
+        c.expect(220)
+        t0 = time.monotonic()
+        c.drain_until_eof(8)
+        self.assertLess(time.monotonic() - t0, 6)
 
     def test_silent_client(self):
         c = self.client(timeout=10)
