@@ -379,6 +379,8 @@ static bool command_input(struct session *s)
 		session_dispatch(s, s->line.data, len);
 	if (wipe)
 		OPENSSL_cleanse(s->line.data, s->line.len);
+	if (!s->waiting && !s->closing)
+		session_arm_timer(s);
 	return true;
 }
 
@@ -464,7 +466,10 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 		return;
 	}
 	free(b->base);
-	if (!s->waiting)
+	/* Message data restarts the clock on progress (RFC 5321 §4.5.3.2.6);
+	 * a command must be complete within timeout_command of its start, so
+	 * trickling bytes does not hold a connection open. */
+	if (!s->waiting && (s->mode == M_DATA || s->mode == M_BDAT))
 		session_arm_timer(s);
 	session_process(s);
 }
