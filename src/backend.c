@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "outbox.h"
+#include "ses_backend.h"
 
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen)
@@ -13,11 +14,16 @@ int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	case BACKEND_OUTBOX:
 		return outbox_new(cfg->outbox_dir, loop, out, err, errlen);
 	case BACKEND_SES:
-		snprintf(err, errlen, "backend ses is not available in this build");
-		return -ENOTSUP;
+		return ses_backend_new(cfg, loop, out, err, errlen);
 	}
 	snprintf(err, errlen, "unknown backend");
 	return -EINVAL;
+}
+
+void backend_shutdown(struct backend *be)
+{
+	if (be && be->ops->shutdown)
+		be->ops->shutdown(be);
 }
 
 void backend_free(struct backend *be)
@@ -26,4 +32,6 @@ void backend_free(struct backend *be)
 		return;
 	if (strcmp(be->ops->name, "outbox") == 0)
 		outbox_free(be);
+	else if (strcmp(be->ops->name, "ses") == 0)
+		ses_backend_free(be);
 }

@@ -16,6 +16,10 @@
 
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
+/* Close the back end's event-loop handles (HTTP connections, timers) once
+ * the server has stopped; the loop then runs dry and backend_free()
+ * releases the memory. Idempotent. */
+void backend_shutdown(struct backend *be);
 void backend_free(struct backend *be);
 
 #endif

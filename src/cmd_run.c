@@ -62,6 +62,7 @@ int cmd_run(const char *config_path)
 	r = server_init(&srv, &loop, rt, be, config_path, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "sesrelay: %s\n", err);
+		backend_shutdown(be);
 		drain_loop(&loop);
 		server_free(&srv);
 		backend_free(be);

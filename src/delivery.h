@@ -62,10 +62,14 @@ struct backend_ops {
 	int (*commit)(struct delivery_txn *t, delivery_done_cb cb, void *arg,
 		struct delivery_result *res);
 	void (*abort)(struct delivery_txn *t);
+	/* Optional: close the back end's uv handles when the server has
+	 * stopped, so the loop can end; the back end is freed afterwards. */
+	void (*shutdown)(struct backend *be);
 };
 
 struct backend {
 	const struct backend_ops *ops;
+	uint64_t max_message_size;	/* raw octets the back end can take; 0: no limit of its own */
 };
 
 static inline void delivery_result_set(struct delivery_result *r, int code,

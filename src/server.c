@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "log.h"
 #include "runtime.h"
 #include "smtp_session.h"
@@ -151,6 +152,7 @@ static void maybe_finish(struct server *srv)
 	if (srv->nconns > 0)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&srv->drain_timer)) {
+		backend_shutdown(srv->be);
 		uv_close((uv_handle_t *)&srv->drain_timer, on_handle_closed);
 		uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
 		uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);

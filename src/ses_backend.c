@@ -1,0 +1,232 @@
+#include "ses_backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_identity.h"
+#include "creds_cache.h"
+#include "header_filter.h"
+#include "ses_client.h"
+#include "ses_message.h"
+
+struct ses_backend {
+	struct backend base;
+	struct aws_identity *id;	/* owned */
+	struct ses_client *client;	/* owned */
+	/* What a transaction needs of the configuration, copied so a reload
+	 * cannot pull it from under a message in flight. */
+	enum ses_api api;
+	bool reject_headers;
+	char *source_arn, *from_arn, *return_path_arn, *configuration_set;
+	struct strlist tags;
+};
+
+struct delivery_txn {
+	struct ses_backend *be;
+	struct ses_body body;
+	struct header_filter filter;
+	struct ses_send *send;
+	delivery_done_cb cb;
+	void *arg;
+};
+
+static int body_sink(void *arg, const char *p, size_t n)
+{
+	struct delivery_txn *t = arg;
+
+	return ses_body_write(&t->body, p, n);
+}
+
+static int ses_begin(struct backend *b, const struct envelope *env,
+	struct delivery_txn **out, struct delivery_result *res)
+{
+	struct ses_backend *be = (struct ses_backend *)b;
+	struct delivery_txn *t = calloc(1, sizeof(*t));
+	struct ses_params p = {
+		.api = be->api,
+		.source = env->mail_from,
+		.destinations = env->rcpts,
+		.ndestinations = env->nrcpt,
+		.source_arn = be->source_arn,
+		.from_arn = be->from_arn,
+		.return_path_arn = be->return_path_arn,
+		.configuration_set = be->configuration_set,
+		.tags = &be->tags,
+	};
+	int r;
+
+	if (t == NULL) {
+		delivery_result_set(res, 451, "4.3.0", "out of memory");
+		return -ENOMEM;
+	}
+	r = ses_body_begin(&t->body, &p, env->declared_size);
+	if (r) {
+		free(t);
+		delivery_result_set(res, 451, "4.3.0", "cannot prepare the SES request");
+		return r;
+	}
+	t->be = be;
+	header_filter_init(&t->filter, be->reject_headers, body_sink, t);
+	*out = t;
+	return 0;
+}
+
+static void refusal(int err, struct delivery_result *res)
+{
+	if (err == -EMSGSIZE)
+		delivery_result_set(res, 552, "5.3.4", "message exceeds the SES size limit");
+	else if (err == -EPERM)
+		delivery_result_set(res, 550, "5.7.1", "X-SES-* header fields are not accepted here");
+	else
+		delivery_result_set(res, 451, "4.3.0", "cannot prepare the SES request");
+}
+
+static int ses_write(struct delivery_txn *t, const char *p, size_t n, struct delivery_result *res)
+{
+	int r = header_filter_feed(&t->filter, p, n);
+
+	if (r)
+		refusal(r, res);
+	return r;
+}
+
+static void txn_free(struct delivery_txn *t)
+{
+	ses_body_free(&t->body);
+	free(t);
+}
+
+static void on_sent(void *arg, const struct delivery_result *res)
+{
+	struct delivery_txn *t = arg;
+
+	t->send = NULL;
+	t->cb(t->arg, res);
+	txn_free(t);
+}
+
+static int ses_commit(struct delivery_txn *t, delivery_done_cb cb, void *arg,
+	struct delivery_result *res)
+{
+	int r = header_filter_finish(&t->filter);
+
+	if (r == 0)
+		r = ses_body_finish(&t->body);
+	if (r == 0) {
+		t->cb = cb;
+		t->arg = arg;
+		r = ses_client_send(t->be->client, &t->body, on_sent, t, &t->send);
+	}
+	if (r) {
+		refusal(r, res);
+		txn_free(t);
+	}
+	return r;
+}
+
+static void ses_abort(struct delivery_txn *t)
+{
+	if (t->send)
+		ses_send_cancel(t->send);
+	txn_free(t);
+}
+
+static void ses_shutdown(struct backend *b)
+{
+	struct ses_backend *be = (struct ses_backend *)b;
+
+	aws_identity_close(be->id);
+}
+
+static const struct backend_ops ses_ops = {
+	.name = "ses",
+	.begin = ses_begin,
+	.write = ses_write,
+	.commit = ses_commit,
+	.abort = ses_abort,
+	.shutdown = ses_shutdown,
+};
+
+static int copy_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	return src && (*dst = strdup(src)) == NULL ? -ENOMEM : 0;
+}
+
+int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
+	char *err, size_t errlen)
+{
+	struct ses_backend *be = calloc(1, sizeof(*be));
+	struct ses_client_opts o = {
+		.api = cfg->ses_api,
+		.timeout_ms = cfg->ses_timeout * 1000,
+		.max_retries = cfg->ses_max_retries,
+	};
+	int r;
+
+	if (be == NULL)
+		return -ENOMEM;
+	be->base.ops = &ses_ops;
+	/* The largest raw message whose base64 fits SES's limit. */
+	be->base.max_message_size = (cfg->ses_api == SES_API_V2 ? SES_V2_MAX_ENCODED
+		: SES_V1_MAX_ENCODED) / 4 * 3;
+	be->api = cfg->ses_api;
+	be->reject_headers = cfg->ses_headers == SES_HEADERS_REJECT;
+	r = copy_str(&be->source_arn, cfg->source_arn);
+	r |= copy_str(&be->from_arn, cfg->from_arn);
+	r |= copy_str(&be->return_path_arn, cfg->return_path_arn);
+	r |= copy_str(&be->configuration_set, cfg->configuration_set);
+	if (r == 0 && cfg->message_tags.n) {
+		be->tags.v = calloc(cfg->message_tags.n, sizeof(char *));
+		r = be->tags.v ? 0 : -ENOMEM;
+		for (size_t i = 0; r == 0 && i < cfg->message_tags.n; i++, be->tags.n++)
+			r = copy_str(&be->tags.v[i], cfg->message_tags.v[i]);
+	}
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		ses_backend_free(&be->base);
+		return r;
+	}
+	r = aws_identity_new(cfg, loop, &be->id, err, errlen);
+	if (r == 0) {
+		o.endpoint = be->id->ses_endpoint;
+		o.region = be->id->region;
+		r = ses_client_new(loop, be->id->http, be->id->cache, &o, &be->client);
+		if (r)
+			snprintf(err, errlen, "SES endpoint %s: %s", be->id->ses_endpoint, strerror(-r));
+	}
+	/* Assume the role now, so the first message does not wait for it. */
+	if (r == 0)
+		r = creds_cache_start(be->id->cache);
+	if (r) {
+		ses_backend_free(&be->base);
+		return r;
+	}
+	*out = &be->base;
+	return 0;
+}
+
+struct creds_cache *ses_backend_creds(struct backend *b)
+{
+	struct ses_backend *be = (struct ses_backend *)b;
+
+	return be->id ? be->id->cache : NULL;
+}
+
+void ses_backend_free(struct backend *b)
+{
+	struct ses_backend *be = (struct ses_backend *)b;
+
+	if (be == NULL)
+		return;
+	ses_client_free(be->client);
+	aws_identity_free(be->id);
+	free(be->source_arn);
+	free(be->from_arn);
+	free(be->return_path_arn);
+	free(be->configuration_set);
+	strlist_free(&be->tags);
+	free(be);
+}

@@ -1,0 +1,353 @@
+#include "ses_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "aws_creds.h"
+#include "aws_xml.h"
+#include "creds_cache.h"
+#include "http_client.h"
+#include "log.h"
+#include "ses_errors.h"
+
+struct ses_client {
+	uv_loop_t *loop;
+	struct http_client *http;	/* borrowed */
+	struct creds_cache *creds;	/* borrowed */
+	enum ses_api api;
+	char *url;
+	char *host;			/* authority as signed: host[:port] */
+	char *region;
+	unsigned timeout_ms;
+	unsigned max_retries;
+	unsigned backoff_ms;
+	struct sigv4_key key;		/* derived key of the current credentials */
+};
+
+struct ses_send {
+	struct ses_client *c;
+	struct ses_body *body;		/* borrowed */
+	delivery_done_cb cb;
+	void *arg;
+	struct aws_creds *creds;	/* ref held while a request uses them */
+	struct creds_wait *wait;
+	struct http_call *call;
+	uv_timer_t timer;
+	unsigned attempts;
+	bool renewed_creds;		/* the one retry with fresh credentials was used */
+	double seconds;			/* time spent in HTTP calls */
+};
+
+static void send_attempt(struct ses_send *s);
+
+int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
+	const struct ses_client_opts *o, struct ses_client **out)
+{
+	struct ses_client *c = calloc(1, sizeof(*c));
+	const char *auth, *end;
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->loop = loop;
+	c->http = http;
+	c->creds = creds;
+	c->api = o->api;
+	c->timeout_ms = o->timeout_ms;
+	c->max_retries = o->max_retries;
+	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
+	auth = strstr(o->endpoint, "://");
+	auth = auth ? auth + 3 : o->endpoint;
+	end = auth + strcspn(auth, "/?#");
+	c->host = strndup(auth, (size_t)(end - auth));
+	c->region = strdup(o->region);
+	/* The endpoint may carry a path prefix (a proxy); the API path follows it. */
+	if (c->host && c->region && asprintf(&c->url, "%.*s%s", (int)(end - o->endpoint),
+			o->endpoint, ses_request_path(o->api)) < 0)
+		c->url = NULL;
+	if (c->host == NULL || c->region == NULL || c->url == NULL || *c->host == '\0') {
+		ses_client_free(c);
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+void ses_client_free(struct ses_client *c)
+{
+	if (c == NULL)
+		return;
+	sigv4_key_clear(&c->key);
+	free(c->url);
+	free(c->host);
+	free(c->region);
+	free(c);
+}
+
+static void free_send(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void release(struct ses_send *s)
+{
+	if (s->creds)
+		aws_creds_unref(s->creds);
+	s->creds = NULL;
+	s->timer.data = s;
+	uv_close((uv_handle_t *)&s->timer, free_send);
+}
+
+static void finish(struct ses_send *s, struct delivery_result *res)
+{
+	res->backend_seconds = s->seconds;
+	s->cb(s->arg, res);
+	release(s);
+}
+
+/* The reply for an AWS error: the table's code and reason, plus AWS's own
+ * code and message so the client and the log see what SES said. */
+static void fail(struct ses_send *s, const struct ses_error_rule *rule, const char *code,
+	const char *message)
+{
+	struct delivery_result res;
+	char text[256];
+
+	if (message && *message)
+		snprintf(text, sizeof(text), "%s (%s: %.150s)", rule->reason, code, message);
+	else
+		snprintf(text, sizeof(text), "%s (%s)", rule->reason, code);
+	for (char *p = text; *p; p++)	/* an SMTP reply is one line of printable text */
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = ' ';
+	delivery_result_set(&res, rule->smtp_code, rule->enhanced, text);
+	snprintf(res.error_code, sizeof(res.error_code), "%s", code);
+	finish(s, &res);
+}
+
+static unsigned backoff_delay(const struct ses_send *s)
+{
+	unsigned d = s->c->backoff_ms << (s->attempts > 6 ? 6 : s->attempts - 1);
+	unsigned jitter = 0;
+
+	/* Full jitter over the upper half keeps retries of a burst apart. */
+	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+	return d / 2 + jitter % (d / 2 + 1);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	send_attempt(t->data);
+}
+
+static void retry_later(struct ses_send *s)
+{
+	struct logline l;
+
+	if (log_begin(&l, LVL_WARN, "ses.retry")) {
+		log_int(&l, "attempt", s->attempts + 1);
+		log_end(&l);
+	}
+	uv_timer_start(&s->timer, on_timer, backoff_delay(s), 0);
+}
+
+static void on_creds(void *arg, int err, struct aws_creds *creds, const struct aws_error *why)
+{
+	struct ses_send *s = arg;
+
+	s->wait = NULL;
+	if (err) {
+		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0),
+			why && why->code[0] ? why->code : SES_ERR_NO_CREDS,
+			why ? why->message : NULL);
+		return;
+	}
+	s->creds = aws_creds_ref(creds);
+	send_attempt(s);
+}
+
+static void on_http(void *arg, const struct http_response *res)
+{
+	struct ses_send *s = arg;
+	const struct ses_error_rule *rule;
+	struct aws_error e;
+
+	s->call = NULL;
+	s->seconds += res->seconds;
+	if (res->error) {
+		const char *code = res->error == -ETIMEDOUT ? SES_ERR_TIMEOUT : SES_ERR_NETWORK;
+		rule = ses_error_classify(code, NULL, 0);
+		/* Only a request that never reached SES is safe to send again. */
+		if (!res->sent_body && s->attempts <= s->c->max_retries) {
+			retry_later(s);
+			return;
+		}
+		fail(s, rule, code, res->error_text);
+		return;
+	}
+	if (res->status == 200) {
+		struct delivery_result ok;
+		char id[128];
+
+		if (ses_parse_message_id(s->c->api, res->body.data, res->body.len, id, sizeof(id))) {
+			/* SES may have sent it; a 4xx invites a duplicate, never a loss. */
+			fail(s, ses_error_classify(SES_ERR_UNKNOWN, NULL, 0), "NoMessageId",
+				"SES answered 200 without a MessageId");
+			return;
+		}
+		delivery_result_set(&ok, 250, "2.0.0", "");
+		snprintf(ok.text, sizeof(ok.text), "Ok %s", id);
+		snprintf(ok.message_id, sizeof(ok.message_id), "%s", id);
+		finish(s, &ok);
+		return;
+	}
+	aws_error_parse((int)res->status, res->body.data, res->body.len, res->amzn_error_type, &e);
+	rule = ses_error_classify(e.code, e.message, (int)res->status);
+	if (rule->retry == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
+		s->renewed_creds = true;
+		creds_cache_invalidate(s->c->creds, s->creds);
+		aws_creds_unref(s->creds);
+		s->creds = NULL;
+		send_attempt(s);
+		return;
+	}
+	if (rule->retry == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
+		retry_later(s);
+		return;
+	}
+	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message);
+}
+
+#define MAX_LINES 6
+
+/* "Name: value", or "Name:" to stop curl from sending its own header. */
+static int add_line(struct buf *hdr, size_t *off, size_t *n, const char *name, const char *v)
+{
+	int r;
+
+	if (*n == MAX_LINES)
+		return -E2BIG;
+	off[*n] = hdr->len;
+	r = *v ? buf_printf(hdr, "%s: %s", name, v) : buf_printf(hdr, "%s:", name);
+	if (r == 0)
+		r = buf_putc(hdr, '\0');
+	if (r == 0)
+		(*n)++;
+	return r;
+}
+
+static int sign_and_send(struct ses_send *s)
+{
+	struct ses_client *c = s->c;
+	const struct aws_creds *cr = s->creds;
+	struct sigv4_header h[4];
+	struct sigv4_request rq;
+	struct http_request hr;
+	struct buf auth = BUF_INIT, hdr = BUF_INIT;
+	const char *lines[MAX_LINES + 1];
+	size_t off[MAX_LINES];
+	char date[17];
+	size_t nh = 0, nl = 0;
+	int r;
+
+	sigv4_amz_date(time(NULL), date);
+	h[nh++] = (struct sigv4_header){ "host", c->host };
+	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
+	h[nh++] = (struct sigv4_header){ "content-type", ses_content_type(c->api) };
+	if (cr->session_token)
+		h[nh++] = (struct sigv4_header){ "x-amz-security-token", cr->session_token };
+	rq = (struct sigv4_request){
+		.method = "POST", .path = ses_request_path(c->api), .query = "",
+		.headers = h, .nheaders = nh, .payload_hash = s->body->payload_hash,
+		.region = c->region, .service = "ses", .amz_date = date,
+	};
+	r = sigv4_authorization(&rq, cr->access_key_id, cr->secret_access_key, &c->key, &auth);
+	if (r == 0)
+		r = add_line(&hdr, off, &nl, "X-Amz-Date", date);
+	if (r == 0)
+		r = add_line(&hdr, off, &nl, "Content-Type", ses_content_type(c->api));
+	if (r == 0)
+		r = add_line(&hdr, off, &nl, "Authorization", auth.data);
+	if (r == 0)	/* no 100-continue round trip: SES answers fast */
+		r = add_line(&hdr, off, &nl, "Expect", "");
+	if (r == 0 && cr->session_token)
+		r = add_line(&hdr, off, &nl, "X-Amz-Security-Token", cr->session_token);
+	buf_free(&auth);
+	if (r) {
+		buf_free_secret(&hdr);
+		return r;
+	}
+	/* The lines share one buffer; pointers are taken once it stopped growing. */
+	for (size_t i = 0; i < nl; i++)
+		lines[i] = hdr.data + off[i];
+	lines[nl] = NULL;
+	hr = (struct http_request){
+		.method = "POST", .url = c->url, .headers = lines,
+		.body = s->body->body.data, .body_len = s->body->body.len,
+		.timeout_ms = c->timeout_ms, .connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
+		.max_response = 64 * 1024,
+	};
+	s->attempts++;
+	r = http_client_send(c->http, &hr, on_http, s, &s->call);
+	buf_free_secret(&hdr);
+	return r;
+}
+
+static void send_attempt(struct ses_send *s)
+{
+	int r;
+
+	if (s->creds == NULL) {
+		s->creds = creds_cache_current(s->c->creds);
+		if (s->creds == NULL) {
+			r = creds_cache_get(s->c->creds, on_creds, s, &s->wait);
+			if (r)
+				fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0), SES_ERR_NO_CREDS, NULL);
+			return;
+		}
+	}
+	r = sign_and_send(s);
+	if (r)
+		fail(s, ses_error_classify(SES_ERR_NETWORK, NULL, 0), SES_ERR_NETWORK, strerror(-r));
+}
+
+int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
+	void *arg, struct ses_send **out)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->c = c;
+	s->body = body;
+	s->cb = cb;
+	s->arg = arg;
+	r = uv_timer_init(c->loop, &s->timer);
+	if (r) {
+		free(s);
+		return r;
+	}
+	s->timer.data = s;
+	*out = s;
+	/* First attempt from the loop, so the callback never runs before this
+	 * function has returned. */
+	uv_timer_start(&s->timer, on_timer, 0, 0);
+	return 0;
+}
+
+void ses_send_cancel(struct ses_send *s)
+{
+	if (s->wait)
+		creds_wait_cancel(s->wait);
+	if (s->call)
+		http_call_cancel(s->call);
+	s->wait = NULL;
+	s->call = NULL;
+	uv_timer_stop(&s->timer);
+	release(s);
+}

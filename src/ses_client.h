@@ -1,0 +1,47 @@
+/* One SES send: sign the prepared body with the verified shared-account
+ * credentials from the cache, POST it, read the answer, and turn it into
+ * the SMTP reply. Retries happen here and only where they cannot send a
+ * message twice: a throttled or 5xx answer (SES did not accept it), a
+ * network failure before the body went out, and once after SES refused
+ * credentials we believed valid (with fresh ones).
+ *
+ * Ownership: struct ses_client is created per event loop and borrows the
+ * HTTP client and the credentials cache, which must outlive it. A
+ * struct ses_send is owned by the client until its callback returned or
+ * ses_send_cancel() was called; the body is borrowed until then.
+ */
+#ifndef SESRELAY_SES_CLIENT_H
+#define SESRELAY_SES_CLIENT_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "delivery.h"
+#include "ses_message.h"
+#include "sigv4.h"
+
+struct http_client;
+struct creds_cache;
+struct ses_send;
+
+struct ses_client_opts {
+	enum ses_api api;
+	const char *endpoint;		/* "https://email.us-east-1.amazonaws.com" */
+	const char *region;
+	unsigned timeout_ms;		/* per attempt */
+	unsigned max_retries;
+	unsigned backoff_ms;		/* first retry delay; doubles, with jitter */
+};
+
+struct ses_client;
+
+int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
+	const struct ses_client_opts *opts, struct ses_client **out);
+void ses_client_free(struct ses_client *c);
+
+/* Returns 0 and calls cb once, or a negative code and never cb. */
+int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
+	void *arg, struct ses_send **out);
+void ses_send_cancel(struct ses_send *s);
+
+#endif
