@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deployment artefacts under deploy/: the systemd unit (systemd-analyze),
-the Containerfile (parsed; its packages resolved with apt-cache and
-matched against the binary's libraries), the Kubernetes manifests (parsed
+the Containerfile (dockerfilelint, parsed; its packages resolved with
+apt-cache and matched against the binary's libraries), the Kubernetes manifests (parsed
 and cross-checked, no cluster here), the CloudFormation templates
 (cfn-lint, and resolved to the same documents `sesrelay policy` prints)
 and the manual pages (mandoc lint, every configuration key documented).
@@ -248,6 +248,24 @@ class Container(unittest.TestCase):
         copies = [a for k, a in self.runtime if k == "COPY"]
         self.assertIn("--from=build /out/usr/sbin/sesrelay /usr/sbin/sesrelay", copies)
         self.assertIn("deploy/container/sesrelay.conf /etc/sesrelay/sesrelay.conf", copies)
+
+    def dockerfilelint(self, text):
+        exe = shutil.which("dockerfilelint")
+        if exe is None:
+            self.skipTest("dockerfilelint not installed (npm install -g dockerfilelint)")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "Containerfile")
+            with open(path, "w") as f:
+                f.write(text)
+            p = subprocess.run([exe, "-o", "json", path], capture_output=True, text=True,
+                               timeout=120)
+        return json.loads(p.stdout)["totalIssues"], p.stdout
+
+    def test_dockerfilelint(self):
+        text = read("deploy", "container", "Containerfile")
+        self.assertEqual(self.dockerfilelint(text)[0], 0)
+        # the linter is really looking: an apt-get that could prompt is caught
+        self.assertGreater(self.dockerfilelint(text.replace("install -y", "install", 1))[0], 0)
 
     def test_copied_sources_exist(self):
         for k, a in self.ins:
