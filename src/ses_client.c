@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "aws_creds.h"
+#include "aws_request.h"
 #include "aws_xml.h"
 #include "creds_cache.h"
 #include "http_client.h"
@@ -222,78 +223,30 @@ static void on_http(void *arg, const struct http_response *res)
 	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message);
 }
 
-#define MAX_LINES 6
-
-/* "Name: value", or "Name:" to stop curl from sending its own header. */
-static int add_line(struct buf *hdr, size_t *off, size_t *n, const char *name, const char *v)
-{
-	int r;
-
-	if (*n == MAX_LINES)
-		return -E2BIG;
-	off[*n] = hdr->len;
-	r = *v ? buf_printf(hdr, "%s: %s", name, v) : buf_printf(hdr, "%s:", name);
-	if (r == 0)
-		r = buf_putc(hdr, '\0');
-	if (r == 0)
-		(*n)++;
-	return r;
-}
-
 static int sign_and_send(struct ses_send *s)
 {
 	struct ses_client *c = s->c;
-	const struct aws_creds *cr = s->creds;
-	struct sigv4_header h[4];
-	struct sigv4_request rq;
+	struct aws_signed_headers h;
 	struct http_request hr;
-	struct buf auth = BUF_INIT, hdr = BUF_INIT;
-	const char *lines[MAX_LINES + 1];
-	size_t off[MAX_LINES];
-	char date[17];
-	size_t nh = 0, nl = 0;
-	int r;
-
-	sigv4_amz_date(time(NULL), date);
-	h[nh++] = (struct sigv4_header){ "host", c->host };
-	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
-	h[nh++] = (struct sigv4_header){ "content-type", ses_content_type(c->api) };
-	if (cr->session_token)
-		h[nh++] = (struct sigv4_header){ "x-amz-security-token", cr->session_token };
-	rq = (struct sigv4_request){
-		.method = "POST", .path = ses_request_path(c->api), .query = "",
-		.headers = h, .nheaders = nh, .payload_hash = s->body->payload_hash,
-		.region = c->region, .service = "ses", .amz_date = date,
+	struct aws_post p = {
+		.host = c->host, .path = ses_request_path(c->api), .region = c->region,
+		.service = "ses", .content_type = ses_content_type(c->api),
+		.payload_hash = s->body->payload_hash,
 	};
-	r = sigv4_authorization(&rq, cr->access_key_id, cr->secret_access_key, &c->key, &auth);
-	if (r == 0)
-		r = add_line(&hdr, off, &nl, "X-Amz-Date", date);
-	if (r == 0)
-		r = add_line(&hdr, off, &nl, "Content-Type", ses_content_type(c->api));
-	if (r == 0)
-		r = add_line(&hdr, off, &nl, "Authorization", auth.data);
-	if (r == 0)	/* no 100-continue round trip: SES answers fast */
-		r = add_line(&hdr, off, &nl, "Expect", "");
-	if (r == 0 && cr->session_token)
-		r = add_line(&hdr, off, &nl, "X-Amz-Security-Token", cr->session_token);
-	buf_free(&auth);
-	if (r) {
-		buf_free_secret(&hdr);
+	int r = aws_sign_post(&p, s->creds, time(NULL), &c->key, &h);
+
+	if (r)
 		return r;
-	}
-	/* The lines share one buffer; pointers are taken once it stopped growing. */
-	for (size_t i = 0; i < nl; i++)
-		lines[i] = hdr.data + off[i];
-	lines[nl] = NULL;
 	hr = (struct http_request){
-		.method = "POST", .url = c->url, .headers = lines,
+		.method = "POST", .url = c->url, .headers = h.lines,
 		.body = s->body->body.data, .body_len = s->body->body.len,
-		.timeout_ms = c->timeout_ms, .connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
+		.timeout_ms = c->timeout_ms,
+		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
 		.max_response = 64 * 1024,
 	};
 	s->attempts++;
 	r = http_client_send(c->http, &hr, on_http, s, &s->call);
-	buf_free_secret(&hdr);
+	aws_signed_headers_free(&h);
 	return r;
 }
 

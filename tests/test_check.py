@@ -1,0 +1,90 @@
+"""`sesrelay check` against the emulator: it must prove the shared account,
+refuse what is wrong with the likely fix, and send a real test message."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from aws_emulator import Emulator  # noqa: E402
+from sesrelay_daemon import require_binary  # noqa: E402
+
+EMU = None
+
+
+def setUpModule():
+    global EMU
+    EMU = Emulator(strict=True)
+    EMU.start()
+
+
+def tearDownModule():
+    if EMU:
+        EMU.stop()
+
+
+class CheckTest(unittest.TestCase):
+    def run_check(self, conf, *args, env=None):
+        d = tempfile.mkdtemp(prefix="sesrelay-check-")
+        path = os.path.join(d, "sesrelay.conf")
+        with open(path, "w") as f:
+            for k, v in conf.items():
+                f.write("%s %s\n" % (k, v))
+        p = subprocess.run([require_binary(), "--config", path, "check"] + list(args),
+                           env=env or EMU.daemon_env(), capture_output=True, text=True,
+                           timeout=120)
+        return p.returncode, p.stdout + p.stderr
+
+    def conf(self, **kw):
+        c = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
+             "source_arn": "arn:aws:ses:%s:%s:identity/%s" % (EMU.region, EMU.shared_account,
+                                                              EMU.ses_identity)}
+        c.update(kw)
+        return c
+
+    def test_all_steps_pass_and_test_message_lands_in_shared_account(self):
+        EMU.clear_messages()
+        rc, out = self.run_check(self.conf(), "--send-test", "someone@example.org")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"base account\s+%s" % EMU.dev_account)
+        self.assertRegex(out, r"assumed account\s+%s" % EMU.shared_account)
+        self.assertIn("account check          ok", out)
+        self.assertIn("example.com verified", out)
+        self.assertRegex(out, r"quota\s+\S+ of \S+ sent")
+        msgs = EMU.messages(account=EMU.shared_account)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn("MessageId %s" % msgs[0]["message_id"], out)
+        self.assertEqual(msgs[0]["params"]["Destinations"], ["someone@example.org"])
+        self.assertEqual(EMU.messages(account=EMU.dev_account), [])
+
+    def test_wrong_external_id_fails_with_fix(self):
+        rc, out = self.run_check(self.conf(external_id="not-the-agreed-id"))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("AccessDenied", out)
+        self.assertIn("fix: the role's trust policy", out)
+        self.assertNotIn("test message", out)
+
+    def test_untrusting_role_fails(self):
+        rc, out = self.run_check(self.conf(role_arn=EMU.untrusting_role_arn))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("AccessDenied", out)
+
+    def test_unverified_identity_fails(self):
+        rc, out = self.run_check(self.conf(), "--identity", "unverified.test")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"identity\s+FAIL: unverified.test")
+
+    def test_no_base_credentials(self):
+        env = EMU.daemon_env()
+        del env["AWS_ACCESS_KEY_ID"]
+        del env["AWS_SECRET_ACCESS_KEY"]
+        rc, out = self.run_check(self.conf(), env=env)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("NoCredentials", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
