@@ -288,6 +288,24 @@ class Runner:
         self.last_id = None
         self.start_count = daemon.outbox_count()
 
+    def well_formed(self, reply):
+        """Rules every reply follows, whatever the script expects:
+        RFC 5321 4.5.3.1.5 line length; RFC 2034/3463 enhanced codes on
+        everything but the greeting, the EHLO/HELO reply and 334/354,
+        with the same class digit as the reply code."""
+        for line in reply.lines:
+            if len(line.encode("utf-8")) + 2 > 512:
+                raise AssertionError("reply line over 512 octets: %r" % line[:80])
+        host = self.s.config.get("hostname", "relay.test.example")
+        if reply.enhanced is None:
+            if reply.code in ("334", "354"):
+                return
+            if reply.code in ("220", "250", "554") and reply.texts[0].startswith(host):
+                return
+            raise AssertionError("reply without an enhanced status code: %s" % reply)
+        if reply.enhanced[0] != reply.code[0]:
+            raise AssertionError("enhanced code class differs from reply code: %s" % reply)
+
     def conn(self, name="1"):
         if name not in self.conns:
             self.conns[name] = Conn(self.d.addr, self.s.timeout)
@@ -327,6 +345,7 @@ class Runner:
                 print("%s:%d %-22s <- %s" % (self.s.name, st.lineno, arg, self.last),
                       file=sys.stderr)
             check_reply(self.last, arg)
+            self.well_formed(self.last)
         elif op == "S?:":
             # A reply may come or the connection may close instead.
             try:
@@ -334,6 +353,7 @@ class Runner:
             except Closed:
                 return
             check_reply(self.last, arg)
+            self.well_formed(self.last)
         elif op == "HAS:":
             if not has_keyword(self.last, arg):
                 raise AssertionError("reply lacks %r: %s" % (arg, self.last))
@@ -343,6 +363,7 @@ class Runner:
         elif op == "ACCEPTED":
             self.last = self.cur.read_reply()
             check_reply(self.last, "250 2.0.0")
+            self.well_formed(self.last)
             mid = self.d.find_id_in(" ".join(self.last.texts))
             if mid is None:
                 raise AssertionError("250 reply names no outbox message: %s (outbox: %s)"
