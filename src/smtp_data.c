@@ -58,6 +58,24 @@ static void add_line(struct smtp_data *d, size_t n)
 		set_err(d, SMTP_DATA_LINE_TOO_LONG);
 }
 
+/* Ordinary bytes. Which limit is hit first must not depend on how the
+ * input was split into reads, so find the byte that breaks each. */
+static void text_run(struct smtp_data *d, struct buf *out, const char *p, size_t n)
+{
+	uint64_t line_at = n, size_at = n;
+
+	if (d->lim.max_line && d->line + n > d->lim.max_line)
+		line_at = d->line >= d->lim.max_line ? 0 : d->lim.max_line - d->line;
+	if (d->size + n > d->lim.max_size)
+		size_at = d->size >= d->lim.max_size ? 0 : d->lim.max_size - d->size;
+	if (line_at < n && line_at <= size_at)
+		set_err(d, SMTP_DATA_LINE_TOO_LONG);
+	else if (size_at < n)
+		set_err(d, SMTP_DATA_TOO_BIG);
+	d->line += n;
+	emit(d, out, p, n);
+}
+
 /* A CR or LF that is not part of a CRLF pair. */
 static void bare(struct smtp_data *d, struct buf *out)
 {
@@ -103,8 +121,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n, struct buf *
 				size_t j = i + 1;
 				while (j < n && p[j] != '\r' && p[j] != '\n')
 					j++;
-				add_line(d, j - i);
-				emit(d, out, p + i, j - i);
+				text_run(d, out, p + i, j - i);
 				i = j;
 			}
 			break;

@@ -198,6 +198,15 @@ static void test_limits(void)
 		expect(S("a\nbcdefgh\r\n.\r\n"), l2, true, 14, S(""), SMTP_DATA_BARE_LF);
 		expect(S("abcdefgh\n\r\n.\r\n"), l2, true, 14, S(""), SMTP_DATA_TOO_BIG);
 	}
+	/* which limit a long run of text hits first does not depend on reads */
+	{
+		char in[200];
+		struct smtp_data_limits l3 = { 64, 78, false }, l4 = { 90, 78, false };
+		memset(in, 'I', 100);
+		memcpy(in + 100, "\r\n.\r\n", 5);
+		expect(in, 105, l3, true, 105, "", 0, SMTP_DATA_TOO_BIG);
+		expect(in, 105, l4, true, 105, "", 0, SMTP_DATA_LINE_TOO_LONG);
+	}
 	CHECK_INT(smtp_data_error_reply(SMTP_DATA_TOO_BIG)->code, 552);
 	CHECK_STR(smtp_data_error_reply(SMTP_DATA_TOO_BIG)->enhanced, "5.3.4");
 	CHECK_INT(smtp_data_error_reply(SMTP_DATA_LINE_TOO_LONG)->code, 500);
