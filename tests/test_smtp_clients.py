@@ -131,6 +131,29 @@ class SmtplibTest(RelayCase):
         self.assertIn(b"client.example", rec)
         self.assertIn(b"127.0.0.1", rec)
 
+    def test_envelope_record(self):
+        s = self.smtp()
+        s.ehlo()
+        msg = b"Subject: envelope\r\n\r\n\xc3\xa9t\xc3\xa9\r\n"
+        mid = self.send(s, "a@example.com", ["b@example.com"], msg,
+                        mail_options=("BODY=8BITMIME", "SIZE=%d" % len(msg)))
+        env = self.d.read_envelope(mid)
+        self.assertEqual(env.get("id", mid), mid)
+        self.assertEqual(env["client_addr"], "127.0.0.1")
+        self.assertIs(env["body_8bit"], True)
+        self.assertIs(env["smtputf8"], False)
+        # Size of the stored message (what a back end would send on).
+        self.assertEqual(env["size"], len(self.d.read_eml(mid)))
+
+    def test_bodies_never_logged(self):
+        token = "body-token-%d" % os.getpid()
+        s = self.smtp()
+        s.ehlo()
+        self.send(s, "a@example.com", ["b@example.com"],
+                  ("Subject: log check\r\n\r\n%s\r\n" % token).encode())
+        self.assertIn("a@example.com", self.d.log())   # the log does see envelopes
+        self.assertNotIn(token, self.d.log())
+
     def test_sendmail_refused_recipient_only(self):
         s = self.smtp()
         s.ehlo()
