@@ -59,6 +59,10 @@ class RelayCase(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="sesrelay-clients-")
         cls.cert, cls.key = sd.make_cert(cls.tmp)
         cls.users = sd.make_users_file(cls.tmp, USERS)
+        # One user hashed independently (Python's hashlib.scrypt) to check
+        # the documented format, not just what `sesrelay passwd` writes.
+        with open(cls.users, "a") as f:
+            f.write(sd.scrypt_line("carol", "hashed by python") + "\n")
         cfg = {"tls_cert": cls.cert, "tls_key": cls.key, "auth_users_file": cls.users}
         cfg.update(cls.extra_config)
         cls.d = sd.Daemon(cfg, workdir=os.path.join(cls.tmp, "d"))
@@ -204,6 +208,10 @@ class SmtplibTest(RelayCase):
 
     def test_auth_login_initial_response(self):
         s, (code, resp) = self._auth("LOGIN", "bob", USERS["bob"])
+        self.assertEqual(code, 235, resp)
+
+    def test_auth_python_scrypt_hash(self):
+        s, (code, resp) = self._auth("PLAIN", "carol", "hashed by python")
         self.assertEqual(code, 235, resp)
 
     def test_auth_wrong_password(self):
