@@ -720,11 +720,15 @@ class Manual(unittest.TestCase):
             self.assertIn(word, text)
         exit_codes = re.search(r"\.Sh EXIT STATUS(.*?)\.Sh", text, re.S).group(1)
         self.assertEqual(re.findall(r"^\.It (\d)$", exit_codes, re.M), ["0", "1", "2"])
-        # every option `sesrelay policy --help` lists
+        # every option the policy and check commands print in their usage
         if BIN:
             usage = subprocess.run([BIN, "policy", "--help"], capture_output=True,
                                    text=True).stdout
-            for opt in set(re.findall(r"--([a-z-]+)", usage)):
+            usage += subprocess.run([BIN, "check", "--no-such-option"], capture_output=True,
+                                    text=True).stderr
+            opts = set(re.findall(r"--([a-z-]+)", usage)) - {"config", "no-such-option"}
+            self.assertIn("send-test", opts)
+            for opt in opts:
                 self.assertIn("Fl \\-" + opt.replace("-", "\\-"), text, opt)
         # every AWS_* variable the code reads
         env_vars = set()
