@@ -71,6 +71,9 @@ struct config {
 	unsigned sts_timeout;		/* seconds */
 	unsigned refresh_before_expiry;	/* seconds: background refresh starts */
 	unsigned refresh_min_remaining;	/* seconds: below this creds are not used */
+	unsigned credential_process_timeout;	/* seconds */
+	uint64_t credential_process_max_output;	/* octets of its stdout */
+	unsigned metadata_timeout;	/* seconds, per ECS/IMDS request */
 
 	/* SES */
 	enum ses_api ses_api;

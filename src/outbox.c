@@ -73,7 +73,6 @@ static int ob_begin(struct backend *be, const struct envelope *env,
 	if (t == NULL || make_id(t->id, sizeof(t->id)) != 0)
 		goto fail;
 	t->ob = ob;
-	t->t_start = uv_hrtime();
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	/* size is filled in at commit; the rest is known now. */
@@ -244,6 +243,7 @@ static int ob_commit(struct delivery_txn *t, delivery_done_cb cb, void *arg,
 	t->json = text;
 	t->cb = cb;
 	t->cb_arg = arg;
+	t->t_start = uv_hrtime();
 	t->work.data = t;
 	t->committed = true;
 	r = uv_queue_work(t->ob->loop, &t->work, do_write, after_write);

@@ -1,0 +1,157 @@
+/* Test driver for the base credential chain: builds it from the default
+ * configuration plus `-s key=value` settings, resolves credentials `-n`
+ * times (waiting for a line on stdin between rounds, so a test can change
+ * files or servers in between) and prints one JSON line per round:
+ *
+ *   {"ok":true,"source":"env","access_key_id":"AKIA...","expiration":0,
+ *    "has_token":false,"secret_sha256":"<16 hex>","token_sha256":"<16 hex>"}
+ *   {"ok":false,"code":"NoCredentials","message":"...","step":"...","status":0,
+ *    "retryable":true}
+ *
+ * Secrets are never printed, only a SHA-256 prefix to compare against.
+ * Exit status: 0 when every round ran (whatever the outcome), 2 on setup
+ * errors, 3 when the loop still had handles after teardown.
+ * `-r` prints the selected profile's region instead: {"region": "...", "err": 0}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <openssl/evp.h>
+#include <uv.h>
+
+#include "aws_creds.h"
+#include "config.h"
+#include "creds_chain.h"
+#include "http_client.h"
+
+struct round {
+	bool done;
+	cJSON *out;
+};
+
+static void sha_prefix(const char *s, char out[17])
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+
+	EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void on_creds(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
+{
+	struct round *r = arg;
+	cJSON *o = cJSON_CreateObject();
+	char h[17];
+
+	r->done = true;
+	r->out = o;
+	cJSON_AddBoolToObject(o, "ok", err == 0);
+	if (err == 0) {
+		cJSON_AddStringToObject(o, "source", c->source);
+		cJSON_AddStringToObject(o, "access_key_id", c->access_key_id);
+		cJSON_AddNumberToObject(o, "expiration", (double)c->expiration);
+		cJSON_AddBoolToObject(o, "has_token", c->session_token != NULL);
+		sha_prefix(c->secret_access_key, h);
+		cJSON_AddStringToObject(o, "secret_sha256", h);
+		if (c->session_token) {
+			sha_prefix(c->session_token, h);
+			cJSON_AddStringToObject(o, "token_sha256", h);
+		}
+		if (c->arn)
+			cJSON_AddStringToObject(o, "arn", c->arn);
+	} else {
+		cJSON_AddNumberToObject(o, "err", err);
+		cJSON_AddStringToObject(o, "code", why ? why->code : "");
+		cJSON_AddStringToObject(o, "message", why ? why->message : "");
+		cJSON_AddStringToObject(o, "step", why ? why->step : "");
+		cJSON_AddNumberToObject(o, "status", why ? why->status : 0);
+		cJSON_AddBoolToObject(o, "retryable", why ? why->retryable : false);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct http_client *http = NULL;
+	struct creds_provider *p = NULL;
+	struct http_client_opts hopts = { 0 };
+	uv_loop_t loop;
+	char err[512];
+	int rounds = 1, opt, r;
+
+	if (config_defaults(&cfg) != 0)
+		return 2;
+	while ((opt = getopt(argc, argv, "s:n:r")) != -1) {
+		if (opt == 'r') {
+			char region[64];
+
+			r = creds_profile_region(region, sizeof(region));
+			printf("{\"region\": \"%s\", \"err\": %d}\n", r ? "" : region, r);
+			config_free(&cfg);
+			return 0;
+		} else if (opt == 'n') {
+			rounds = atoi(optarg);
+		} else if (opt == 's') {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL)
+				return 2;
+			*eq = '\0';
+			if (config_set(&cfg, optarg, eq + 1, err, sizeof(err)) != 0) {
+				printf("{\"setup_error\": \"%s\"}\n", err);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: %s [-s key=value]... [-n rounds]\n", argv[0]);
+			return 2;
+		}
+	}
+	uv_loop_init(&loop);
+	if (http_global_init() != 0 || http_client_new(&loop, &hopts, &http) != 0)
+		return 2;
+	r = creds_base_new(&cfg, &loop, http, &p, err, sizeof(err));
+	if (r) {
+		cJSON *o = cJSON_CreateObject();
+		char *s;
+
+		cJSON_AddStringToObject(o, "setup_error", err);
+		s = cJSON_PrintUnformatted(o);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(o);
+		return 2;
+	}
+	for (int i = 0; i < rounds; i++) {
+		struct round rd = { false, NULL };
+		char *s, line[64];
+
+		if (i > 0 && fgets(line, sizeof(line), stdin) == NULL)
+			break;
+		r = creds_provider_get(p, on_creds, &rd);
+		if (r) {
+			printf("{\"get_error\": %d}\n", r);
+			return 2;
+		}
+		if (rd.done) {
+			printf("{\"sync_callback\": true}\n");	/* the chain must defer */
+			return 2;
+		}
+		while (!rd.done)
+			uv_run(&loop, UV_RUN_ONCE);
+		s = cJSON_PrintUnformatted(rd.out);
+		printf("%s\n", s);
+		fflush(stdout);
+		free(s);
+		cJSON_Delete(rd.out);
+	}
+	creds_provider_destroy(p);
+	http_client_close(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	r = uv_loop_close(&loop);
+	http_global_cleanup();
+	config_free(&cfg);
+	return r == 0 ? 0 : 3;
+}

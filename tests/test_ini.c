@@ -1,0 +1,160 @@
+/* Shared config file parser and the credential_process command splitter. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "creds_base.h"
+#include "ini.h"
+
+static int parse(const char *text, struct ini *ini, unsigned *line, const char **why)
+{
+	return ini_parse(text, strlen(text), ini, line, why);
+}
+
+static void test_basic(void)
+{
+	struct ini ini;
+	unsigned line;
+	const char *why;
+	const char *text =
+		"# comment\n"
+		"; another\n"
+		"[default]\n"
+		"aws_access_key_id = AKIDEFAULT\r\n"
+		"aws_secret_access_key=se#cret;x   \n"
+		"\n"
+		"[ profile dev ]   # trailing comment\n"
+		"region = eu-west-1 ; inline comment\n"
+		"credential_process = /bin/tool \"a b\"\n"
+		"s3 =\n"
+		"  max_concurrent_requests = 10\n"
+		"output = json\n"
+		"[default]\n"
+		"aws_access_key_id = AKILATER\n";
+
+	CHECK_INT(parse(text, &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "default", "aws_access_key_id"), "AKILATER");
+	CHECK_STR(ini_get(&ini, "default", "aws_secret_access_key"), "se#cret;x");
+	CHECK_STR(ini_get(&ini, "profile dev", "region"), "eu-west-1");
+	CHECK_STR(ini_get(&ini, "profile dev", "credential_process"), "/bin/tool \"a b\"");
+	CHECK_STR(ini_get(&ini, "profile dev", "s3"), "");
+	CHECK_STR(ini_get(&ini, "profile dev", "s3.max_concurrent_requests"), "10");
+	CHECK(ini_get(&ini, "profile dev", "max_concurrent_requests") == NULL);
+	CHECK_STR(ini_get(&ini, "profile dev", "output"), "json");
+	CHECK(ini_get(&ini, "dev", "region") == NULL);
+	CHECK(ini_has_section(&ini, "profile dev"));
+	CHECK(!ini_has_section(&ini, "profile nope"));
+	ini_free(&ini);
+
+	/* Indented keys straight after a header are plain keys. */
+	CHECK_INT(parse("[a]\n   k = v\n", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "a", "k"), "v");
+	ini_free(&ini);
+
+	/* Empty file, no trailing newline, empty section. */
+	CHECK_INT(parse("", &ini, &line, &why), 0);
+	CHECK_INT(ini.n, 0);
+	ini_free(&ini);
+	CHECK_INT(parse("[x]\nk=v", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "x", "k"), "v");
+	ini_free(&ini);
+}
+
+static void test_errors(void)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+	} bad[] = {
+		{ "k = v\n", 1 },
+		{ "[a]\nnot a property\n", 2 },
+		{ "[a\nk=v\n", 1 },
+		{ "[]\n", 1 },
+		{ "[a] junk\n", 1 },
+		{ "[a]\n= v\n", 2 },
+		{ "[a]\nk = v\n  continued = x\n", 3 },
+	};
+	struct ini ini;
+	unsigned line;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(parse(bad[i].text, &ini, &line, &why), -EINVAL);
+		CHECK_INT(line, bad[i].line);
+		CHECK(why != NULL);
+		CHECK_INT(ini.n, 0);
+	}
+	CHECK_INT(ini_parse("[a]\nk=\0v\n", 8, &ini, &line, &why), -EINVAL);
+}
+
+static void test_bounds(void)
+{
+	struct ini ini;
+	unsigned line;
+	const char *why;
+	size_t n = INI_MAX_LINE + 10;
+	char *big = malloc(n + 16);
+	char *many;
+	size_t len = 0;
+
+	memcpy(big, "[a]\nk=", 6);
+	memset(big + 6, 'x', n);
+	big[6 + n] = '\0';
+	CHECK_INT(parse(big, &ini, &line, &why), -E2BIG);
+	CHECK_INT(line, 2);
+	free(big);
+
+	many = malloc((INI_MAX_ENTRIES + 2) * 8 + 8);
+	len += (size_t)sprintf(many, "[a]\n");
+	for (int i = 0; i < INI_MAX_ENTRIES + 1; i++)
+		len += (size_t)sprintf(many + len, "k=v\n");
+	CHECK_INT(parse(many, &ini, &line, &why), -E2BIG);
+	free(many);
+}
+
+static void test_argv(void)
+{
+	char **argv;
+
+	CHECK_INT(creds_split_argv("/bin/tool --profile dev", &argv), 0);
+	CHECK_STR(argv[0], "/bin/tool");
+	CHECK_STR(argv[1], "--profile");
+	CHECK_STR(argv[2], "dev");
+	CHECK(argv[3] == NULL);
+	creds_argv_free(argv);
+
+	CHECK_INT(creds_split_argv("  \"/opt/my tool\"\t'a \"b\" c' x\"y z\"w \"q\\\"\\\\\" ''", &argv), 0);
+	CHECK_STR(argv[0], "/opt/my tool");
+	CHECK_STR(argv[1], "a \"b\" c");
+	CHECK_STR(argv[2], "xy zw");
+	CHECK_STR(argv[3], "q\"\\");
+	CHECK_STR(argv[4], "");
+	CHECK(argv[5] == NULL);
+	creds_argv_free(argv);
+
+	/* No shell: metacharacters are just characters. */
+	CHECK_INT(creds_split_argv("tool $HOME;rm|x", &argv), 0);
+	CHECK_STR(argv[1], "$HOME;rm|x");
+	creds_argv_free(argv);
+
+	CHECK_INT(creds_split_argv("", &argv), -EINVAL);
+	CHECK_INT(creds_split_argv("   ", &argv), -EINVAL);
+	CHECK_INT(creds_split_argv("tool \"open", &argv), -EINVAL);
+	CHECK_INT(creds_split_argv("tool 'open", &argv), -EINVAL);
+	{
+		char s[400] = "t";
+		for (int i = 0; i < 70; i++)
+			strcat(s, " a");
+		CHECK_INT(creds_split_argv(s, &argv), -EINVAL);
+	}
+}
+
+int main(void)
+{
+	test_basic();
+	test_errors();
+	test_bounds();
+	test_argv();
+	return check_report();
+}
