@@ -346,6 +346,41 @@ class FloodTest(AbuseCase):
                          b"Subject: bytes\r\n\r\n.stuffed\r\nplain\r\n..\r\nend\r\n")
 
 
+class HalfCloseTest(AbuseCase):
+    def test_half_closed_client_gets_replies(self):
+        # A client that sends the rest of its session (RFC 2920 groups: the
+        # message after 354, then QUIT) and shuts down its side still gets
+        # every reply, and the message is delivered.
+        before = self.d.outbox_count()
+        c = self.client()
+        c.expect(220)
+        c.send(b"EHLO half.example\r\n")
+        c.expect(250)
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        c.expect(250)
+        c.expect(250)
+        c.expect(354)
+        c.send(b"Subject: half\r\n\r\nx\r\n.\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        codes = []
+        while True:
+            try:
+                code, lines = c.reply()
+            except EOFError:
+                break
+            codes.append(code)
+        self.assertEqual(codes, [250, 221])
+        self.assertEqual(self.d.outbox_count(), before + 1)
+
+    def test_half_closed_after_quit(self):
+        c = self.client()
+        c.expect(220)
+        c.send(b"EHLO half.example\r\nNOOP\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual([c.reply()[0] for _ in range(3)], [250, 250, 221])
+        c.drain_until_eof(5)
+
+
 class SourceAddressTest(AbuseCase):
     """Per-address accounting, using other loopback source addresses."""
 
@@ -540,6 +575,23 @@ class TimeoutTest(AbuseCase):
             time.sleep(1.0)
             c.send(b"NOOP\r\n")
             c.expect(250)
+
+    def test_data_trickle_is_progress(self):
+        # Documented: message data must keep arriving within timeout_data
+        # (3 s here); data that keeps coming, slowly, is not cut off.
+        c = self.client(timeout=10)
+        c.session()
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        c.expect(250)
+        c.expect(250)
+        c.expect(354)
+        t0 = time.monotonic()
+        for part in (b"Subject: slow\r\n", b"\r\n", b"one\r\n", b"two\r\n", b"three\r\n"):
+            c.send(part)
+            time.sleep(1.2)
+        self.assertGreater(time.monotonic() - t0, 3)
+        c.send(b".\r\n")
+        c.expect(250, "2.0.0")
 
     def test_data_stall(self):
         c = self.client(timeout=10)
