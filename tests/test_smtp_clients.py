@@ -317,6 +317,38 @@ class ByteExactTest(RelayCase):
         msg = b"Subject: big\r\n\r\n" + body
         self.roundtrip(msg)
 
+    def test_ten_megabytes_over_tls(self):
+        s = self.smtp()
+        s.ehlo()
+        s.starttls(context=sd.client_tls_context())
+        s.ehlo()
+        line = bytes(range(0x21, 0x7f)) + b"\r\n"
+        msg = b"Subject: big tls\r\n\r\n" + line * (10_000_000 // len(line))
+        self.roundtrip(msg, s=s)
+
+    def test_bdat_one_big_chunk_over_tls(self):
+        # One 9 MB chunk in a single write: TLS records arrive far faster
+        # than one read's worth; nothing may be dropped or reordered.
+        body = b"".join(b"%08d " % i + b"q" * 70 + b"\r\n" for i in range(9_000_000 // 81))
+        msg = b"Subject: bdat tls\r\n\r\n" + body
+        raw = socket.create_connection(self.d.addr, timeout=30)
+        self.addCleanup(raw.close)
+        f = raw.makefile("rb")
+        self.assertTrue(read_reply(f)[0].startswith(b"220"))
+        raw.sendall(b"EHLO client.example\r\nSTARTTLS\r\n")
+        read_reply(f)
+        self.assertTrue(read_reply(f)[0].startswith(b"220"))
+        c = sd.client_tls_context().wrap_socket(raw)
+        self.addCleanup(c.close)
+        f = c.makefile("rb")
+        c.sendall(b"EHLO client.example\r\n")
+        read_reply(f)
+        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                  b"BDAT %d LAST\r\n" % len(msg) + msg)
+        rs = [read_reply(f)[0] for _ in range(3)]
+        self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
+        self.assertStored(self.d.find_id_in(rs[2].decode()), msg)
+
     def test_bdat_raw_socket(self):
         msg = (b"Subject: chunked\r\n\r\n" + b".not stuffed\r\n.\r\n" +
                bytes(range(0x80, 0x100)) + b"\r\nend\r\n")
@@ -365,6 +397,49 @@ class ByteExactTest(RelayCase):
                 s.quit()
                 s = self.smtp()
                 s.ehlo()
+
+
+class ConcurrentTlsTest(RelayCase):
+    def test_parallel_tls_auth_sessions(self):
+        # 16 clients at once, each STARTTLS + AUTH + 8 messages: every
+        # message lands exactly once and carries its own envelope.
+        import threading
+        before = self.d.outbox_ids()
+        errors = []
+
+        def worker(n):
+            try:
+                s = smtplib.SMTP(self.d.host, self.d.port, timeout=60)
+                s.ehlo("w%d.example" % n)
+                s.starttls(context=sd.client_tls_context())
+                s.ehlo("w%d.example" % n)
+                s.login("alice", "wonderland")
+                for i in range(8):
+                    body = b"Subject: w%d-%d\r\n\r\n" % (n, i) + (b"z" * 98 + b"\r\n") * (10 * i)
+                    r = s.sendmail("w%d@example.com" % n, ["m%d@example.com" % i], body)
+                    if r:
+                        errors.append(r)
+                s.quit()
+            except Exception as e:      # reported below, with the worker number
+                errors.append((n, repr(e)))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        new = self.d.outbox_ids() - before
+        self.assertEqual(len(new), 16 * 8)
+        seen = set()
+        for mid in new:
+            env = self.d.read_envelope(mid)
+            subj = re.search(rb"Subject: (w\d+-\d+)", self.d.read_eml(mid)).group(1).decode()
+            n, i = subj[1:].split("-")
+            self.assertEqual(env["mail_from"], "w%s@example.com" % n)
+            self.assertEqual(env["rcpts"], ["m%s@example.com" % i])
+            seen.add(subj)
+        self.assertEqual(len(seen), 16 * 8)
 
 
 class LongLinesTest(RelayCase):
