@@ -86,10 +86,11 @@ static void start_assume(struct whoami *w)
 	};
 	int r;
 
-	w->base = NULL;		/* owned by the assume-role provider from here */
 	r = creds_assume_role_new(&o, &w->assume);
-	if (r == 0)
+	if (r == 0) {
+		w->base = NULL;	/* owned by the assume-role provider from here */
 		r = creds_provider_get(w->assume, on_assumed, w);
+	}
 	if (r) {
 		fprintf(stderr, "sesrelay whoami: cannot start AssumeRole: %s\n", strerror(-r));
 		w->rc = 1;

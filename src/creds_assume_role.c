@@ -257,17 +257,12 @@ int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_p
 {
 	struct assume_role *a;
 
-	if (o->base == NULL || o->sts == NULL || o->role_arn == NULL) {
-		creds_provider_destroy(o->base);
+	if (o->base == NULL || o->sts == NULL || o->role_arn == NULL)
 		return -EINVAL;
-	}
 	a = calloc(1, sizeof(*a));
-	if (a == NULL) {
-		creds_provider_destroy(o->base);
+	if (a == NULL)
 		return -ENOMEM;
-	}
 	a->p.vt = &vt;
-	a->base = o->base;
 	a->sts = o->sts;
 	a->duration = o->duration;
 	if (o->session_name)
@@ -287,6 +282,7 @@ int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_p
 		really_free(a);
 		return -ENOMEM;
 	}
+	a->base = o->base;	/* taken only on success */
 	*out = &a->p;
 	return 0;
 }

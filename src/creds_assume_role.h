@@ -7,8 +7,9 @@
  * account fails with code "AccountMismatch" (not retryable) and is
  * logged: mail must never leave from an account nobody configured.
  *
- * Ownership: the provider OWNS `base` (destroyed with it, also when
- * creds_assume_role_new() fails) and BORROWS `sts`, which must outlive
+ * Ownership: once creds_assume_role_new() succeeds the provider OWNS
+ * `base` (destroyed with it); on failure the caller still owns it. It
+ * BORROWS `sts`, which must outlive
  * it. Strings in the options are copied (the external id is wiped on
  * destroy). One get() at a time (-EBUSY otherwise): the cache in front of
  * it makes refreshes single flight. destroy() cancels a get() in flight

@@ -1,7 +1,10 @@
-/* Drives the relay's shared-account credentials stack (shared_creds: env
- * base credentials -> AssumeRole -> GetCallerIdentity proof -> cache) on
- * a uv loop the way the SES sender does, and prints what happens as JSON
- * lines on stdout, for tests/test_sts_refresh.py.
+/* Drives the relay's shared-account credentials stack (creds_base_new ->
+ * creds_assume_role with its GetCallerIdentity proof -> creds_cache, the
+ * modules aws_identity.c assembles for the relay) on a uv loop the way
+ * the SES sender uses it, and prints what happens as JSON lines on
+ * stdout, for tests/test_sts_refresh.py. Only the cache windows and
+ * backoff come from the command line, so a test can use credentials that
+ * live seconds instead of the configuration's minimum of minutes.
  *
  * Every tick it asks the cache for credentials like a message would:
  * creds_cache_current(), else creds_cache_get() (one wait at a time).
@@ -32,17 +35,26 @@
 
 #include "aws_endpoint.h"
 #include "config.h"
+#include "creds_assume_role.h"
 #include "creds_cache.h"
+#include "creds_chain.h"
 #include "http_client.h"
 #include "log.h"
-#include "shared_creds.h"
 #include "sts_client.h"
+
+struct stack {
+	struct creds_cache *cache;
+	struct sts_client *sts;
+	char region[AWS_REGION_MAX];
+	char sts_endpoint[AWS_URL_MAX];
+	char role_account[16];
+};
 
 static struct {
 	uv_loop_t *loop;
 	struct config cfg;
 	struct http_client *http;
-	struct shared_creds *sc;
+	struct stack st, *sc;
 	uv_timer_t tick, stop;
 	unsigned interval_ms, duration_ms;
 	int burst, burst_left;
@@ -162,8 +174,48 @@ static void close_all(void)
 	fflush(stdout);
 	uv_close((uv_handle_t *)&P.tick, NULL);
 	uv_close((uv_handle_t *)&P.stop, NULL);
-	shared_creds_free(P.sc);
+	creds_cache_free(P.sc->cache);
+	sts_client_free(P.sc->sts);
 	http_client_close(P.http);
+}
+
+/* The same assembly as aws_identity_new(), with the cache options given. */
+static int stack_new(const struct creds_cache_opts *co, char *err, size_t errlen)
+{
+	struct stack *s = &P.st;
+	struct creds_provider *base = NULL, *assume = NULL;
+	int r;
+
+	if (P.cfg.role_arn == NULL ||
+	    sts_arn_account(P.cfg.role_arn, s->role_account, sizeof(s->role_account))) {
+		snprintf(err, errlen, "role_arn missing or without an account");
+		return -EINVAL;
+	}
+	if (aws_region_resolve(P.cfg.region, s->region, sizeof(s->region)) ||
+	    aws_endpoint_resolve(AWS_SERVICE_STS, s->region, s->sts_endpoint,
+		    sizeof(s->sts_endpoint))) {
+		snprintf(err, errlen, "no usable region or STS endpoint");
+		return -EINVAL;
+	}
+	r = sts_client_new(P.http, s->sts_endpoint, s->region, P.cfg.sts_timeout * 1000u, &s->sts);
+	if (r == 0)
+		r = creds_base_new(&P.cfg, P.loop, P.http, &base, err, errlen);
+	if (r == 0) {
+		struct creds_assume_role_opts ao = {
+			.base = base, .sts = s->sts, .role_arn = P.cfg.role_arn,
+			.external_id = P.cfg.external_id, .session_name = P.cfg.role_session_name,
+			.duration = P.cfg.role_duration,
+		};
+		r = creds_assume_role_new(&ao, &assume);
+		if (r)
+			creds_provider_destroy(base);
+	}
+	if (r == 0)
+		r = creds_cache_new(P.loop, assume, co, &s->cache);	/* takes assume */
+	if (r && !err[0])
+		snprintf(err, errlen, "set-up failed: %s", strerror(-r));
+	P.sc = s;
+	return r;
 }
 
 static void maybe_finish(void)
@@ -220,7 +272,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "creds_probe: cannot set up HTTP\n");
 		return 1;
 	}
-	if (shared_creds_new(&P.cfg, P.loop, P.http, &co, &P.sc, err, sizeof(err))) {
+	err[0] = '\0';
+	if (stack_new(&co, err, sizeof(err))) {
 		fprintf(stderr, "creds_probe: %s\n", err);
 		return 2;
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The shared-account credentials cache over real STS traffic.
 
-tests/creds_probe (the relay's own shared_creds stack: env base keys ->
+tests/creds_probe (the relay's own credential modules: env base keys ->
 AssumeRole -> GetCallerIdentity proof -> cache) runs against the AWS
 emulator in strict mode, which hands out credentials living only a few
 seconds, rejects expired ones with ExpiredToken, and injects delays and
