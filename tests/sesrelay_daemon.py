@@ -177,6 +177,14 @@ class Daemon:
                               % (rc, self.log_tail()))
         return rc
 
+    def reload(self, timeout=10.0):
+        """Rewrite the config file from self.config, send SIGHUP and wait
+        for the config.reload log line; returns that line."""
+        self.write_config()
+        start = len(self.log_lines())
+        self.proc.send_signal(signal.SIGHUP)
+        return self.wait_log(r'event=config\.reload|"event":"config\.reload"', timeout, start=start)
+
     def cleanup(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

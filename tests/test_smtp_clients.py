@@ -442,6 +442,45 @@ class ConcurrentTlsTest(RelayCase):
         self.assertEqual(len(seen), 16 * 8)
 
 
+class ReloadTest(RelayCase):
+    """SIGHUP reloads the configuration for new connections; a broken
+    file keeps the old one."""
+
+    extra_config = {"allow_plaintext_auth": "yes"}
+
+    def mail_from(self, s, addr):
+        return s.mail(addr)[0]
+
+    def test_reload(self):
+        old = self.smtp()
+        old.ehlo()
+        with open(self.users, "a") as f:
+            f.write(sd.passwd_line("dave", "added later") + "\n")
+        self.d.config["allow_senders"] = "@example.com"
+        line = self.d.reload()
+        self.assertNotIn("level=error", line)
+        new = self.smtp()
+        new.ehlo()
+        self.assertEqual(self.mail_from(new, "x@evil.example"), 550)
+        self.assertEqual(self.mail_from(new, "a@example.com"), 250)
+        new.rset()
+        self.assertEqual(new.login("dave", "added later")[0], 235)
+        # The connection opened before the reload keeps its configuration.
+        self.assertEqual(self.mail_from(old, "x@evil.example"), 250)
+        old.rset()
+        # A broken file: logged, old configuration kept, daemon serving.
+        self.d.config["max_recipients"] = "not-a-number"
+        line = self.d.reload()
+        self.assertIn("keeping the old configuration", line)
+        self.assertTrue(self.d.alive())
+        again = self.smtp()
+        again.ehlo()
+        self.assertEqual(self.mail_from(again, "x@evil.example"), 550)
+        self.assertEqual(self.mail_from(again, "a@example.com"), 250)
+        del self.d.config["max_recipients"]
+        self.d.write_config()
+
+
 class LongLinesTest(RelayCase):
     extra_config = {"allow_long_lines": "yes"}
 
