@@ -261,14 +261,14 @@ class ProfileTest(Base):
         out = subprocess.run([PROBE, "-r"], env=self.env, capture_output=True,
                              text=True, timeout=30)
         self.assertEqual(json.loads(out.stdout), {"region": "us-west-2", "err": 0})
-        os.unlink(os.path.join(self.home, ".aws/config"))
-        out = subprocess.run([PROBE, "-r"], env=self.env, capture_output=True,
-                             text=True, timeout=30)
-        self.assertEqual(json.loads(out.stdout)["region"], "")
         self.env["AWS_PROFILE"] = "dev"
         out = subprocess.run([PROBE, "-r"], env=self.env, capture_output=True,
                              text=True, timeout=30)
         self.assertEqual(json.loads(out.stdout)["region"], "eu-west-3")
+        os.unlink(os.path.join(self.home, ".aws/config"))
+        out = subprocess.run([PROBE, "-r"], env=self.env, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(json.loads(out.stdout)["region"], "")
 
     def test_syntax_error_names_file_and_line(self):
         path = self.write(".aws/config", "[default]\nregion = x\nthis is not ini\n")
