@@ -429,8 +429,10 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 	}
 	if (nread < 0) {
 		free(b->base);
-		if (nread == UV_EOF && !s->committing && !s->tls) {
-			/* Half-closed clients still read: answer what they sent. */
+		if (nread == UV_EOF) {
+			/* A FIN may be a half-close (the client still reads):
+			 * answer what it sent, including a commit in flight. A
+			 * reset or error below is a client gone for good. */
 			s->eof = true;
 			uv_read_stop(h);
 			s->reading = false;
