@@ -528,6 +528,11 @@ class Resolver:
                 raise KeyError(f"parameter {name} needs a value")
             if p["Type"] == "CommaDelimitedList":
                 v = [x.strip() for x in v.split(",")] if v else [""]
+            if "AllowedPattern" in p:
+                # CloudFormation applies it to each item of a list
+                for item in listify(v):
+                    if not re.fullmatch(p["AllowedPattern"], str(item)):
+                        raise ValueError(f"parameter {name}: {item!r} not allowed")
             self.refs[name] = v
         self.conds = {k: self.eval(v) for k, v in template.get("Conditions", {}).items()}
         self.atts = {}
@@ -661,6 +666,20 @@ class CloudFormation(unittest.TestCase):
                     doc = json.loads(outputs["IdentitySendingAuthorizationPolicy"]["Value"])
                     self.assertEqual(normalize(doc), normalize(
                         want["shared_account"]["identity_sending_authorization_policy"]))
+
+    def test_parameter_patterns(self):
+        t = load_template("shared-account.yaml")
+        good = {"SenderAccountIds": "222222222222", "Identity": "example.com"}
+        Resolver(t, good, "111111111111")
+        for bad in ({"SenderAccountIds": "22222222222"},
+                    {"SenderAccountIds": "222222222222,x"},
+                    {"Identity": "*.example.com"}, {"Identity": "a*@example.com"},
+                    {"Identity": "example"}, {"ExternalId": "has space"},
+                    {"SesRegion": "EU-west-1"}, {"ConfigurationSetName": "a.b"},
+                    {"RoleName": "a/b"}):
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    Resolver(t, dict(good, **bad), "111111111111")
 
     def test_sender_account_matches_policy_command(self):
         t = load_template("sender-account.yaml")
