@@ -351,7 +351,13 @@ class Runner:
             try:
                 self.last = self.cur.read_reply()
             except Closed:
+                if os.environ.get("DIALOGUE_TRACE"):
+                    print("%s:%d %-22s <- (closed)" % (self.s.name, st.lineno, arg),
+                          file=sys.stderr)
                 return
+            if os.environ.get("DIALOGUE_TRACE"):
+                print("%s:%d %-22s <- %s" % (self.s.name, st.lineno, arg, self.last),
+                      file=sys.stderr)
             check_reply(self.last, arg)
             self.well_formed(self.last)
         elif op == "HAS:":
