@@ -381,6 +381,41 @@ class ByteExactTest(RelayCase):
         self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
         self.assertStored(self.d.find_id_in(rs[3].decode()), b"Subject: z\r\n\r\n")
 
+    def test_random_messages(self):
+        # Seeded random messages built from the lines that matter to the
+        # DATA and BDAT decoders (dots, empty lines, 8-bit, 998-octet
+        # lines), sent with DATA (smtplib dot-stuffs) and with BDAT split
+        # at random points: every one is stored exactly.
+        import random
+        rng = random.Random(5321)
+        pieces = [b"", b".", b"..", b"...", b". ", b".x", b"x.", b"a", b"\xe9\xff",
+                  b"x" * 998, b"y" * 997 + b".", b"\t.", b" ", b"-- ", b"From x"]
+        s = self.smtp()
+        s.ehlo()
+        raw = socket.create_connection(self.d.addr, timeout=30)
+        self.addCleanup(raw.close)
+        f = raw.makefile("rb")
+        read_reply(f)
+        raw.sendall(b"EHLO client.example\r\n")
+        read_reply(f)
+        for n in range(60):
+            lines = [rng.choice(pieces) for _ in range(rng.randint(0, 30))]
+            msg = b"Subject: r%d\r\n\r\n" % n + b"".join(l + b"\r\n" for l in lines)
+            with self.subTest(n=n, via="DATA"):
+                mid = self.send(s, "a@example.com", ["b@example.com"], msg,
+                                mail_options=("BODY=8BITMIME",))
+                self.assertStored(mid, msg)
+            with self.subTest(n=n, via="BDAT"):
+                cuts = sorted(rng.sample(range(1, len(msg)), min(3, len(msg) - 1)))
+                parts = [msg[a:b] for a, b in zip([0] + cuts, cuts + [len(msg)])]
+                out = b"MAIL FROM:<a@example.com> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\n"
+                for i, p in enumerate(parts):
+                    out += b"BDAT %d%s\r\n" % (len(p), b" LAST" if i == len(parts) - 1 else b"") + p
+                raw.sendall(out)
+                rs = [read_reply(f)[0] for _ in range(2 + len(parts))]
+                self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
+                self.assertStored(self.d.find_id_in(rs[-1].decode()), msg)
+
     def test_mail_corpus(self):
         files = sorted(glob.glob(os.path.join(CORPUS, "**", "*.eml"), recursive=True))
         self.assertGreater(len(files), 100, "corpus missing from %s" % CORPUS)
