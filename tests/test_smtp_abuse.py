@@ -613,11 +613,12 @@ class ManyConnectionsTest(AbuseCase):
 
     @classmethod
     def setUpClass(cls):
+        # Client and daemon each hold N sockets (in separate processes).
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = 4096
-        if hard != resource.RLIM_INFINITY and hard < want:
-            raise unittest.SkipTest("RLIMIT_NOFILE hard limit %d < %d" % (hard, want))
-        if soft == resource.RLIM_INFINITY or soft < want:
+        want = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+        if want < cls.N + 200:
+            raise unittest.SkipTest("RLIMIT_NOFILE hard limit %d is too low" % hard)
+        if soft != resource.RLIM_INFINITY and soft < want:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         super().setUpClass()        # the daemon inherits the raised limit
 
@@ -636,7 +637,7 @@ class ManyConnectionsTest(AbuseCase):
             sd.wait_until(lambda: self.d.open_fds() >= self.N, 10, what="daemon fds")
             t0 = time.monotonic()
             self.assert_serves()
-            self.assertLess(time.monotonic() - t0, 5)
+            self.assertLess(time.monotonic() - t0, 10)
             rss = self.assert_rss_bounded()
             print("1000 idle connections: daemon RSS %d kB (%d kB right after connect)"
                   % (rss, rss0), file=sys.stderr)
