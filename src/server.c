@@ -255,9 +255,14 @@ int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
 		uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 		uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 		uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+		/* Shown at any log level: supervisors and tests wait for it
+		 * (and learn the real port when configured with port 0). */
+		enum log_level lv = (enum log_level)cfg->log_level;
+		if (lv < LVL_INFO)
+			lv = LVL_INFO;
 		for (size_t i = 0; i < srv->nlisteners; i++) {
 			struct logline l;
-			if (log_begin(&l, LVL_INFO, "smtp.listen")) {
+			if (log_begin(&l, lv, "smtp.listen")) {
 				log_str(&l, "addr", srv->listeners[i].addr);
 				log_bool(&l, "tls", srv->listeners[i].implicit_tls);
 				log_end(&l);
