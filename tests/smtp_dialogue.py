@@ -3,14 +3,13 @@ daemon. The script format is documented in proto/smtp/README.md.
 
 Scripts with the same @config share one daemon (started fresh for this
 run, stopped with SIGTERM and required to exit 0). Each script is one
-subtest. Run one script alone with: smtp_dialogue.py -k NAME (unittest
-filters) or DIALOGUE=name1,name2.
+subtest. Run some scripts alone with DIALOGUE=name1,name2; DIALOGUE_TRACE=1
+prints every reply, DIALOGUE_VERBOSE=1 the time each script took.
 """
 
 import glob
 import os
 import re
-import select
 import socket
 import ssl
 import sys
@@ -450,6 +449,32 @@ def load_scripts():
         names = set(only.split(","))
         scripts = [s for s in scripts if s.name in names]
     return scripts
+
+
+class ScriptsTest(unittest.TestCase):
+    """The scripts themselves, without a daemon: they parse, describe
+    themselves, and every BDAT announces the size of the data it sends."""
+
+    def test_scripts_well_formed(self):
+        scripts = load_scripts()
+        for sc in scripts:
+            with self.subTest(script=sc.name):
+                self.assertTrue(sc.description, "no leading # description")
+                self.assertEqual(sc.steps[0].op, "S:", "must start by reading the greeting")
+                st = sc.steps
+                for i, step in enumerate(st):
+                    m = re.match(r"(?i)^BDAT (\d+)", step.arg)
+                    if step.op in ("C:", "C>") and m and int(m.group(1)) < (1 << 32):
+                        n = int(m.group(1))
+                        data = b""
+                        for nxt in st[i + 1:]:
+                            if nxt.op not in ("RAW:", "RAW>"):
+                                break
+                            data += unescape(nxt.arg)
+                            if nxt.op == "RAW:":
+                                break
+                        self.assertEqual(len(data), n, "line %d: BDAT %d sends %d octets"
+                                         % (step.lineno, n, len(data)))
 
 
 class DialogueTest(unittest.TestCase):
