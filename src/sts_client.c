@@ -136,6 +136,9 @@ static int text_of(const char *body, size_t len, const char *name, struct buf *o
 
 	if (r == 0 && out->len == 0)
 		return -ENOENT;
+	/* A NUL (from "&#0;") would cut the value short in C strings. */
+	if (r == 0 && strlen(out->data) != out->len)
+		return -EINVAL;
 	return r;
 }
 
@@ -207,7 +210,8 @@ int sts_parse_identity(const char *body, size_t len, struct sts_identity *id,
 
 	memset(id, 0, sizeof(*id));
 	memset(why, 0, sizeof(*why));
-	if (text_of(body, len, "Account", &b) || b.len >= sizeof(id->account))
+	if (text_of(body, len, "Account", &b) || b.len != 12 ||
+	    strspn(b.data, "0123456789") != 12)
 		missing = "Account";
 	else
 		memcpy(id->account, b.data, b.len + 1);

@@ -99,6 +99,14 @@ static void test_identity(void)
 	CHECK_INT(sts_parse_identity("<GetCallerIdentityResult><Arn>x</Arn></GetCallerIdentityResult>",
 		63, &id, &why), -EINVAL);
 	CHECK_STR(why.code, "InvalidResponse");
+	/* The account is compared with role_arn's: only 12 digits will do. */
+	{
+		static const char short_acct[] = "<Arn>a</Arn><Account>1111</Account>";
+		static const char nul_acct[] = "<Arn>a</Arn><Account>111111111111&#0;99</Account>";
+
+		CHECK_INT(sts_parse_identity(short_acct, sizeof(short_acct) - 1, &id, &why), -EINVAL);
+		CHECK_INT(sts_parse_identity(nul_acct, sizeof(nul_acct) - 1, &id, &why), -EINVAL);
+	}
 	buf_free(&b);
 }
 
