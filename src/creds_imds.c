@@ -152,7 +152,8 @@ static void on_response(void *arg, const struct http_response *res)
 	case STEP_TOKEN:
 		if (res->status != 200 || res->body.len == 0 || res->body.len > 1024 ||
 		    memchr(res->body.data, '\n', res->body.len) ||
-		    memchr(res->body.data, '\r', res->body.len)) {
+		    memchr(res->body.data, '\r', res->body.len) ||
+		    memchr(res->body.data, '\0', res->body.len)) {
 			creds_error_set(&why, (int)res->status, false, "imds", "NotConfigured",
 				"IMDSv2 token request to %s answered HTTP %ld (IMDSv1 is never used)",
 				p->endpoint, res->status);
@@ -169,7 +170,11 @@ static void on_response(void *arg, const struct http_response *res)
 		p->step = STEP_ROLE;
 		break;
 	case STEP_ROLE: {
-		size_t n = strcspn(res->body.data ? res->body.data : "", "\r\n");
+		size_t n = 0;
+
+		/* The body is not NUL-terminated: stay within body.len. */
+		while (n < res->body.len && res->body.data[n] != '\r' && res->body.data[n] != '\n')
+			n++;
 
 		if (res->status == 404 || (res->status == 200 && n == 0)) {
 			creds_error_set(&why, (int)res->status, false, "imds", "NotConfigured",

@@ -122,6 +122,11 @@ int main(int argc, char **argv)
 		printf("%s\n", s);
 		free(s);
 		cJSON_Delete(o);
+		http_client_close(http);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		http_global_cleanup();
+		config_free(&cfg);
 		return 2;
 	}
 	for (int i = 0; i < rounds; i++) {
