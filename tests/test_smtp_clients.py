@@ -1,6 +1,7 @@
 """Real SMTP clients against the relay (outbox back end): Python smtplib
-(plain, STARTTLS, AUTH PLAIN/LOGIN, SMTPUTF8), BDAT over a raw socket,
-swaks, and postfix's smtp-source for many concurrent sessions. Checks that
+(plain, STARTTLS, implicit TLS, AUTH PLAIN/LOGIN, SMTPUTF8), BDAT over a
+raw socket, swaks, curl, and postfix's smtp-source for many concurrent
+sessions. Checks that
 what lands in the outbox, minus the Received: header the relay prepends,
 is byte for byte what the client sent (including the mail corpus in
 tests/data/mail-corpus).
@@ -641,6 +642,58 @@ class SwaksTest(RelayCase):
     def test_tls_pipeline_auth(self):
         self.swaks("--tls", "--pipeline", "--auth", "PLAIN", "--auth-user", "bob",
                    "--auth-password", USERS["bob"])
+
+
+class CurlTest(RelayCase):
+    """libcurl's SMTP client: plain, STARTTLS (--ssl-reqd) with AUTH, and
+    a byte-exact upload (curl dot-stuffs on its own)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("curl"):
+            raise unittest.SkipTest("curl is not installed")
+        super().setUpClass()
+
+    def curl(self, msg, *args, scheme="smtp"):
+        path = os.path.join(self.tmp, "curl-msg.eml")
+        with open(path, "wb") as f:
+            f.write(msg)
+        before = self.d.outbox_ids()
+        r = subprocess.run(
+            ["curl", "-sS", "--max-time", "30", "%s://%s:%d/client.example" % (
+                scheme, self.d.host, self.d.port),
+             "--mail-from", "curl@example.com", "--mail-rcpt", "r1@example.com",
+             "--mail-rcpt", "r2@example.com", "--upload-file", path] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        new = self.d.outbox_ids() - before
+        self.assertEqual(len(new), 1, out)
+        return new.pop()
+
+    MSG = (b"From: curl@example.com\r\nSubject: curl\r\n\r\n.leading dot\r\n..two\r\n"
+           b".\r\nlast\r\n")
+
+    def test_plain(self):
+        mid = self.curl(self.MSG)
+        self.assertStored(mid, self.MSG)
+        env = self.d.read_envelope(mid)
+        self.assertEqual(env["mail_from"], "curl@example.com")
+        self.assertEqual(env["rcpts"], ["r1@example.com", "r2@example.com"])
+
+    def test_starttls_auth(self):
+        mid = self.curl(self.MSG, "--ssl-reqd", "--insecure", "--user", "alice:wonderland")
+        self.assertStored(mid, self.MSG)
+        self.assertIn(b"with ESMTPSA", sd.received_header(self.d.read_eml(mid)))
+
+    def test_wrong_password(self):
+        r = subprocess.run(
+            ["curl", "-sS", "--max-time", "30", "smtp://%s:%d" % self.d.addr,
+             "--mail-from", "a@example.com", "--mail-rcpt", "b@example.com",
+             "--upload-file", "/dev/null", "--ssl-reqd", "--insecure",
+             "--user", "alice:nope"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(r.returncode, 67, r.stdout)     # CURLE_LOGIN_DENIED
 
 
 class SmtpSourceTest(RelayCase):
