@@ -234,8 +234,8 @@ static void end_of_chunk(struct session *s)
 void session_data_input(struct session *s)
 {
 	if (s->mode == M_DATA) {
-		size_t n = smtp_data_feed(&s->dec, s->in.data, s->in.len, &s->dbuf);
-		buf_consume(&s->in, n);
+		size_t n = smtp_data_feed(&s->dec, session_in(s), session_in_len(s), &s->dbuf);
+		session_in_consume(s, n, false);
 		deliver_write(s, s->dbuf.data, s->dbuf.len);
 		buf_reset(&s->dbuf);
 		if (s->dec.done)
@@ -244,13 +244,14 @@ void session_data_input(struct session *s)
 	}
 	/* M_BDAT */
 	if (s->bdat_left > 0) {
-		size_t n = s->in.len < s->bdat_left ? s->in.len : (size_t)s->bdat_left;
+		size_t avail = session_in_len(s);
+		size_t n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
 		if (s->bdat_refusal == NULL) {
-			smtp_data_feed(&s->dec, s->in.data, n, &s->dbuf);
+			smtp_data_feed(&s->dec, session_in(s), n, &s->dbuf);
 			deliver_write(s, s->dbuf.data, s->dbuf.len);
 			buf_reset(&s->dbuf);
 		}
-		buf_consume(&s->in, n);
+		session_in_consume(s, n, false);
 		s->bdat_left -= n;
 	}
 	if (s->bdat_left == 0)
@@ -492,17 +493,17 @@ static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
 		session_error(s, &r_need_helo);
 		return;
 	}
-	if (s->in.len > 0) {
+	if (session_in_len(s) > 0) {
 		/* Commands sent after STARTTLS in the same plaintext write would
 		 * be taken as if they came over TLS (CVE-2011-0411 class). */
 		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
 			log_str(&l, "session", s->id);
 			log_str(&l, "client", s->conn.addr);
 			log_str(&l, "reason", "starttls_pipelining");
-			log_uint(&l, "bytes", s->in.len);
+			log_uint(&l, "bytes", session_in_len(s));
 			log_end(&l);
 		}
-		buf_reset(&s->in);
+		session_in_clear(s);
 		session_close(s, "starttls_pipelining");
 		return;
 	}

@@ -253,7 +253,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 static void update_reading(struct session *s)
 {
 	bool want = !s->closing && !s->eof && s->write_queued < OUT_HIGH_WATER &&
-		(!s->waiting || s->in.len < IN_HIGH_WATER);
+		(!s->waiting || session_in_len(s) < IN_HIGH_WATER);
 
 	if (want && !s->reading) {
 		if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
@@ -308,7 +308,7 @@ static size_t line_limit(const struct session *s)
 	size_t lim = s->rt->cfg.max_command_length;
 
 	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
-	    (s->in.len >= 5 && strncasecmp(s->in.data, "AUTH ", 5) == 0)) {
+	    (session_in_len(s) >= 5 && strncasecmp(session_in(s), "AUTH ", 5) == 0)) {
 		if (lim < AUTH_SASL_MAX_B64 + 32)
 			lim = AUTH_SASL_MAX_B64 + 32;
 	}
@@ -318,15 +318,38 @@ static size_t line_limit(const struct session *s)
 static bool secret_mode(const struct session *s)
 {
 	return s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
-		(s->in.len >= 5 && strncasecmp(s->in.data, "AUTH ", 5) == 0);
+		(session_in_len(s) >= 5 && strncasecmp(session_in(s), "AUTH ", 5) == 0);
 }
 
 /* Drop the first n input bytes, wiping them if they may hold a password. */
+void session_in_consume(struct session *s, size_t n, bool wipe)
+{
+	if (n == 0)
+		return;
+	if (wipe)
+		OPENSSL_cleanse(s->in.data + s->in_off, n);
+	s->in_off += n;
+	if (s->in_off >= s->in.len)
+		session_in_clear(s);
+}
+
+void session_in_clear(struct session *s)
+{
+	buf_reset(&s->in);
+	s->in_off = 0;
+}
+
+static void compact_input(struct session *s)
+{
+	if (s->in_off) {
+		buf_consume(&s->in, s->in_off);
+		s->in_off = 0;
+	}
+}
+
 static void consume(struct session *s, size_t n, bool wipe)
 {
-	if (wipe)
-		OPENSSL_cleanse(s->in.data, n);
-	buf_consume(&s->in, n);
+	session_in_consume(s, n, wipe);
 }
 
 static const struct smtp_reply r_too_long = { 500, "5.5.6", "Line too long" };
@@ -334,16 +357,18 @@ static const struct smtp_reply r_too_long = { 500, "5.5.6", "Line too long" };
 /* One command line out of s->in; false when more input is needed. */
 static bool command_input(struct session *s)
 {
-	char *nl = memchr(s->in.data, '\n', s->in.len);
+	const char *in = session_in(s);
+	size_t avail = session_in_len(s);
+	const char *nl = memchr(in, '\n', avail);
 	size_t lim = line_limit(s), len;
 	bool wipe = secret_mode(s);
 
 	if (s->discarding) {
 		if (nl == NULL) {
-			consume(s, s->in.len, wipe);
+			consume(s, avail, wipe);
 			return false;
 		}
-		consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+		consume(s, (size_t)(nl - in) + 1, wipe);
 		s->discarding = false;
 		if (s->mode != M_CMD)
 			s->mode = M_CMD;	/* an over-long SASL line ends the exchange */
@@ -351,28 +376,28 @@ static bool command_input(struct session *s)
 		return true;
 	}
 	if (nl == NULL) {
-		if (s->in.len > lim) {
+		if (avail > lim) {
 			s->discarding = true;
-			consume(s, s->in.len, wipe);
+			consume(s, avail, wipe);
 		}
 		return false;
 	}
-	len = (size_t)(nl - s->in.data);
-	if (len > 0 && s->in.data[len - 1] == '\r')
+	len = (size_t)(nl - in);
+	if (len > 0 && in[len - 1] == '\r')
 		len--;
 	if (len + 2 > lim) {
-		consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+		consume(s, (size_t)(nl - in) + 1, wipe);
 		if (s->mode != M_CMD)
 			s->mode = M_CMD;
 		session_error(s, &r_too_long);
 		return true;
 	}
 	buf_reset(&s->line);
-	if (buf_append(&s->line, s->in.data, len) != 0) {
+	if (buf_append(&s->line, in, len) != 0) {
 		session_close(s, "out_of_memory");
 		return false;
 	}
-	consume(s, (size_t)(nl - s->in.data) + 1, wipe);
+	consume(s, (size_t)(nl - in) + 1, wipe);
 	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS)
 		session_auth_line(s, s->line.data, len);
 	else
@@ -388,19 +413,19 @@ void session_process(struct session *s)
 {
 	while (!s->closing && !s->waiting) {
 		if (s->mode == M_DATA || s->mode == M_BDAT) {
-			size_t before = s->in.len;
+			size_t before = session_in_len(s);
 			if (s->mode == M_BDAT && s->bdat_left == 0) {
 				session_data_input(s);
 				continue;
 			}
-			if (s->in.len == 0)
+			if (before == 0)
 				break;
 			session_data_input(s);
-			if (s->in.len == before && (s->mode == M_DATA || s->mode == M_BDAT))
+			if (session_in_len(s) == before && (s->mode == M_DATA || s->mode == M_BDAT))
 				break;
 			continue;
 		}
-		if (s->in.len == 0 || !command_input(s))
+		if (session_in_len(s) == 0 || !command_input(s))
 			break;
 	}
 	if (!s->closing && s->shutdown_pending && !s->has_mail && !s->waiting) {
@@ -442,6 +467,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 		session_close(s, nread == UV_EOF ? "client_closed" : uv_err_name((int)nread));
 		return;
 	}
+	compact_input(s);
 	if (s->tls) {
 		int r = tls_conn_feed(s->tls, b->base, (size_t)nread);
 		if (r == 0)

@@ -43,7 +43,8 @@ struct session {
 	int port;
 	bool ipv6;
 
-	struct buf in;			/* plaintext received, not yet processed */
+	struct buf in;			/* plaintext received; processed up to in_off */
+	size_t in_off;
 	struct buf out;			/* replies not yet written */
 	struct buf line;		/* the command line being handled */
 	struct buf tlsout;
@@ -93,7 +94,21 @@ struct session {
 	const struct smtp_reply *bdat_refusal;	/* chunk read and dropped, then this reply */
 };
 
+/* Unprocessed input: consumed by advancing an offset, compacted once per
+ * read, so a read full of pipelined commands costs linear time. */
+static inline const char *session_in(const struct session *s)
+{
+	return s->in.data ? s->in.data + s->in_off : "";
+}
+
+static inline size_t session_in_len(const struct session *s)
+{
+	return s->in.len - s->in_off;
+}
+
 /* smtp_session.c */
+void session_in_consume(struct session *s, size_t n, bool wipe);
+void session_in_clear(struct session *s);
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void session_reply_raw(struct session *s, const char *text);
