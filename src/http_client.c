@@ -479,14 +479,15 @@ void http_client_close(struct http_client *c)
 		}
 		call_free(call);
 	}
-	/* Detach our callbacks so the multi's cleanup doesn't call back into
-	 * handles we are about to close; we close every socket ourselves. */
+	/* Stop watching the idle kept-alive sockets while their fds are still
+	 * open, then detach our callbacks so the multi's cleanup (which closes
+	 * them) does not call back into handles being closed. */
+	while (c->socks)
+		sock_close(c->socks);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, NULL);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, NULL);
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
-	while (c->socks)
-		sock_close(c->socks);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, timer_closed);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Loopback HTTP/1.1 peer for the HTTP client unit test.
 
-Prints its port on stdout, then serves until stdin closes (the test
+Prints its port on stdout (with --tls: "port cafile", serving HTTPS
+with a fresh self-signed certificate for 127.0.0.1), then serves until stdin closes (the test
 process holding the pipe exits or closes it), so it never outlives the
 test. Paths:
   /status/N        answer status N, body "status N"
@@ -13,9 +14,14 @@ test. Paths:
   /port            200 with the client's source port (keep-alive check)
   /headers         200 with the request headers as received
 """
+import os
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,12 +94,35 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        pass  # cancelled and timed-out calls hang up on purpose
+
+
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
 
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
+    tmp = None
+    line = str(srv.server_address[1])
+    if "--tls" in sys.argv:
+        tmp = tempfile.mkdtemp(prefix="http_peer")
+        cert, key = make_cert(tmp)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        line += " " + cert
+    print(line, flush=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     sys.stdin.read()
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,9 @@ static int send_req(const char *method, const char *path, const char *body,
 	return rc;
 }
 
-static pid_t start_peer(int *stdin_fd)
+static char tls_base[64], tls_ca[256];
+
+static pid_t start_peer(int *stdin_fd, bool tls)
 {
 	int in[2], outp[2];
 	pid_t pid;
@@ -111,7 +113,8 @@ static pid_t start_peer(int *stdin_fd)
 		dup2(outp[1], 1);
 		close(in[1]);
 		close(outp[0]);
-		execlp("python3", "python3", PROJECT_ROOT "/tests/http_peer.py", (char *)NULL);
+		execlp("python3", "python3", PROJECT_ROOT "/tests/http_peer.py",
+			tls ? "--tls" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -128,7 +131,17 @@ static pid_t start_peer(int *stdin_fd)
 		fclose(f);
 	if (line[0] == '\0')
 		return -1;
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(line));
+	if (tls) {
+		char *sp = strchr(line, ' ');
+
+		if (sp == NULL)
+			return -1;
+		sp[strcspn(sp, "\r\n")] = '\0';
+		snprintf(tls_ca, sizeof(tls_ca), "%s", sp + 1);
+		snprintf(tls_base, sizeof(tls_base), "https://127.0.0.1:%d", atoi(line));
+	} else {
+		snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(line));
+	}
 	*stdin_fd = in[1];
 	return pid;
 }
@@ -269,6 +282,36 @@ static void test_cancel(void)
 	CHECK_INT(b.status, 200);
 }
 
+/* HTTPS: the CA bundle from the options is what curl trusts; without it
+ * a self-signed peer is refused as a TLS failure, not a network one. */
+static void test_https(void)
+{
+	struct http_client_opts with_ca = { .ca_bundle = tls_ca };
+	struct http_client_opts no_ca = { .ca_bundle = NULL };
+	struct http_client *saved = client, *a, *b;
+	char saved_base[64];
+	struct result ok, bad;
+
+	snprintf(saved_base, sizeof(saved_base), "%s", base);
+	snprintf(base, sizeof(base), "%s", tls_base);
+	CHECK_INT(http_client_new(loop, &with_ca, &a), 0);
+	CHECK_INT(http_client_new(loop, &no_ca, &b), 0);
+	client = a;
+	CHECK_INT(send_req("POST", "/echo", "over=tls", 5000, 0, &ok, NULL), 0);
+	client = b;
+	CHECK_INT(send_req("POST", "/echo", "over=tls", 5000, 0, &bad, NULL), 0);
+	run_until_done();
+	CHECK_INT(ok.error, 0);
+	CHECK_INT(ok.status, 200);
+	CHECK_STR(ok.body, "over=tls");
+	CHECK_INT(bad.error, -EPROTO);
+	CHECK_INT(bad.sent_body, 0);
+	http_client_close(a);
+	http_client_close(b);
+	client = saved;
+	snprintf(base, sizeof(base), "%s", saved_base);
+}
+
 static struct http_call *close_victim;
 static void on_done_close(void *arg, const struct http_response *res)
 {
@@ -304,12 +347,13 @@ static void test_close_in_flight(void)
 int main(void)
 {
 	struct http_client_opts opts = { .max_host_connections = 0 };
-	int peer_stdin = -1;
-	pid_t pid;
+	int peer_stdin = -1, tls_stdin = -1;
+	pid_t pid, tls_pid;
 
 	signal(SIGPIPE, SIG_IGN);
-	pid = start_peer(&peer_stdin);
-	if (pid < 0) {
+	pid = start_peer(&peer_stdin, false);
+	tls_pid = start_peer(&tls_stdin, true);
+	if (pid < 0 || tls_pid < 0) {
 		fprintf(stderr, "cannot start python3 http peer\n");
 		return 77;
 	}
@@ -326,11 +370,14 @@ int main(void)
 	test_keepalive();
 	test_concurrent();
 	test_cancel();
+	test_https();
 	test_close_in_flight();
 
 	CHECK_INT(uv_loop_close(loop), 0);
 	http_global_cleanup();
 	close(peer_stdin);
+	close(tls_stdin);
 	waitpid(pid, NULL, 0);
+	waitpid(tls_pid, NULL, 0);
 	return check_report();
 }
