@@ -67,7 +67,7 @@ int cmd_run(const char *config_path)
 		server_free(&srv);
 		backend_free(be);
 		runtime_unref(rt);
-		return 1;
+		return r == -EINVAL ? 2 : 1;	/* bad address vs. cannot bind */
 	}
 	log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s)",
 		be->ops->name, srv.nlisteners);

@@ -105,7 +105,8 @@ static int bind_one(struct server *srv, struct listener *l, const char *spec,
 
 	memset(&ss, 0, sizeof(ss));
 	if (parse_listen(spec, &ss) != 0) {
-		snprintf(err, errlen, "%s: bad listen address \"%s\" (want a.b.c.d:port or [v6]:port)",
+		snprintf(err, errlen, "%s: key \"%s\": bad address \"%s\" (want a.b.c.d:port or [v6]:port)",
+			srv->rt->cfg.path ? srv->rt->cfg.path : "configuration",
 			implicit_tls ? "smtps_listen" : "listen", spec);
 		return -EINVAL;
 	}
