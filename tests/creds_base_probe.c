@@ -11,6 +11,10 @@
  * Secrets are never printed, only a SHA-256 prefix to compare against.
  * Exit status: 0 when every round ran (whatever the outcome), 2 on setup
  * errors, 3 when the loop still had handles after teardown.
+ * `-p N` starts N get() calls at once per round (one line each: they
+ * must share one fetch). `-a MS` destroys the provider MS milliseconds
+ * into the last round instead and prints {"abandoned": true,
+ * "callbacks": <how many ran: must be 0>}.
  * `-r` prints the selected profile's region instead: {"region": "...", "err": 0}. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,13 @@
 #include "config.h"
 #include "creds_chain.h"
 #include "http_client.h"
+
+#define MAX_PAR 16
+
+static void on_abandon(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
 
 struct round {
 	bool done;
@@ -81,11 +92,11 @@ int main(int argc, char **argv)
 	struct http_client_opts hopts = { 0 };
 	uv_loop_t loop;
 	char err[512];
-	int rounds = 1, opt, r;
+	int rounds = 1, par = 1, abandon_ms = -1, opt, r;
 
 	if (config_defaults(&cfg) != 0)
 		return 2;
-	while ((opt = getopt(argc, argv, "s:n:r")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:rp:a:")) != -1) {
 		if (opt == 'r') {
 			char region[64];
 
@@ -95,6 +106,12 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (opt == 'n') {
 			rounds = atoi(optarg);
+		} else if (opt == 'p') {
+			par = atoi(optarg);
+			if (par < 1 || par > MAX_PAR)
+				return 2;
+		} else if (opt == 'a') {
+			abandon_ms = atoi(optarg);
 		} else if (opt == 's') {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL)
@@ -105,7 +122,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [-s key=value]... [-n rounds]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-s key=value]... [-n rounds] [-p parallel]"
+				" [-a abandon_ms] | -r\n", argv[0]);
 			return 2;
 		}
 	}
@@ -129,28 +147,63 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	for (int i = 0; i < rounds; i++) {
-		struct round rd = { false, NULL };
-		char *s, line[64];
+	for (int i = 0; i < rounds && p; i++) {
+		struct round rd[MAX_PAR];
+		char line[64];
+		int done;
 
 		if (i > 0 && fgets(line, sizeof(line), stdin) == NULL)
 			break;
-		r = creds_provider_get(p, on_creds, &rd);
-		if (r) {
-			printf("{\"get_error\": %d}\n", r);
-			return 2;
+		memset(rd, 0, sizeof(rd));
+		for (int j = 0; j < par; j++) {
+			r = creds_provider_get(p, on_creds, &rd[j]);
+			if (r) {
+				printf("{\"get_error\": %d}\n", r);
+				return 2;
+			}
+			if (rd[j].done) {
+				printf("{\"sync_callback\": true}\n");	/* the chain must defer */
+				return 2;
+			}
 		}
-		if (rd.done) {
-			printf("{\"sync_callback\": true}\n");	/* the chain must defer */
-			return 2;
+		if (abandon_ms >= 0 && i == rounds - 1) {
+			/* Destroy with the fetch in flight: no callback may follow,
+			 * and every handle must still close. */
+			uv_timer_t t;
+			bool fired = false;
+
+			uv_timer_init(&loop, &t);
+			t.data = &fired;
+			uv_timer_start(&t, on_abandon, (uint64_t)abandon_ms, 0);
+			while (!fired)
+				uv_run(&loop, UV_RUN_ONCE);
+			uv_close((uv_handle_t *)&t, NULL);
+			creds_provider_destroy(p);
+			p = NULL;
+			uv_run(&loop, UV_RUN_NOWAIT);
+			done = 0;
+			for (int j = 0; j < par; j++) {
+				done += rd[j].done;
+				cJSON_Delete(rd[j].out);
+			}
+			printf("{\"abandoned\": true, \"callbacks\": %d}\n", done);
+			fflush(stdout);
+			break;
 		}
-		while (!rd.done)
+		do {
 			uv_run(&loop, UV_RUN_ONCE);
-		s = cJSON_PrintUnformatted(rd.out);
-		printf("%s\n", s);
+			done = 0;
+			for (int j = 0; j < par; j++)
+				done += rd[j].done;
+		} while (done < par);
+		for (int j = 0; j < par; j++) {
+			char *s = cJSON_PrintUnformatted(rd[j].out);
+
+			printf("%s\n", s);
+			free(s);
+			cJSON_Delete(rd[j].out);
+		}
 		fflush(stdout);
-		free(s);
-		cJSON_Delete(rd.out);
 	}
 	creds_provider_destroy(p);
 	http_client_close(http);

@@ -62,12 +62,15 @@ class Server:
                 extra = res[2] if len(res) > 2 else {}
                 if isinstance(rbody, str):
                     rbody = rbody.encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(rbody)))
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(rbody)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(rbody)))
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(rbody)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass        # the client gave up (cancel tests)
 
             do_GET = do_PUT = do_POST = _any
 
@@ -127,8 +130,10 @@ class Base(unittest.TestCase):
         os.chmod(path, mode)
         return path
 
-    def probe(self, sets=(), rounds=1, between=None, timeout=60):
-        args = [PROBE, "-n", str(rounds)]
+    def probe(self, sets=(), rounds=1, between=None, timeout=60, par=1, abandon=None):
+        args = [PROBE, "-n", str(rounds), "-p", str(par)]
+        if abandon is not None:
+            args += ["-a", str(abandon)]
         for kv in sets:
             args += ["-s", kv]
         p = subprocess.Popen(args, env=self.env, stdin=subprocess.PIPE,
@@ -143,11 +148,14 @@ class Base(unittest.TestCase):
                         between(i)
                     p.stdin.write("\n")
                     p.stdin.flush()
-                line = p.stdout.readline()
-                if not line:
-                    p.kill()
-                    self.fail("probe ended early (round %d): %s" % (i, p.stderr.read()))
-                out.append(json.loads(line))
+                for _ in range(1 if abandon is not None and i == rounds - 1 else par):
+                    line = p.stdout.readline()
+                    if not line:
+                        p.kill()
+                        self.fail("probe ended early (round %d): %s" % (i, p.stderr.read()))
+                    out.append(json.loads(line))
+                    if "setup_error" in out[-1]:
+                        break
                 if "setup_error" in out[-1]:
                     break
             p.stdin.close()
@@ -161,7 +169,7 @@ class Base(unittest.TestCase):
             p.stderr.close()
         if "setup_error" not in out[-1]:
             self.assertEqual(rc, 0, "probe exit %d, stderr: %s" % (rc, err))
-        return out if rounds > 1 else out[0]
+        return out if len(out) > 1 else out[0]
 
     def assertOk(self, r, source, akid, secret):
         self.assertTrue(r.get("ok"), r)
@@ -359,7 +367,7 @@ class ProcessTest(Base):
             "time.sleep(60)\n" % pidfile)
         self.use("%s '%s'" % (sys.executable, path))
         t0 = time.monotonic()
-        r = self.probe(["credential_process_timeout=1"])
+        r = self.probe(["credential_process_timeout=3"])
         self.assertLess(time.monotonic() - t0, 15)
         self.assertErr(r, "Timeout")
         with open(pidfile) as f:
@@ -380,6 +388,28 @@ class ProcessTest(Base):
             time.sleep(0.05)
         else:
             self.fail("grandchild %d survived the timeout" % child)
+
+
+    def test_destroy_kills_the_running_command(self):
+        pidfile = os.path.join(self.home, "proc.pid")
+        path = self.script("open(%r, 'w').write(str(os.getpid()))\n"
+                           "time.sleep(60)\n" % pidfile)
+        self.use("%s '%s'" % (sys.executable, path))
+        deadline = time.monotonic() + 20
+
+        def wait_pidfile():
+            while not os.path.exists(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        t0 = time.monotonic()
+        r = self.probe(abandon=1500)
+        self.assertEqual(r, {"abandoned": True, "callbacks": 0})
+        self.assertLess(time.monotonic() - t0, 15)
+        wait_pidfile()
+        with open(pidfile) as f:
+            pid = int(f.read())
+        # The probe exits only after reaping it: it must be gone now.
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 class WebIdentityTest(Base):
@@ -702,6 +732,49 @@ class ChainTest(Base):
         r = self.probe(["base_credentials=ecs"])
         self.assertErr(r, "NoCredentials", "ecs:")
         self.assertNotIn("env:", r["message"])
+
+    def test_concurrent_gets_share_one_fetch(self):
+        def slow(req):
+            time.sleep(0.3)
+            return (200, creds_json("ASIAECS", "ecssecret", "t", int(time.time()) + 3600))
+        s = self.server(slow)
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = s.url + "/c"
+        out = self.probe(par=5)
+        self.assertEqual(len(out), 5)
+        for r in out:
+            self.assertOk(r, "ecs", "ASIAECS", "ecssecret")
+        self.assertEqual(len(s.requests), 1)
+
+    def test_source_that_answered_is_asked_first(self):
+        s = self.server(lambda req: (200, creds_json("ASIAECS", "ecssecret", "t",
+                                                     int(time.time()) + 120)))
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = s.url + "/c"
+        # A profile appearing later does not take over from the container
+        # endpoint, whose 2-minute creds are refetched every time.
+        a, b = self.probe(rounds=2, between=lambda i: self.profile())
+        self.assertOk(a, "ecs", "ASIAECS", "ecssecret")
+        self.assertOk(b, "ecs", "ASIAECS", "ecssecret")
+        self.assertEqual(len(s.requests), 2)
+
+    def test_search_restarts_when_the_source_goes_away(self):
+        self.ecs()
+        self.profile()
+        a, b = self.probe(rounds=2, between=lambda i: os.unlink(
+            os.path.join(self.home, ".aws/credentials")))
+        self.assertOk(a, "profile", "AKIAPROF", "profsecret")
+        self.assertOk(b, "ecs", "ASIAECS", "ecssecret")
+
+    def test_destroy_cancels_http_fetch(self):
+        def slow(req):
+            time.sleep(2)
+            return (200, creds_json("ASIAECS", "ecssecret", "t", int(time.time()) + 3600))
+        s = self.server(slow)
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = s.url + "/c"
+        t0 = time.monotonic()
+        r = self.probe(abandon=300, par=3)
+        self.assertEqual(r, {"abandoned": True, "callbacks": 0})
+        self.assertLess(time.monotonic() - t0, 1.8)
+        self.assertEqual(len(s.requests), 1)
 
     def test_unknown_pin(self):
         r = self.probe(["base_credentials=vault"])
