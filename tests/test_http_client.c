@@ -282,6 +282,37 @@ static void test_cancel(void)
 	CHECK_INT(b.status, 200);
 }
 
+/* max_host_connections bounds the connections to one host: 20 calls at
+ * once over a limit of 2 use exactly two source ports, reused. */
+static void test_connection_limit(void)
+{
+	enum { N = 20 };
+	struct http_client_opts o = { .max_host_connections = 2 };
+	struct http_client *saved = client, *limited;
+	static struct result r[N];
+	char ports[N][16];
+	int distinct = 0, ok = 0;
+
+	CHECK_INT(http_client_new(loop, &o, &limited), 0);
+	client = limited;
+	for (int i = 0; i < N; i++)
+		CHECK_INT(send_req("GET", "/port", NULL, 10000, 0, &r[i], NULL), 0);
+	run_until_done();
+	for (int i = 0; i < N; i++) {
+		bool seen = false;
+
+		ok += r[i].status == 200;
+		for (int j = 0; j < distinct; j++)
+			seen |= strcmp(ports[j], r[i].body) == 0;
+		if (!seen && distinct < N)
+			snprintf(ports[distinct++], sizeof(ports[0]), "%s", r[i].body);
+	}
+	CHECK_INT(ok, N);
+	CHECK_INT(distinct, 2);
+	http_client_close(limited);
+	client = saved;
+}
+
 /* HTTPS: the CA bundle from the options is what curl trusts; without it
  * a self-signed peer is refused as a TLS failure, not a network one. */
 static void test_https(void)
@@ -370,6 +401,7 @@ int main(void)
 	test_keepalive();
 	test_concurrent();
 	test_cancel();
+	test_connection_limit();
 	test_https();
 	test_close_in_flight();
 
