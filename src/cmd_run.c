@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "admin_http.h"
 #include "backend.h"
 #include "commands.h"
 #include "log.h"
@@ -29,11 +30,17 @@ static void drain_loop(uv_loop_t *loop)
 	}
 }
 
+static void close_admin(void *arg)
+{
+	admin_http_close(arg);
+}
+
 int cmd_run(const char *config_path)
 {
 	struct runtime *rt = NULL;
 	struct backend *be = NULL;
 	struct server srv;
+	struct admin_http *admin = NULL;
 	uv_loop_t loop;
 	char err[1024];
 	int r;
@@ -68,6 +75,20 @@ int cmd_run(const char *config_path)
 		backend_free(be);
 		runtime_unref(rt);
 		return r == -EINVAL ? 2 : 1;	/* bad address vs. cannot bind */
+	}
+	if (rt->cfg.metrics_listen && *rt->cfg.metrics_listen) {
+		r = admin_http_new(&loop, &rt->cfg, &srv, be, &admin, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "sesrelay: %s\n", err);
+			server_shutdown(&srv);
+			drain_loop(&loop);
+			server_free(&srv);
+			backend_free(be);
+			runtime_unref(rt);
+			return r == -EINVAL ? 2 : 1;
+		}
+		srv.on_finish = close_admin;
+		srv.on_finish_arg = admin;
 	}
 	log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s)",
 		be->ops->name, srv.nlisteners);

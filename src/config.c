@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
 	S("metrics_listen", metrics_listen, NULL),
+	D("metrics_timeout", metrics_timeout, "10", 1, 300),
+	U("metrics_max_connections", metrics_max_connections, "64", 1, 4096),
 	U("workers", workers, "1", 0, 256),
 	S("role_arn", role_arn, NULL),
 	S("external_id", external_id, NULL),

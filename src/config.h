@@ -59,6 +59,8 @@ struct config {
 	int log_level;			/* enum log_level */
 	bool log_syslog;
 	char *metrics_listen;		/* NULL: off */
+	unsigned metrics_timeout;	/* seconds to receive a request head */
+	unsigned metrics_max_connections;	/* admin HTTP connections at once */
 	unsigned workers;		/* 0: number of cores */
 
 	/* Shared-account identity */

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "smtp_session.h"
 
@@ -17,6 +18,7 @@ void server_conn_add(struct server *srv, struct server_conn *c)
 	srv->conns.next->prev = c;
 	srv->conns.next = c;
 	srv->nconns++;
+	metrics_connection_opened();
 }
 
 static void maybe_finish(struct server *srv);
@@ -29,6 +31,7 @@ void server_conn_remove(struct server *srv, struct server_conn *c)
 	c->next->prev = c->prev;
 	c->next = c->prev = NULL;
 	srv->nconns--;
+	metrics_connection_closed();
 	if (srv->draining)
 		maybe_finish(srv);
 }
@@ -154,6 +157,8 @@ static void maybe_finish(struct server *srv)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&srv->drain_timer)) {
 		backend_shutdown(srv->be);
+		if (srv->on_finish)
+			srv->on_finish(srv->on_finish_arg);
 		uv_close((uv_handle_t *)&srv->drain_timer, on_handle_closed);
 		uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
 		uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);

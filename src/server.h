@@ -46,6 +46,10 @@ struct server {
 	uv_timer_t drain_timer;
 	int handles_open;
 	unsigned long long next_session;
+	/* Called once when the server has finished (no connection left, its
+	 * handles closing), for other listeners to close theirs. */
+	void (*on_finish)(void *arg);
+	void *on_finish_arg;
 };
 
 /* Bind every listener (logging smtp.listen with the real address) and

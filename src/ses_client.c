@@ -14,6 +14,7 @@
 #include "creds_cache.h"
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "ses_errors.h"
 
 struct ses_client {
@@ -118,6 +119,7 @@ static void fail(struct ses_send *s, const struct ses_error_rule *rule, const ch
 	struct delivery_result res;
 	char text[256];
 
+	metrics_ses_error(code);
 	if (message && *message)
 		snprintf(text, sizeof(text), "%s (%s: %.150s)", rule->reason, code, message);
 	else
@@ -179,6 +181,7 @@ static void on_http(void *arg, const struct http_response *res)
 
 	s->call = NULL;
 	s->seconds += res->seconds;
+	metrics_ses_request(res->seconds);
 	if (res->error) {
 		const char *code = res->error == -ETIMEDOUT ? SES_ERR_TIMEOUT : SES_ERR_NETWORK;
 		rule = ses_error_classify(code, NULL, 0);

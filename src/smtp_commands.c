@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "smtp_session_int.h"
 #include "tls.h"
 
@@ -34,6 +35,7 @@ void session_log_txn(struct session *s, const struct delivery_result *res, uint6
 {
 	struct logline l;
 
+	metrics_smtp_txn(res->code, size, s->nrcpt);
 	if (!log_begin(&l, res->code < 400 ? LVL_INFO : LVL_WARN, "smtp.txn"))
 		return;
 	log_str(&l, "session", s->id);

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "netacl.h"
 #include "smtp_session_int.h"
 #include "tls.h"
@@ -539,6 +540,7 @@ static void reject_at_connect(struct session *s, int code, const char *enh,
 {
 	struct logline l;
 
+	metrics_connection_refused(reason);
 	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
 		log_str(&l, "session", s->id);
 		log_str(&l, "client", s->conn.addr);
@@ -611,6 +613,7 @@ void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls
 			/* RFC 5321 §3.1: after a 554 greeting the server waits for
 			 * QUIT, answering 503 to anything else. */
 			struct logline l2;
+			metrics_connection_refused("network");
 			if (log_begin(&l2, LVL_WARN, "smtp.reject")) {
 				log_str(&l2, "session", s->id);
 				log_str(&l2, "client", s->conn.addr);

@@ -1,0 +1,282 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "version.h"
+
+typedef atomic_uint_least64_t counter;
+
+#define ADD(c, n) atomic_fetch_add_explicit(&(c), (uint64_t)(n), memory_order_relaxed)
+#define GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+enum refusal { R_MAX_CONNECTIONS, R_MAX_PER_IP, R_NETWORK, R_SHUTDOWN, R_COUNT };
+static const char *const refusal_label[R_COUNT] = {
+	"max_connections", "max_per_ip", "network", "shutdown" };
+/* The reasons as smtp.reject logs them, same order. */
+static const char *const refusal_reason[R_COUNT] = {
+	"max_connections", "max_connections_per_ip", "network", "shutting_down" };
+
+enum txn_class { T_2XX, T_4XX, T_5XX, T_COUNT };
+
+/* Upper bounds in seconds; SES answers in tens of milliseconds when
+ * healthy and ses_timeout caps the slow end. */
+static const double ses_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
+#define NBOUNDS (sizeof(ses_bounds) / sizeof(ses_bounds[0]))
+
+struct error_slot {
+	char code[64];			/* written once, before the slot is published */
+	counter n;
+};
+
+static struct {
+	atomic_int_least64_t conn_current;
+	counter conn_total;
+	counter refused[R_COUNT];
+	counter txn[T_COUNT];
+	counter messages;
+	counter message_bytes;
+	counter recipients;
+	counter ses_buckets[NBOUNDS + 1];	/* per bucket, not cumulative; last: > 10 s */
+	counter ses_count;
+	counter ses_sum_ns;
+	struct error_slot errors[METRICS_MAX_ERROR_CODES];
+	atomic_size_t nerrors;			/* published slots */
+	counter errors_other;
+} m;
+
+#define METRICS_MAX_TEXT (32 * 1024)
+
+static pthread_mutex_t error_claim = PTHREAD_MUTEX_INITIALIZER;
+
+void metrics_connection_opened(void)
+{
+	atomic_fetch_add_explicit(&m.conn_current, 1, memory_order_relaxed);
+	ADD(m.conn_total, 1);
+}
+
+void metrics_connection_closed(void)
+{
+	atomic_fetch_sub_explicit(&m.conn_current, 1, memory_order_relaxed);
+}
+
+void metrics_connection_refused(const char *reason)
+{
+	for (int i = 0; reason && i < R_COUNT; i++)
+		if (strcmp(reason, refusal_reason[i]) == 0) {
+			ADD(m.refused[i], 1);
+			return;
+		}
+}
+
+void metrics_smtp_txn(int code, uint64_t size, size_t nrcpt)
+{
+	if (code >= 200 && code < 300) {
+		ADD(m.txn[T_2XX], 1);
+		ADD(m.messages, 1);
+		ADD(m.message_bytes, size);
+		ADD(m.recipients, nrcpt);
+	} else if (code >= 400 && code < 500) {
+		ADD(m.txn[T_4XX], 1);
+	} else {
+		ADD(m.txn[T_5XX], 1);
+	}
+}
+
+void metrics_ses_request(double seconds)
+{
+	size_t i = 0;
+
+	if (!(seconds >= 0))		/* NaN or negative: a clock oddity */
+		seconds = 0;
+	while (i < NBOUNDS && seconds > ses_bounds[i])
+		i++;
+	ADD(m.ses_buckets[i], 1);
+	ADD(m.ses_sum_ns, (uint64_t)(seconds * 1e9 + 0.5));
+	ADD(m.ses_count, 1);
+}
+
+void metrics_sanitize_code(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen == 0)
+		return;
+	for (; in && in[n] && n + 1 < outlen && n < 63; n++) {
+		unsigned char c = (unsigned char)in[n];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+		out[n] = ok ? (char)c : '_';
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, outlen, "unknown");
+}
+
+static struct error_slot *find_code(const char *code, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (strcmp(m.errors[i].code, code) == 0)
+			return &m.errors[i];
+	return NULL;
+}
+
+void metrics_ses_error(const char *raw)
+{
+	char code[64];
+	size_t n;
+	struct error_slot *e;
+
+	metrics_sanitize_code(raw, code, sizeof(code));
+	/* Acquire pairs with the release below: a published slot's code is
+	 * complete before anyone compares against it. */
+	n = atomic_load_explicit(&m.nerrors, memory_order_acquire);
+	if ((e = find_code(code, 0, n)) != NULL) {
+		ADD(e->n, 1);
+		return;
+	}
+	pthread_mutex_lock(&error_claim);
+	{
+		size_t now = atomic_load_explicit(&m.nerrors, memory_order_relaxed);
+		e = find_code(code, n, now);
+		if (e == NULL && now < METRICS_MAX_ERROR_CODES) {
+			e = &m.errors[now];
+			memcpy(e->code, code, sizeof(code));
+			atomic_store_explicit(&e->n, 0, memory_order_relaxed);
+			atomic_store_explicit(&m.nerrors, now + 1, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&error_claim);
+	if (e)
+		ADD(e->n, 1);
+	else
+		ADD(m.errors_other, 1);
+}
+
+void metrics_reset(void)
+{
+	memset(&m, 0, sizeof(m));
+}
+
+/* ---- exposition ---- */
+
+/* Label value escaping of the text format: backslash, quote, newline. */
+static void put_label_value(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			buf_puts(b, "\\\\");
+		else if (*v == '"')
+			buf_puts(b, "\\\"");
+		else if (*v == '\n')
+			buf_puts(b, "\\n");
+		else
+			buf_putc(b, *v);
+	}
+}
+
+static void head(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct buf *b, const char *name, const char *type, const char *help,
+	unsigned long long v)
+{
+	head(b, name, type, help);
+	buf_printf(b, "%s %llu\n", name, v);
+}
+
+int metrics_render(struct buf *b, const struct metrics_scrape *x)
+{
+	size_t nerr;
+	unsigned long long cum = 0;
+	long long cur = (long long)atomic_load_explicit(&m.conn_current, memory_order_relaxed);
+
+	/* The exposition is bounded (fixed series plus at most 64 codes of 63
+	 * bytes): reserving once means no append below can fail. */
+	if (buf_reserve(b, METRICS_MAX_TEXT) != 0)
+		return -ENOMEM;
+	head(b, "sesrelay_build_info", "gauge", "Build of the running relay; always 1.");
+	buf_puts(b, "sesrelay_build_info{version=\"");
+	put_label_value(b, SESRELAY_VERSION);
+	buf_puts(b, "\"} 1\n");
+
+	head(b, "sesrelay_connections_current", "gauge", "SMTP connections open now.");
+	buf_printf(b, "sesrelay_connections_current %lld\n", cur < 0 ? 0 : cur);
+	one(b, "sesrelay_connections_total", "counter",
+		"SMTP connections accepted, including those then refused.", GET(m.conn_total));
+	head(b, "sesrelay_connections_refused_total", "counter",
+		"SMTP connections answered 421/554 at connect, by reason.");
+	for (int i = 0; i < R_COUNT; i++)
+		buf_printf(b, "sesrelay_connections_refused_total{reason=\"%s\"} %llu\n",
+			refusal_label[i], (unsigned long long)GET(m.refused[i]));
+
+	head(b, "sesrelay_smtp_transactions_total", "counter",
+		"Mail transactions finished (reply to the end of data), by outcome and reply class.");
+	buf_printf(b, "sesrelay_smtp_transactions_total{outcome=\"accepted\",class=\"2xx\"} %llu\n",
+		(unsigned long long)GET(m.txn[T_2XX]));
+	buf_printf(b, "sesrelay_smtp_transactions_total{outcome=\"rejected\",class=\"4xx\"} %llu\n",
+		(unsigned long long)GET(m.txn[T_4XX]));
+	buf_printf(b, "sesrelay_smtp_transactions_total{outcome=\"rejected\",class=\"5xx\"} %llu\n",
+		(unsigned long long)GET(m.txn[T_5XX]));
+	one(b, "sesrelay_messages_sent_total", "counter",
+		"Messages the back end accepted (SES MessageId or outbox file).", GET(m.messages));
+	one(b, "sesrelay_message_bytes_total", "counter",
+		"Octets of accepted messages as received (after dot-unstuffing).",
+		GET(m.message_bytes));
+	one(b, "sesrelay_recipients_total", "counter",
+		"Recipients of accepted messages.", GET(m.recipients));
+
+	head(b, "sesrelay_ses_request_duration_seconds", "histogram",
+		"Duration of each SES HTTP request (every attempt, retries included).");
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += GET(m.ses_buckets[i]);
+		buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			ses_bounds[i], cum);
+	}
+	cum += GET(m.ses_buckets[NBOUNDS]);
+	/* +Inf is the bucket total, not ses_count: a scrape racing a record
+	 * must still see cumulative buckets that never decrease. */
+	buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	buf_printf(b, "sesrelay_ses_request_duration_seconds_sum %.9f\n",
+		(double)GET(m.ses_sum_ns) / 1e9);
+	buf_printf(b, "sesrelay_ses_request_duration_seconds_count %llu\n", cum);
+
+	head(b, "sesrelay_ses_errors_total", "counter",
+		"SES sends that failed, by AWS error code (or the relay's own: NoCredentials, "
+		"NetworkError, Timeout, ...); codes past the first 64 count as \"other\".");
+	nerr = atomic_load_explicit(&m.nerrors, memory_order_acquire);
+	for (size_t i = 0; i < nerr; i++) {
+		buf_puts(b, "sesrelay_ses_errors_total{code=\"");
+		put_label_value(b, m.errors[i].code);
+		buf_printf(b, "\"} %llu\n", (unsigned long long)GET(m.errors[i].n));
+	}
+	if (GET(m.errors_other))
+		buf_printf(b, "sesrelay_ses_errors_total{code=\"other\"} %llu\n",
+			(unsigned long long)GET(m.errors_other));
+
+	if (x && x->have_creds) {
+		head(b, "sesrelay_sts_refreshes_total", "counter",
+			"Shared-account credential refreshes (AssumeRole + GetCallerIdentity).");
+		buf_printf(b, "sesrelay_sts_refreshes_total{outcome=\"ok\"} %lu\n", x->sts_refresh_ok);
+		buf_printf(b, "sesrelay_sts_refreshes_total{outcome=\"failed\"} %lu\n",
+			x->sts_refresh_failed);
+		head(b, "sesrelay_credentials_ready", "gauge",
+			"1 while verified shared-account credentials are held and usable.");
+		buf_printf(b, "sesrelay_credentials_ready %d\n", x->creds_ready ? 1 : 0);
+		head(b, "sesrelay_credentials_expiry_seconds", "gauge",
+			"Seconds until the held shared-account credentials expire (0: none held).");
+		if (isinf(x->creds_seconds_left))	/* credentials that never expire */
+			buf_puts(b, "sesrelay_credentials_expiry_seconds +Inf\n");
+		else
+			buf_printf(b, "sesrelay_credentials_expiry_seconds %.3f\n",
+				x->creds_seconds_left > 0 ? x->creds_seconds_left : 0.0);
+	}
+	return 0;
+}
