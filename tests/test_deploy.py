@@ -486,6 +486,16 @@ class Kubernetes(unittest.TestCase):
         for p in peers:
             self.assertTrue(p.get("podSelector") or p.get("ipBlock"),
                             "no peer admitting a whole namespace")
+        # the load balancer's health check reaches the port it probes
+        lb = [s for s in self.of("Service") if s["spec"].get("type") == "LoadBalancer"][0]
+        hc_port = int(lb["metadata"]["annotations"][
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"])
+        by_port = {p["containerPort"]: p["name"] for p in self.container()["ports"]}
+        nlb_cidrs = {p["ipBlock"]["cidr"] for p in peers if "ipBlock" in p}
+        hc_rules = [r for r in np["spec"]["ingress"]
+                    if any(p["port"] == by_port[hc_port] for p in r["ports"])]
+        self.assertTrue(any(nlb_cidrs & {p["ipBlock"]["cidr"] for p in r["from"] if "ipBlock" in p}
+                            for r in hc_rules), "NLB health checks blocked")
 
 
 # ---------------------------------------------------------------------------
