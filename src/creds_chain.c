@@ -89,6 +89,17 @@ static void on_source(void *arg, int err, struct aws_creds *creds,
 	size_t len;
 
 	if (err == 0) {
+		if (c->last != (int)c->idx) {
+			struct logline l;
+
+			/* Once per change, not per refresh: which identity we run as. */
+			if (log_begin(&l, LVL_INFO, "creds.base.source")) {
+				log_str(&l, "source", creds->source);
+				log_str(&l, "access_key_id", creds->access_key_id);
+				log_int(&l, "expiration", (long long)creds->expiration);
+				log_end(&l);
+			}
+		}
 		c->last = (int)c->idx;
 		if (creds->expiration) {
 			aws_creds_unref(c->cached);
