@@ -150,8 +150,45 @@ static void test_argv(void)
 	}
 }
 
+static void test_files(void)
+{
+	struct ini cfg, cred;
+	struct buf b;
+	unsigned line;
+	const char *why;
+	char **argv;
+
+	CHECK_INT(creds_read_file(PROJECT_ROOT "/proto/shared-config/config", CREDS_MAX_FILE, &b), 0);
+	CHECK_INT(ini_parse(b.data, b.len, &cfg, &line, &why), 0);
+	buf_free(&b);
+	CHECK_INT(creds_read_file(PROJECT_ROOT "/proto/shared-config/credentials", CREDS_MAX_FILE, &b), 0);
+	CHECK_INT(ini_parse(b.data, b.len, &cred, &line, &why), 0);
+	buf_free(&b);
+
+	CHECK_STR(ini_get(&cfg, "default", "region"), "us-east-1");
+	CHECK_STR(ini_get(&cfg, "profile staging", "region"), "eu-west-1");
+	CHECK_STR(ini_get(&cfg, "profile staging", "s3.addressing_style"), "path");
+	CHECK_STR(ini_get(&cfg, "profile chained", "source_profile"), "default");
+	CHECK_INT(creds_split_argv(ini_get(&cfg, "profile staging", "credential_process"), &argv), 0);
+	CHECK_STR(argv[0], "/opt/cred helper/bin/get");
+	CHECK_STR(argv[2], "staging role");
+	CHECK_STR(argv[3], "--json");
+	CHECK(argv[4] == NULL);
+	creds_argv_free(argv);
+
+	CHECK_STR(ini_get(&cred, "default", "aws_access_key_id"), "AKIAIOSFODNN7EXAMPLE");
+	CHECK_STR(ini_get(&cred, "session", "aws_session_token"), "IQoJb3JpZ2luX2VjEXAMPLE+/=");
+	ini_free(&cfg);
+	ini_free(&cred);
+
+	/* Reader bounds. */
+	CHECK_INT(creds_read_file(PROJECT_ROOT "/proto/shared-config/config", 10, &b), -EFBIG);
+	CHECK_INT(creds_read_file(PROJECT_ROOT "/proto/shared-config/absent", 10, &b), -ENOENT);
+}
+
 int main(void)
 {
+	test_files();
 	test_basic();
 	test_errors();
 	test_bounds();
