@@ -215,6 +215,7 @@ static void log_refresh(struct creds_cache *c, int err, const struct aws_creds *
 		log_str(&l, "account", cr->account_id ? cr->account_id : "");
 		log_str(&l, "arn", cr->arn ? cr->arn : "");
 		log_str(&l, "expiry", exp);
+		log_double(&l, "refresh_in", c->refresh_at - c->clock(c->clock_arg));
 	}
 	log_double(&l, "seconds", took);
 	if (err && why) {
@@ -235,6 +236,21 @@ static void refused(struct aws_error *why, const char *code, const char *msg)
 	snprintf(why->code, sizeof(why->code), "%s", code);
 	snprintf(why->message, sizeof(why->message), "%s", msg);
 	why->retryable = true;
+}
+
+/* Start of the refresh window of a new set. Credentials that live
+ * shorter than the window (role_duration 900 with the default 900 s
+ * window) would otherwise be due again on arrival and refresh in a tight
+ * loop: the window never opens before half of the set's usable life. */
+static double refresh_point(struct creds_cache *c, const struct aws_creds *cr, double now)
+{
+	double at, half;
+
+	if (cr->expiration == 0)
+		return INFINITY;
+	at = (double)cr->expiration - c->before - rnd01(c) * c->before * 0.1;
+	half = now + ((double)cr->expiration - c->min_remaining - now) / 2;
+	return at > half ? at : half;
 }
 
 static void on_refresh(void *arg, int err, struct aws_creds *cr, const struct aws_error *why_in)
@@ -268,8 +284,7 @@ static void on_refresh(void *arg, int err, struct aws_creds *cr, const struct aw
 	if (err == 0) {
 		old = c->creds;
 		c->creds = aws_creds_ref(cr);
-		c->refresh_at = cr->expiration ?
-			(double)cr->expiration - c->before - rnd01(c) * c->before * 0.1 : INFINITY;
+		c->refresh_at = refresh_point(c, cr, now);
 		c->next_attempt = 0;
 		c->last_err = 0;
 		memset(&c->last_why, 0, sizeof(c->last_why));

@@ -228,6 +228,36 @@ static void test_refresh_window(void)
 	fake_now = t0 + 10000;
 }
 
+/* A set that lives shorter than the refresh window must not be refreshed
+ * again on arrival (an AssumeRole storm): the window opens half-way
+ * through its usable life instead. */
+static void test_short_lived_sets(void)
+{
+	struct fake *f = fake_new(NULL);
+	struct creds_cache *c = cache_new(f);
+	double t0 = fake_now;
+	char b[32];
+
+	creds_cache_start(c);
+	answer_ok(f, "AKIDS1", 600);	/* usable for 540 s, window 900 s */
+	CHECK_STR(current_akid(c, b), "AKIDS1");
+	spin();
+	CHECK_INT(f->calls, 1);
+	fake_now = t0 + 269;
+	CHECK_STR(current_akid(c, b), "AKIDS1");
+	spin();
+	CHECK_INT(f->calls, 1);
+	fake_now = t0 + 271;
+	CHECK_STR(current_akid(c, b), "AKIDS1");
+	spin();
+	CHECK_INT(f->calls, 2);
+	answer_ok(f, "AKIDS2", 600);
+	CHECK_STR(current_akid(c, b), "AKIDS2");
+	spin();
+	CHECK_INT(f->calls, 2);
+	cache_free(c);
+}
+
 static void test_backoff_and_stale(void)
 {
 	struct fake *f = fake_new(NULL);
@@ -238,8 +268,8 @@ static void test_backoff_and_stale(void)
 	char b[32];
 
 	creds_cache_start(c);
-	answer_ok(f, "AKIDOLD", 1200);
-	exp0 = fake_now + 1200;
+	answer_ok(f, "AKIDOLD", 3600);
+	exp0 = fake_now + 3600;
 	fake_now = exp0 - 800;		/* in the window */
 	CHECK_STR(current_akid(c, b), "AKIDOLD");
 	spin();
@@ -438,6 +468,7 @@ int main(void)
 	loop = uv_default_loop();
 	test_single_flight();
 	test_refresh_window();
+	test_short_lived_sets();
 	test_backoff_and_stale();
 	test_min_remaining();
 	test_refuses_unverified_and_short();
