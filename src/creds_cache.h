@@ -13,8 +13,11 @@
  * `before` is refresh_before_expiry (default 900 s), `min_remaining` is
  * refresh_min_remaining (60 s). jitter is drawn per credential set,
  * uniformly in [0, before/10], so many relays started together spread
- * their STS calls. A timer starts the refresh at the window's start even
- * when no mail flows, so an idle relay keeps fresh credentials.
+ * their STS calls. A set that lives shorter than the window (role_duration
+ * 900 with the default window) would be due on arrival; its window opens
+ * half-way through its usable life instead, never sooner. A timer starts
+ * the refresh at the window's start even when no mail flows, so an idle
+ * relay keeps fresh credentials.
  *
  * Single flight: exactly one provider call runs at a time, however many
  * callers wait. A failed refresh is retried after an exponential backoff
