@@ -162,7 +162,7 @@ static void next_source(struct chain *c)
 		return;
 	}
 	creds_error_set(&w, 0, true, "base_credentials", "NoCredentials",
-		"no base credentials found (%s)", c->tried);
+		"no base credentials: %s", c->tried);
 	set_result(c, -ENOENT, NULL, &w);
 }
 

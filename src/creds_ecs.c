@@ -184,7 +184,7 @@ static int ecs_get(struct creds_provider *base, creds_cb cb, void *arg)
 		return -EBUSY;
 	if (rel == NULL && full == NULL) {
 		creds_error_set(&why, 0, false, "ecs", "NotConfigured",
-			"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI not set");
+			"AWS_CONTAINER_CREDENTIALS_*_URI unset");
 		cb(arg, CREDS_NOT_CONFIGURED, NULL, &why);
 		return 0;
 	}

@@ -21,7 +21,7 @@ static int env_get(struct creds_provider *p, creds_cb cb, void *arg)
 	(void)p;
 	if (akid == NULL && secret == NULL) {
 		creds_error_set(&why, 0, false, "env", "NotConfigured",
-			"AWS_ACCESS_KEY_ID not set");
+			"AWS_ACCESS_KEY_ID unset");
 		cb(arg, CREDS_NOT_CONFIGURED, NULL, &why);
 		return 0;
 	}

@@ -138,8 +138,7 @@ static void on_response(void *arg, const struct http_response *res)
 	if (res->error && p->step == STEP_TOKEN) {
 		/* Nothing answering at the metadata address: not on EC2. */
 		creds_error_set(&why, 0, true, "imds", "NotConfigured",
-			"no metadata service at %s (%s)", p->endpoint,
-			res->error_text ? res->error_text : uv_strerror(res->error));
+			"no metadata service at %s (%s)", p->endpoint, uv_strerror(res->error));
 		finish(p, CREDS_NOT_CONFIGURED, NULL, &why);
 		return;
 	}
@@ -155,8 +154,7 @@ static void on_response(void *arg, const struct http_response *res)
 		    memchr(res->body.data, '\r', res->body.len) ||
 		    memchr(res->body.data, '\0', res->body.len)) {
 			creds_error_set(&why, (int)res->status, false, "imds", "NotConfigured",
-				"IMDSv2 token request to %s answered HTTP %ld (IMDSv1 is never used)",
-				p->endpoint, res->status);
+				"IMDSv2 token request answered HTTP %ld", res->status);
 			finish(p, CREDS_NOT_CONFIGURED, NULL, &why);
 			return;
 		}

@@ -96,7 +96,7 @@ static int wi_get(struct creds_provider *base, creds_cb cb, void *arg)
 		return -EBUSY;
 	if (file == NULL) {
 		creds_error_set(&why, 0, false, "web_identity", "NotConfigured",
-			"AWS_WEB_IDENTITY_TOKEN_FILE not set");
+			"AWS_WEB_IDENTITY_TOKEN_FILE unset");
 		cb(arg, CREDS_NOT_CONFIGURED, NULL, &why);
 		return 0;
 	}
