@@ -283,6 +283,32 @@ class Container(unittest.TestCase):
         self.assertTrue(v["listen"].endswith(":2525"))
         self.assertTrue(v["metrics_listen"].endswith(":9470"))
 
+    def test_healthcheck_against_the_relay(self):
+        """The image's configuration loads in the real relay, and the
+        HEALTHCHECK command, pointed at the port the relay bound, passes.
+        Only the addresses (free loopback ports) and the back end (outbox:
+        no AWS here) differ from the image."""
+        need("curl")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from sesrelay_daemon import Daemon
+        conf = conf_values(read("deploy", "container", "sesrelay.conf"))
+        conf.update({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0",
+                     "backend": "outbox"})
+        hc = [a for k, a in self.runtime if k == "HEALTHCHECK"][0]
+        cmd = json.loads(hc[hc.index("CMD ") + 4:])
+        with Daemon(config=conf) as d:
+            line = d.wait_log(r"metrics\.listen")
+            m = re.search(r'addr"?[=:]"?127\.0\.0\.1:(\d+)', line)
+            self.assertIsNotNone(m, d.log_tail())
+            port = m.group(1)
+            argv = [a.replace("127.0.0.1:9470", "127.0.0.1:" + port) for a in cmd]
+            self.assertNotEqual(argv, cmd, "health check must name 127.0.0.1:9470")
+            ok = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            # and it would notice a dead endpoint
+            bad = [a.replace("/healthz", "/nonexistent") for a in argv]
+            self.assertNotEqual(subprocess.run(bad, capture_output=True, timeout=30).returncode, 0)
+
     def test_packages_exist(self):
         need("apt-cache")
         pkgs = set(p for k, a in self.ins if k == "RUN" for p in apt_packages(a))
@@ -438,6 +464,25 @@ class Kubernetes(unittest.TestCase):
         # a read-only root needs writable scratch where the relay writes
         self.assertIn("/var/lib/sesrelay", mounts)
         self.assertGreater(spec["terminationGracePeriodSeconds"], int(v.get("drain_timeout", 30)))
+
+    def test_probe_paths_served_by_the_relay(self):
+        """The probes ask paths the relay's admin endpoint answers: liveness
+        200; readiness 200 or 503 (ready or not), never 404."""
+        need("curl")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from sesrelay_daemon import Daemon
+        c = self.container()
+        with Daemon(config={"metrics_listen": "127.0.0.1:0"}) as d:
+            line = d.wait_log(r"metrics\.listen")
+            port = re.search(r'addr"?[=:]"?127\.0\.0\.1:(\d+)', line).group(1)
+
+            def status(path):
+                return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                       f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                                      text=True, timeout=30).stdout
+            self.assertEqual(status(c["livenessProbe"]["httpGet"]["path"]), "200")
+            self.assertIn(status(c["readinessProbe"]["httpGet"]["path"]), ("200", "503"))
+            self.assertEqual(status("/no-such-path"), "404")
 
     def test_service_account_irsa(self):
         sa = self.only("ServiceAccount")
