@@ -2,7 +2,11 @@
  * flight, refresh window, backoff, stale-but-valid serving, the
  * min_remaining cut-off, invalidation and cancellation. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -463,6 +467,117 @@ static void test_cancel_and_free(void)
 	CHECK_INT(destroyed, 1);
 }
 
+/* ---- threads: current() and invalidate() from workers while the loop
+ * refreshes (wall clock; the provider answers from a uv timer) ---- */
+
+struct timed {
+	struct creds_provider p;
+	uv_timer_t t;
+	creds_cb cb;
+	void *arg;
+	int calls;
+};
+
+static void timed_fire(uv_timer_t *t)
+{
+	struct timed *f = t->data;
+	char akid[32];
+	struct aws_creds *c;
+	creds_cb cb = f->cb;
+
+	snprintf(akid, sizeof(akid), "AKIDT%d", f->calls);
+	c = aws_creds_new(akid, "secret", "token", time(NULL) + 3600, "assume_role");
+	c->verified = true;
+	c->account_id = strdup("111111111111");
+	f->cb = NULL;
+	cb(f->arg, 0, c, NULL);
+	aws_creds_unref(c);
+}
+
+static int timed_get(struct creds_provider *p, creds_cb cb, void *arg)
+{
+	struct timed *f = (struct timed *)p;
+
+	f->calls++;
+	f->cb = cb;
+	f->arg = arg;
+	uv_timer_start(&f->t, timed_fire, 1, 0);
+	return 0;
+}
+
+static void timed_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void timed_destroy(struct creds_provider *p)
+{
+	struct timed *f = (struct timed *)p;
+
+	uv_close((uv_handle_t *)&f->t, timed_closed);
+}
+
+static const struct creds_provider_vtable timed_vt = { "timed", timed_get, timed_destroy };
+
+static struct creds_cache *shared;
+static atomic_int workers_left, bad_creds, got_creds;
+
+static void *worker(void *arg)
+{
+	uint64_t end = uv_hrtime() + 300 * 1000000ULL;
+
+	(void)arg;
+	for (int i = 1; uv_hrtime() < end; i++) {
+		struct aws_creds *c = creds_cache_current(shared);
+
+		if (c == NULL)
+			continue;
+		atomic_fetch_add(&got_creds, 1);
+		if (!c->verified || strncmp(c->access_key_id, "AKIDT", 5) != 0)
+			atomic_fetch_add(&bad_creds, 1);
+		if (i % 5000 == 0)
+			creds_cache_invalidate(shared, c);
+		aws_creds_unref(c);
+	}
+	atomic_fetch_sub(&workers_left, 1);
+	return NULL;
+}
+
+static void watch_workers(uv_timer_t *t)
+{
+	if (atomic_load(&workers_left) == 0)
+		uv_stop(t->loop);
+}
+
+static void test_threads(void)
+{
+	enum { NT = 4 };
+	struct timed *f = calloc(1, sizeof(*f));
+	struct creds_cache_opts o = { .refresh_before_expiry = 900, .min_remaining = 60 };
+	pthread_t th[NT];
+	uv_timer_t watch;
+
+	f->p.vt = &timed_vt;
+	uv_timer_init(loop, &f->t);
+	f->t.data = f;
+	CHECK_INT(creds_cache_new(loop, &f->p, &o, &shared), 0);
+	creds_cache_start(shared);
+	atomic_store(&workers_left, NT);
+	for (int i = 0; i < NT; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	uv_timer_init(loop, &watch);
+	uv_timer_start(&watch, watch_workers, 1, 1);
+	uv_run(loop, UV_RUN_DEFAULT);
+	for (int i = 0; i < NT; i++)
+		pthread_join(th[i], NULL);
+	uv_close((uv_handle_t *)&watch, NULL);
+	CHECK_INT(atomic_load(&bad_creds), 0);
+	CHECK(atomic_load(&got_creds) > 0);
+	CHECK(f->calls >= 3);	/* invalidations from the workers refreshed */
+	creds_cache_free(shared);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 int main(void)
 {
 	loop = uv_default_loop();
@@ -474,6 +589,7 @@ int main(void)
 	test_refuses_unverified_and_short();
 	test_invalidate();
 	test_cancel_and_free();
+	test_threads();
 	CHECK_INT(uv_loop_close(loop), 0);
 	return check_report();
 }
