@@ -167,6 +167,9 @@ int admin_http_parse_request(const char *buf, size_t len, struct admin_request *
 				return -400;
 			if (p < end && (*p == ' ' || *p == '\t'))
 				return -400;
+			for (const char *q = p; q < end; q++)
+				if (!is_vchar_ws((unsigned char)*q) && !(*q == '\r' && q + 1 == end))
+					return -400;
 			return len >= ADMIN_HTTP_MAX_HEAD ? -431 : 0;
 		}
 		if (eol - buf + 2 > ADMIN_HTTP_MAX_HEAD)
