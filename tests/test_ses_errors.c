@@ -1,10 +1,52 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <stdbool.h>
 
 #include "ses_errors.h"
 #include "check.h"
 
+/* Every row of the table is documented in README.md's SES outcomes table:
+ * a line naming the code and the exact reply. */
+static void check_readme(void)
+{
+	FILE *f = fopen(PROJECT_ROOT "/README.md", "r");
+	static char text[1 << 20];
+	size_t n;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < ses_error_rule_count(); i++) {
+		const struct ses_error_rule *r = ses_error_rule_at(i);
+		char code[80], reply[32];
+		bool found = false;
+
+		snprintf(code, sizeof(code), "`%s`", r->code);
+		snprintf(reply, sizeof(reply), "`%d %s`", r->smtp_code, r->enhanced);
+		for (char *line = text; line && *line && !found; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			char *end = strchr(line, '\n');
+			size_t len = end ? (size_t)(end - line) : strlen(line);
+			char save = line[len];
+
+			line[len] = '\0';
+			found = strstr(line, code) && strstr(line, reply) &&
+				(!r->contains || strstr(line, r->contains));
+			line[len] = save;
+		}
+		if (!found)
+			fprintf(stderr, "README.md lacks the row for %s %s\n", code, reply);
+		CHECK(found || strcmp(r->code, SES_ERR_UNKNOWN) == 0);
+	}
+}
+
 int main(void)
 {
+	check_readme();
 	const struct ses_error_rule *r;
 
 	r = ses_error_classify("Throttling", "Maximum sending rate exceeded.", 400);
