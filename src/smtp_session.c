@@ -75,7 +75,7 @@ static void write_raw(struct session *s, const char *p, size_t n)
 	b = uv_buf_init(w->data, (unsigned)n);
 	if (uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_write) != 0) {
 		free(w);
-		s->closing = true;	/* the socket is gone; close below */
+		session_close(s, "write_error");	/* re-entry safe */
 		return;
 	}
 	s->write_queued += n;
@@ -96,12 +96,14 @@ void session_flush(struct session *s)
 	if (s->out.len == 0)
 		return;
 	if (s->tls) {
-		if (tls_conn_write(s->tls, s->out.data, s->out.len) != 0)
-			s->closing = true;
+		int r = tls_conn_write(s->tls, s->out.data, s->out.len);
 		tls_flush(s);
-	} else {
-		write_raw(s, s->out.data, s->out.len);
+		buf_reset(&s->out);
+		if (r != 0)
+			session_close(s, "tls_write_error");
+		return;
 	}
+	write_raw(s, s->out.data, s->out.len);
 	buf_reset(&s->out);
 }
 
