@@ -68,6 +68,10 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 	printf("assumed identity: %s\n", c->arn ? c->arn : "?");
 	printf("assumed account:  %s\n", c->account_id ? c->account_id : "?");
 	printf("expires:          %s (in %ld s)\n", exp, left);
+	if (sts_client_clock_skew(w->sts))
+		printf("clock skew:       STS is %ld s %s this host (corrected)\n",
+			labs(sts_client_clock_skew(w->sts)),
+			sts_client_clock_skew(w->sts) > 0 ? "ahead of" : "behind");
 	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->role_account) != 0) {
 		printf("account check:    FAILED (role_arn names %s)\n", w->role_account);
 		w->rc = 1;

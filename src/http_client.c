@@ -46,6 +46,7 @@ struct http_call {
 	size_t max_response;
 	struct buf resp;
 	char amzn_error_type[128];
+	time_t date;
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_cb cb;
 	void *arg;
@@ -201,6 +202,7 @@ static void call_complete(struct http_call *call, CURLcode rc)
 	if (buf_reserve(&call->resp, 0) == 0)
 		res.body = call->resp;
 	res.amzn_error_type = call->amzn_error_type[0] ? call->amzn_error_type : NULL;
+	res.date = call->date;
 	if (curl_easy_getinfo(call->easy, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK)
 		res.seconds = (double)t / 1e6;
 	/* With a body: curl asked for body bytes only after the connection
@@ -361,6 +363,16 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 	static const char name[] = "x-amzn-errortype:";
 	struct http_call *call = userp;
 	size_t len = size * n;
+
+	if (len > 5 && len < 128 && strncasecmp(p, "date:", 5) == 0) {
+		char v[128];
+		time_t t;
+
+		memcpy(v, p + 5, len - 5);
+		v[len - 5] = '\0';
+		t = curl_getdate(v, NULL);
+		call->date = t > 0 ? t : 0;
+	}
 
 	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
 		const char *v = p + sizeof(name) - 1, *end = p + len;

@@ -12,6 +12,7 @@
 #include "aws_xml.h"
 #include "buf.h"
 #include "http_client.h"
+#include "log.h"
 #include "sigv4.h"
 #include "version.h"
 
@@ -26,6 +27,7 @@ struct sts_client {
 	char path[AWS_URL_MAX];
 	char region[AWS_REGION_MAX];
 	unsigned timeout_ms;
+	long skew;			/* server clock - ours, from Date headers */
 };
 
 enum sts_op { OP_ASSUME_ROLE, OP_IDENTITY, OP_WEB_IDENTITY };
@@ -245,6 +247,36 @@ static void transport_error(struct aws_error *why, enum sts_op op, const struct 
 		res->error == -ETIMEDOUT ? "Timeout" : "NetworkError", msg);
 }
 
+/* The SDKs' clock-skew correction: requests are signed on the server's
+ * clock as its Date headers show it, and credential expirations are moved
+ * onto ours, so a relay whose clock is behind never holds on to
+ * credentials that AWS already considers expired. Date has a resolution
+ * of one second, so small differences are noise. */
+static void track_skew(struct sts_client *s, time_t server)
+{
+	long skew = (long)(server - time(NULL));
+
+	if (server <= 0)
+		return;
+	if (skew >= -2 && skew <= 2)
+		skew = 0;
+	if (labs(skew - s->skew) > 30) {
+		struct logline l;
+
+		if (log_begin(&l, labs(skew) > 60 ? LVL_WARN : LVL_INFO, "sts.clock_skew")) {
+			log_int(&l, "seconds", skew);
+			log_str(&l, "endpoint", s->url);
+			log_end(&l);
+		}
+	}
+	s->skew = skew;
+}
+
+long sts_client_clock_skew(const struct sts_client *s)
+{
+	return s->skew;
+}
+
 static void on_http_done(void *arg, const struct http_response *res)
 {
 	struct sts_call *c = arg;
@@ -254,6 +286,8 @@ static void on_http_done(void *arg, const struct http_response *res)
 	int err = 0;
 
 	memset(&why, 0, sizeof(why));
+	if (res->error == 0)
+		track_skew(c->client, res->date);
 	if (res->error) {
 		transport_error(&why, c->op, res);
 		err = res->error;
@@ -267,6 +301,8 @@ static void on_http_done(void *arg, const struct http_response *res)
 	} else {
 		err = sts_parse_credentials(res->body.data, res->body.len,
 			c->op == OP_WEB_IDENTITY ? "web_identity" : "assume_role", &creds, &why);
+		if (err == 0)
+			creds->expiration -= c->client->skew;
 	}
 	if (err && why.step[0] == '\0')
 		snprintf(why.step, sizeof(why.step), "%s", op_step[c->op]);
@@ -337,7 +373,7 @@ static int start(struct sts_client *s, struct sts_call *c, const struct aws_cred
 	struct http_request req;
 	int r;
 
-	sigv4_amz_date(time(NULL), amz_date);
+	sigv4_amz_date(time(NULL) + s->skew, amz_date);
 	r = add_header(c, "Host", s->host);
 	if (r == 0)
 		r = add_header(c, "Content-Type", CONTENT_TYPE);

@@ -73,6 +73,11 @@ int sts_assume_role_with_web_identity(struct sts_client *s, const char *role_arn
 
 void sts_call_cancel(struct sts_call *c);
 
+/* Seconds the STS clock is ahead of ours (negative: behind), from the
+ * Date header of the last answer; 0 until then. Requests are signed on
+ * the STS clock, and credential expirations are converted to our clock. */
+long sts_client_clock_skew(const struct sts_client *s);
+
 /* Pure parsers (exposed for tests). Credentials from an AssumeRole* result
  * body: -EINVAL with why filled when a field is missing or malformed. */
 int sts_parse_credentials(const char *body, size_t len, const char *source,

@@ -5,6 +5,9 @@ GetCallerIdentity with the new credentials reports ANOTHER account
 (a mis-routed endpoint, a proxy, a compromised or misconfigured STS).
 The relay must refuse those credentials ("AccountMismatch").
 
+With --skew SECONDS it also plays a server whose clock differs from
+ours: its Date headers and the Expiration it hands out are shifted.
+
 Requests are not signature-checked: this server only plays the answers.
 Prints one JSON line ({"endpoint", "calls"}), then serves until stdin
 closes or SIGTERM.
@@ -15,7 +18,9 @@ import argparse
 import datetime
 import json
 import sys
+import email.utils
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,11 +30,15 @@ NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     identity_account = "999999999999"
+    skew = 0
     calls = {}
     lock = threading.Lock()
 
     def log_message(self, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        return email.utils.formatdate(time.time() + self.skew, usegmt=True)
 
     def reply(self, status, body):
         data = body.encode()
@@ -56,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             role = form.get("RoleArn", "")
             account = role.split(":")[4] if role.count(":") >= 5 else "000000000000"
             exp = (datetime.datetime.now(datetime.timezone.utc) +
-                   datetime.timedelta(seconds=3600)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                   datetime.timedelta(seconds=3600 + self.skew)).strftime("%Y-%m-%dT%H:%M:%SZ")
             name = role.rsplit("/", 1)[-1]
             self.reply(200, f"""<AssumeRoleResponse xmlns="{NS}"><AssumeRoleResult>
 <AssumedRoleUser><AssumedRoleId>AROAFAKE:{form.get('RoleSessionName')}</AssumedRoleId>
@@ -81,8 +90,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--identity-account", default="999999999999")
+    ap.add_argument("--skew", type=int, default=0)
     args = ap.parse_args()
     Handler.identity_account = args.identity_account
+    Handler.skew = args.skew
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     print(json.dumps({"endpoint": f"http://127.0.0.1:{srv.server_address[1]}"}), flush=True)

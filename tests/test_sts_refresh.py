@@ -239,12 +239,13 @@ class RefreshAgainstEmulator(unittest.TestCase):
         self.assertTrue(all(e["ok"] for e in later if e["akid"] != first["akid"]))
 
 
-class AccountProof(unittest.TestCase):
-    """STS says AssumeRole worked but the new keys belong to someone else."""
+class FakeStsCase(unittest.TestCase):
+    """Runs tests/fake_sts.py with server_args for each test."""
+    server_args = []
 
     def setUp(self):
         self.srv = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "fake_sts.py"),
-                                     "--identity-account", "999999999999"],
+                                     *self.server_args],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.endpoint = json.loads(self.srv.stdout.readline())["endpoint"]
 
@@ -264,6 +265,11 @@ class AccountProof(unittest.TestCase):
                     "SESRELAY_ROLE_ARN": "arn:aws:iam::111111111111:role/ses-relay-sender",
                     "SESRELAY_BASE_CREDENTIALS": "env"})
         return env
+
+
+class AccountProof(FakeStsCase):
+    """STS says AssumeRole worked but the new keys belong to someone else."""
+    server_args = ["--identity-account", "999999999999"]
 
     def test_whoami_refuses_other_account(self):
         p = subprocess.run([BIN, "whoami"], env=self.env(), capture_output=True, text=True,
@@ -285,6 +291,22 @@ class AccountProof(unittest.TestCase):
         status = [e for e in p.events if e["event"] == "status"][-1]
         self.assertFalse(status["ready"])
         self.assertEqual(status["refresh_ok"], 0)
+
+
+class ClockSkew(FakeStsCase):
+    """STS's clock is two hours ahead of ours: its Expiration, read on our
+    clock, would look three hours away. The relay moves it onto its own
+    clock (and signs on STS's), as the SDKs do."""
+    server_args = ["--identity-account", "111111111111", "--skew", "7200"]
+
+    def test_expiry_on_our_clock(self):
+        p = subprocess.run([BIN, "whoami"], env=self.env(), capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"\(in 3[56]\d\d s\)")
+        self.assertIn("clock skew:       STS is 72", p.stdout)
+        self.assertIn("ahead of this host", p.stdout)
+        self.assertIn("sts.clock_skew", p.stderr)
 
 
 if __name__ == "__main__":
