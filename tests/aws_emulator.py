@@ -48,8 +48,11 @@ Inspection endpoints (no authentication, loopback only):
                         "code": "Throttling", "message": "...",
                         "count": 1, "delay_ms": 0}
                                        answer the next `count` calls of an
-                                       action with that error (status 0 =
-                                       only delay, then pass through)
+                                       action (AssumeRole, GetCallerIdentity,
+                                       SendRawEmail, SESv2.SendEmail, or *)
+                                       with that error; status 0 = only
+                                       delay, then pass through; "drop": true
+                                       = reset the connection, no answer
     GET  /_emu/stats                   calls per action and status class;
                                        `assume_role` = number of AssumeRole
     POST /_emu/stats/reset
@@ -65,6 +68,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -155,10 +160,10 @@ class EmulatorClient:
         return self._call("POST", "lifetime", {"seconds": int(seconds)})
 
     def fault(self, action, status=400, code="Throttling", message="Rate exceeded",
-              count=1, delay_ms=0):
+              count=1, delay_ms=0, drop=False):
         return self._call("POST", "fault", {"action": action, "status": status, "code": code,
                                             "message": message, "count": count,
-                                            "delay_ms": delay_ms})
+                                            "delay_ms": delay_ms, "drop": drop})
 
     def clear_faults(self):
         return self._call("POST", "fault", {"clear": True})
@@ -390,6 +395,15 @@ class EmulatorApp:
         fault = self._take_fault(action)
         if fault and fault.get("delay_ms"):
             time.sleep(fault["delay_ms"] / 1000.0)
+        if fault and fault.get("drop"):
+            self._record(action, key_id, 0, b"")
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                # The client sees the connection end before any answer; linger
+                # 0 makes the final close a reset, as a dying proxy's would.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("emulator fault: connection dropped")
         if fault and fault.get("status"):
             status = int(fault["status"])
             ns = STS_NS if service == "sts" else SES_NS
@@ -449,7 +463,7 @@ class EmulatorApp:
 
     def _record(self, action, key_id, status, reply):
         name = action or "other"
-        klass = f"{status // 100}xx"
+        klass = f"{status // 100}xx" if status else "dropped"
         with self.lock:
             c = self.counts.setdefault(name, {"total": 0, "2xx": 0, "4xx": 0, "5xx": 0})
             c["total"] += 1
@@ -495,7 +509,8 @@ class EmulatorApp:
                                         "code": args.get("code", "Throttling"),
                                         "message": args.get("message", "Rate exceeded"),
                                         "count": int(args.get("count", 1)),
-                                        "delay_ms": int(args.get("delay_ms", 0))})
+                                        "delay_ms": int(args.get("delay_ms", 0)),
+                                        "drop": bool(args.get("drop", False))})
                 return 200, {"faults": list(self.faults)}
         if method == "GET" and sub == "stats":
             with self.lock:

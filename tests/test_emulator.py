@@ -176,6 +176,18 @@ class StrictEmulator(unittest.TestCase):
         ses.send_raw_email(RawMessage={"Data": RAW})
         self.assertEqual(len(self.emu.messages()), 1)
 
+    def test_dropped_connection_then_recovery(self):
+        from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+        ses = self.ses_as(self.assume())
+        self.emu.fault("SendRawEmail", drop=True)
+        with self.assertRaises((ConnectionClosedError, EndpointConnectionError, ClientError)) as cm:
+            ses.send_raw_email(RawMessage={"Data": RAW})
+        self.assertNotIsInstance(cm.exception, ClientError)  # no HTTP answer at all
+        self.assertEqual(self.emu.messages(), [])
+        ses.send_raw_email(RawMessage={"Data": RAW})
+        self.assertEqual(len(self.emu.messages()), 1)
+        self.assertGreaterEqual(self.emu.stats()["actions"]["SendRawEmail"]["dropped"], 1)
+
     def test_size_limit(self):
         ses = self.ses_as(self.assume())
         big = RAW + b"x" * (8 * 1024 * 1024)  # > 10 MiB once base64 encoded
