@@ -542,6 +542,9 @@ static int setup_easy(struct http_client *c, struct http_call *call,
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* The AWS Query endpoints speak HTTP/1.1; pinning it keeps one request
+	 * per connection, so max_host_connections means what it says. */
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SET(CURLOPT_ERRORBUFFER, call->errbuf);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, call);
