@@ -47,7 +47,6 @@ struct creds_cache {
 	uv_timer_t dispatch;		/* answers creds_cache_get() off the caller's stack */
 	uv_async_t kick;		/* refresh request from any thread */
 	int open_handles;
-	int in_source_cb;
 	bool closing;
 };
 
@@ -310,9 +309,7 @@ static void on_refresh(void *arg, int err, struct aws_creds *cr, const struct aw
 	aws_creds_unref(old);
 
 	log_refresh(c, err, err ? NULL : cr, &why, now - c->refresh_started, retry_in);
-	c->in_source_cb++;
 	deliver(c);
-	c->in_source_cb--;
 	if (!c->closing)
 		maybe_refresh(c, false);	/* arms the timer for what comes next */
 }
@@ -347,9 +344,7 @@ static void maybe_refresh(struct creds_cache *c, bool force)
 
 	uv_timer_stop(&c->timer);
 	c->refresh_started = now;
-	c->in_source_cb++;
 	r = creds_provider_get(c->source, on_refresh, c);
-	c->in_source_cb--;
 	if (r) {
 		struct aws_error why;
 
