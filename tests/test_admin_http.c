@@ -87,7 +87,7 @@ static void refused(void)
 static void bounds(void)
 {
 	struct admin_request req;
-	char *b = malloc(ADMIN_HTTP_MAX_HEAD + 64);
+	static char b[ADMIN_HTTP_MAX_HEAD + 64];
 	size_t n;
 
 	/* target at the limit, then one over */
@@ -124,7 +124,6 @@ static void bounds(void)
 		n += (size_t)sprintf(b + n, "X-%d: y\r\n", i);
 	n += (size_t)sprintf(b + n, "\r\n");
 	CHECK_INT(admin_http_parse_request(b, n, &req), -431);
-	free(b);
 }
 
 int main(void)
