@@ -88,6 +88,14 @@ static void on_source(void *arg, int err, struct aws_creds *creds,
 	struct aws_error w;
 	size_t len;
 
+	if (err == 0 && creds->expiration && creds->expiration <= now) {
+		/* Handing these on would only fail later, at AssumeRole. */
+		creds_error_set(&w, 0, true, name, "ExpiredCredentials",
+			"%s: %s returned credentials that expired %lld s ago", name,
+			creds->source, (long long)(now - creds->expiration));
+		why = &w;
+		err = -EKEYEXPIRED;
+	}
 	if (err == 0) {
 		if (c->last != (int)c->idx) {
 			struct logline l;

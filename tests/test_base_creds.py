@@ -318,6 +318,15 @@ class ProcessTest(Base):
         self.assertEqual(r["expiration"], exp)
         self.assertEqual(r["token_sha256"], sha16("proctoken"))
 
+    def test_already_expired(self):
+        path = self.script("print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIAP',"
+                           " 'SecretAccessKey': 's', 'SessionToken': 't',"
+                           " 'Expiration': '%s'}))\n" % iso(int(time.time()) - 600))
+        self.use("%s '%s'" % (sys.executable, path))
+        r = self.probe()
+        self.assertErr(r, "ExpiredCredentials", "credential_process", "expired")
+        self.assertEqual(r["step"], "profile")
+
     def test_long_term_keys_without_expiration(self):
         path = self.script("print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIAP',"
                            " 'SecretAccessKey': 's'}))\n")
