@@ -301,6 +301,18 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c)
 	session_reply_raw(s, "250 ENHANCEDSTATUSCODES");
 }
 
+static void log_policy(struct session *s, const char *reason)
+{
+	struct logline l;
+
+	if (log_begin(&l, LVL_INFO, "smtp.reject")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		log_str(&l, "reason", reason);
+		log_end(&l);
+	}
+}
+
 static bool sender_allowed(const struct session *s, const char *addr)
 {
 	const struct strlist *l = &s->rt->cfg.allow_senders;
@@ -328,10 +340,12 @@ static void cmd_mail(struct session *s, const struct smtp_cmd *c)
 		return;
 	}
 	if (cfg->require_tls && !s->tls_done) {
+		log_policy(s, "tls_required");
 		session_error(s, &r_need_tls);
 		return;
 	}
 	if ((cfg->require_auth || s->must_auth) && !s->authed) {
+		log_policy(s, s->must_auth ? "network_needs_auth" : "auth_required");
 		session_error(s, &r_need_auth);
 		return;
 	}
