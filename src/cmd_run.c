@@ -90,9 +90,6 @@ int cmd_run(const char *config_path)
 		srv.on_finish = close_admin;
 		srv.on_finish_arg = admin;
 	}
-	if (rt->cfg.workers != 1)
-		log_msg(LVL_WARN, "config.workers", "workers %u ignored: the relay runs one event loop",
-			rt->cfg.workers);
 	log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s)",
 		be->ops->name, srv.nlisteners);
 	drain_loop(&loop);
