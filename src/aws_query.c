@@ -135,20 +135,49 @@ size_t aws_query_b64_len(const void *raw, size_t n)
 	return len;
 }
 
+/* Form-escape base64 text: only '+', '/' and '=' need it, about one
+ * character in 32, so the runs between them are copied whole (this is
+ * the per-byte cost of every message). Caller has reserved the escaped
+ * length. */
+static void escape_b64_into(struct buf *out, const char *b64, size_t n)
+{
+	static const unsigned char special[256] = { ['+'] = 1, ['/'] = 1, ['='] = 1 };
+	char *d = out->data + out->len;
+	const char *p = b64, *end = b64 + n;
+
+	while (p < end) {
+		const char *q = p;
+
+		while (q < end && !special[(unsigned char)*q])
+			q++;
+		memcpy(d, p, (size_t)(q - p));
+		d += q - p;
+		p = q;
+		if (p >= end)
+			break;
+		*d++ = '%';
+		*d++ = *p == '=' ? '3' : '2';
+		*d++ = *p == '+' ? 'B' : *p == '/' ? 'F' : 'D';
+		p++;
+	}
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
+}
+
 /* Append base64 text in the stream's mode and feed it to the hash. */
 static int emit(struct aws_b64_stream *s, const unsigned char *b64, size_t n)
 {
 	size_t before = s->out->len;
-	int r;
+	int r = 0;
 
 	if (s->mode == AWS_B64_PLAIN) {
 		r = buf_append(s->out, b64, n);
 	} else {
-		r = buf_reserve(s->out, b64_escaped_len(b64, n));
-		if (r == 0) {
-			/* Only '+', '/' and '=' need escaping in base64 text. */
-			escape_into(s->out, b64, n);
-		}
+		/* Count the escapes only when the worst case might not fit. */
+		if (s->out->cap - s->out->len <= 3 * n)
+			r = buf_reserve(s->out, b64_escaped_len(b64, n));
+		if (r == 0)
+			escape_b64_into(s->out, (const char *)b64, n);
 	}
 	if (r == 0 && s->hash)
 		r = sigv4_hash_update(s->hash, s->out->data + before, s->out->len - before);
