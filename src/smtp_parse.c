@@ -382,29 +382,6 @@ static int take_prefix(struct cursor *c, const char *prefix)
 	return 0;
 }
 
-/* The non-ASCII check needs SMTPUTF8, which may come after the path:
- * scan the parameters first for it. */
-static bool has_smtputf8(const char *args, size_t len)
-{
-	const char *gt = memchr(args, '>', len);
-
-	while (gt && (size_t)(gt - args) < len) {
-		const char *p = gt + 1, *e = args + len;
-		while (p < e) {
-			const char *s;
-			while (p < e && *p == ' ')
-				p++;
-			s = p;
-			while (p < e && *p != ' ')
-				p++;
-			if (p - s == 8 && strncasecmp(s, "SMTPUTF8", 8) == 0)
-				return true;
-		}
-		break;
-	}
-	return false;
-}
-
 int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	const struct smtp_reply **err)
 {
@@ -418,14 +395,12 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 		*err = &r_mail_syntax;
 		return -EINVAL;
 	}
-	c.utf8 = has_smtputf8(args, len);
+	/* SMTPUTF8 may come after the path: accept UTF-8 everywhere, then
+	 * refuse it at the end if the keyword was not there. */
+	c.utf8 = true;
 	r = parse_path(&c, out->addr, true, false);
 	if (r) {
 		*err = r == -E2BIG ? &r_long_sender : r == -EBADMSG ? &r_mail_syntax : &r_bad_sender;
-		return -EINVAL;
-	}
-	if (c.saw_utf8 && !c.utf8) {
-		*err = &r_utf8;
 		return -EINVAL;
 	}
 	if (c.n && c.p[0] != ' ') {
@@ -486,6 +461,10 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	}
 	if (r < 0)
 		goto syntax;
+	if (c.saw_utf8 && !out->smtputf8) {
+		*err = &r_utf8;
+		return -EINVAL;
+	}
 	return 0;
 syntax:
 	*err = &r_param_syntax;

@@ -155,6 +155,9 @@ static void test_mail(void)
 	CHECK_INT(mail("FROM:<j\xc3\xb6rg@b\xc3\xbc.example> SMTPUTF8", &m, &code), 0);
 	CHECK(m.smtputf8);
 	CHECK_STR(m.addr, "j\xc3\xb6rg@b\xc3\xbc.example");
+	CHECK_INT(mail("FROM:<\"x> SMTPUTF8 \xc3\xa9\"@b.example>", &m, &code), -EINVAL);
+	CHECK_INT(code, 553);	/* the keyword inside a quoted local part does not count */
+	CHECK_INT(mail("FROM:<a@b.example> ENVID=\xc3\xa9", &m, &code), -EINVAL);
 	CHECK_INT(mail("FROM:<j\xc3rg@b.example> SMTPUTF8", &m, &code), -EINVAL);	/* bad UTF-8 */
 	CHECK_INT(mail("FROM:<j\xc0\xafrg@b.example> SMTPUTF8", &m, &code), -EINVAL);	/* overlong */
 	CHECK_INT(mail("FROM:<j\xed\xa0\x80@b.example> SMTPUTF8", &m, &code), -EINVAL);	/* surrogate */
