@@ -1,6 +1,7 @@
 #include "sts_client.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "aws_endpoint.h"
 #include "aws_query.h"
+#include "aws_request.h"
 #include "aws_xml.h"
 #include "buf.h"
 #include "http_client.h"
@@ -27,7 +29,7 @@ struct sts_client {
 	char path[AWS_URL_MAX];
 	char region[AWS_REGION_MAX];
 	unsigned timeout_ms;
-	long skew;			/* server clock - ours, from Date headers */
+	atomic_long skew;		/* server clock - ours, from Date headers; read by workers */
 };
 
 enum sts_op { OP_ASSUME_ROLE, OP_IDENTITY, OP_WEB_IDENTITY };
@@ -35,16 +37,11 @@ enum sts_op { OP_ASSUME_ROLE, OP_IDENTITY, OP_WEB_IDENTITY };
 static const char *const op_step[] = {
 	"AssumeRole", "GetCallerIdentity", "AssumeRoleWithWebIdentity" };
 
-#define MAX_HEADERS 8
-
 struct sts_call {
 	struct sts_client *client;
 	enum sts_op op;
 	struct http_call *http;
 	struct buf body;		/* form body; holds secrets (token) */
-	struct buf hdr[MAX_HEADERS];	/* header lines; may hold the session token */
-	const char *hdrv[MAX_HEADERS + 1];
-	size_t nhdr;
 	creds_cb creds_done;
 	sts_identity_cb identity_done;
 	void *arg;
@@ -81,8 +78,6 @@ void sts_client_free(struct sts_client *s)
 static void call_free(struct sts_call *c)
 {
 	buf_free_secret(&c->body);
-	for (size_t i = 0; i < c->nhdr; i++)
-		buf_free_secret(&c->hdr[i]);
 	free(c);
 }
 
@@ -260,7 +255,7 @@ static void track_skew(struct sts_client *s, time_t server)
 		return;
 	if (skew >= -2 && skew <= 2)
 		skew = 0;
-	if (labs(skew - s->skew) > 30) {
+	if (labs(skew - atomic_load(&s->skew)) > 30) {
 		struct logline l;
 
 		if (log_begin(&l, labs(skew) > 60 ? LVL_WARN : LVL_INFO, "sts.clock_skew")) {
@@ -269,12 +264,12 @@ static void track_skew(struct sts_client *s, time_t server)
 			log_end(&l);
 		}
 	}
-	s->skew = skew;
+	atomic_store(&s->skew, skew);
 }
 
 long sts_client_clock_skew(const struct sts_client *s)
 {
-	return s->skew;
+	return atomic_load(&((struct sts_client *)s)->skew);
 }
 
 static void on_http_done(void *arg, const struct http_response *res)
@@ -320,69 +315,26 @@ static void on_http_done(void *arg, const struct http_response *res)
 
 /* ---- sending ---- */
 
-static int add_header(struct sts_call *c, const char *name, const char *v)
-{
-	if (c->nhdr >= MAX_HEADERS)
-		return -E2BIG;
-	buf_init(&c->hdr[c->nhdr]);
-	if (buf_printf(&c->hdr[c->nhdr], "%s: %s", name, v))
-		return -ENOMEM;
-	c->hdrv[c->nhdr] = c->hdr[c->nhdr].data;
-	c->nhdr++;
-	c->hdrv[c->nhdr] = NULL;
-	return 0;
-}
-
-static int sign(struct sts_call *c, const struct aws_creds *signer, const char *amz_date)
-{
-	struct sts_client *s = c->client;
-	struct sigv4_header h[4] = {
-		{ "host", s->host },
-		{ "x-amz-date", amz_date },
-		{ "content-type", CONTENT_TYPE },
-		{ "x-amz-security-token", signer->session_token },
-	};
-	char hash[65];
-	struct sigv4_request req = {
-		.method = "POST", .path = s->path, .query = "",
-		.headers = h, .nheaders = signer->session_token ? 4 : 3,
-		.payload_hash = hash, .region = s->region, .service = "sts",
-		.amz_date = amz_date,
-	};
-	struct sigv4_key key;
-	struct buf auth = BUF_INIT;
-	int r;
-
-	memset(&key, 0, sizeof(key));
-	sigv4_sha256_hex(c->body.data, c->body.len, hash);
-	r = sigv4_authorization(&req, signer->access_key_id, signer->secret_access_key,
-		&key, &auth);
-	sigv4_key_clear(&key);
-	if (r == 0)
-		r = add_header(c, "Authorization", auth.data);
-	if (r == 0 && signer->session_token)
-		r = add_header(c, "X-Amz-Security-Token", signer->session_token);
-	buf_free(&auth);
-	return r;
-}
-
 static int start(struct sts_client *s, struct sts_call *c, const struct aws_creds *signer,
 	struct sts_call **out)
 {
-	char amz_date[17];
+	/* AssumeRoleWithWebIdentity is unsigned: the token is the proof. */
+	static const char *const plain[] = {
+		"Content-Type: " CONTENT_TYPE, "User-Agent: sesrelay/" SESRELAY_VERSION, NULL };
+	struct aws_signed_headers h;
 	struct http_request req;
-	int r;
+	int r = 0;
 
-	sigv4_amz_date(time(NULL) + s->skew, amz_date);
-	r = add_header(c, "Host", s->host);
-	if (r == 0)
-		r = add_header(c, "Content-Type", CONTENT_TYPE);
-	if (r == 0)
-		r = add_header(c, "User-Agent", "sesrelay/" SESRELAY_VERSION);
-	if (r == 0 && signer) {
-		r = add_header(c, "X-Amz-Date", amz_date);
-		if (r == 0)
-			r = sign(c, signer, amz_date);
+	memset(&h, 0, sizeof(h));
+	if (signer) {
+		char hash[65];
+		struct aws_post p = {
+			.host = s->host, .path = s->path, .region = s->region, .service = "sts",
+			.content_type = CONTENT_TYPE, .payload_hash = hash,
+		};
+
+		sigv4_sha256_hex(c->body.data, c->body.len, hash);
+		r = aws_sign_post(&p, signer, time(NULL) + atomic_load(&s->skew), NULL, &h);
 	}
 	if (r) {
 		call_free(c);
@@ -391,12 +343,13 @@ static int start(struct sts_client *s, struct sts_call *c, const struct aws_cred
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
 	req.url = s->url;
-	req.headers = c->hdrv;
+	req.headers = signer ? h.lines : plain;
 	req.body = c->body.data;
 	req.body_len = c->body.len;
 	req.timeout_ms = s->timeout_ms;
 	req.max_response = MAX_RESPONSE;
 	r = http_client_send(s->http, &req, on_http_done, c, &c->http);
+	aws_signed_headers_free(&h);	/* curl keeps its own copy */
 	if (r) {
 		call_free(c);
 		return r;
