@@ -1,4 +1,5 @@
-/* `sesrelay [run]`: the relay in the foreground until SIGTERM/SIGINT. */
+/* `sesrelay [run]`: the relay in the foreground until SIGTERM/SIGINT, on
+ * one event loop, or on `workers` loops in threads (workers.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "server.h"
+#include "workers.h"
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
@@ -52,6 +54,11 @@ int cmd_run(const char *config_path)
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	signal(SIGPIPE, SIG_IGN);
+	if (workers_count(&rt->cfg) > 1) {
+		r = workers_run(config_path, rt, workers_count(&rt->cfg));
+		runtime_unref(rt);
+		return r;
+	}
 	r = uv_loop_init(&loop);
 	if (r) {
 		fprintf(stderr, "sesrelay: cannot start the event loop: %s\n", uv_strerror(r));

@@ -89,7 +89,7 @@ static const struct key keys[] = {
 	S("metrics_listen", metrics_listen, NULL),
 	D("metrics_timeout", metrics_timeout, "10", 1, 300),
 	U("metrics_max_connections", metrics_max_connections, "64", 1, 4096),
-	U("workers", workers, "1", 0, 256),
+	U("workers", workers, "0", 0, 256),
 	S("role_arn", role_arn, NULL),
 	S("external_id", external_id, NULL),
 	S("role_session_name", role_session_name, NULL),

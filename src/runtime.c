@@ -20,7 +20,7 @@ int runtime_load(const char *path, struct runtime **out, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rt->refs = 1;
+	atomic_init(&rt->refs, 1);
 	r = config_load(&rt->cfg, path, err, errlen);
 	if (r) {
 		free(rt);
@@ -61,13 +61,13 @@ fail:
 
 struct runtime *runtime_ref(struct runtime *rt)
 {
-	rt->refs++;
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
 	return rt;
 }
 
 void runtime_unref(struct runtime *rt)
 {
-	if (rt == NULL || --rt->refs > 0)
+	if (rt == NULL || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	tls_ctx_unref(rt->tls);
 	auth_db_unref(rt->auth);

@@ -3,13 +3,16 @@
  * context, the users database and the client allow list.
  *
  * Ownership: struct runtime owns its config, TLS context ref, auth db ref
- * and netacl. It is refcounted (loop thread only): the server holds one
- * ref for new connections, each session holds one for its lifetime, so a
- * reload never changes the rules under a connection already open.
+ * and netacl. It is refcounted (atomically: with `workers` > 1 a reload
+ * on the main thread hands one runtime to every worker loop): each server
+ * holds one ref for new connections, each session holds one for its
+ * lifetime, so a reload never changes the rules under a connection
+ * already open. Everything in it is read-only once loaded.
  */
 #ifndef SESRELAY_RUNTIME_H
 #define SESRELAY_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -19,7 +22,7 @@ struct auth_db;
 struct netacl;
 
 struct runtime {
-	unsigned refs;
+	atomic_uint refs;
 	struct config cfg;
 	struct tls_ctx *tls;		/* NULL when no tls_cert */
 	struct auth_db *auth;		/* NULL when no auth_users_file */

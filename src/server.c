@@ -11,13 +11,55 @@
 #include "runtime.h"
 #include "smtp_session.h"
 
-void server_conn_add(struct server *srv, struct server_conn *c)
+static void group_lock(struct server *srv)
+{
+	if (srv->group)
+		pthread_mutex_lock(&srv->group->lock);
+}
+
+static void group_unlock(struct server *srv)
+{
+	if (srv->group)
+		pthread_mutex_unlock(&srv->group->lock);
+}
+
+static void conn_link(struct server *srv, struct server_conn *c)
 {
 	c->next = srv->conns.next;
 	c->prev = &srv->conns;
 	srv->conns.next->prev = c;
 	srv->conns.next = c;
 	srv->nconns++;
+	if (srv->group)
+		srv->group->nconns++;
+}
+
+void server_conn_add(struct server *srv, struct server_conn *c)
+{
+	group_lock(srv);
+	conn_link(srv, c);
+	group_unlock(srv);
+	metrics_connection_opened();
+}
+
+void server_conn_admit(struct server *srv, struct server_conn *c, size_t *total,
+	size_t *from_ip)
+{
+	struct server_group *g = srv->group;
+
+	group_lock(srv);
+	if (g == NULL) {
+		*total = srv->nconns;
+		*from_ip = server_conns_from(srv, c->addr);
+	} else {
+		*total = g->nconns;
+		*from_ip = 0;
+		for (size_t i = 0; i < g->nmembers; i++)
+			if (g->members[i])
+				*from_ip += server_conns_from(g->members[i], c->addr);
+	}
+	conn_link(srv, c);
+	group_unlock(srv);
 	metrics_connection_opened();
 }
 
@@ -27,10 +69,14 @@ void server_conn_remove(struct server *srv, struct server_conn *c)
 {
 	if (c->next == NULL)
 		return;
+	group_lock(srv);
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	c->next = c->prev = NULL;
 	srv->nconns--;
+	if (srv->group)
+		srv->group->nconns--;
+	group_unlock(srv);
 	metrics_connection_closed();
 	if (srv->draining)
 		maybe_finish(srv);
@@ -99,6 +145,17 @@ static void on_handle_closed(uv_handle_t *h)
 	srv->handles_open--;
 }
 
+/* libuv has no flag for it: set it on the socket before the bind. */
+static int reuse_port(uv_tcp_t *tcp)
+{
+	uv_os_fd_t fd;
+	int one = 1, r = uv_fileno((uv_handle_t *)tcp, &fd);
+
+	if (r == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		r = -errno;
+	return r;
+}
+
 static int bind_one(struct server *srv, struct listener *l, const char *spec,
 	bool implicit_tls, char *err, size_t errlen)
 {
@@ -107,7 +164,10 @@ static int bind_one(struct server *srv, struct listener *l, const char *spec,
 	char host[64];
 
 	memset(&ss, 0, sizeof(ss));
-	if (parse_listen(spec, &ss) != 0) {
+	if (srv->group && srv->worker > 0) {
+		/* The address member 0 bound, so port 0 means the same port. */
+		ss = srv->group->addrs[l - srv->listeners];
+	} else if (parse_listen(spec, &ss) != 0) {
 		snprintf(err, errlen, "%s: key \"%s\": bad address \"%s\" (want a.b.c.d:port or [v6]:port)",
 			srv->rt->cfg.path ? srv->rt->cfg.path : "configuration",
 			implicit_tls ? "smtps_listen" : "listen", spec);
@@ -115,10 +175,12 @@ static int bind_one(struct server *srv, struct listener *l, const char *spec,
 	}
 	l->srv = srv;
 	l->implicit_tls = implicit_tls;
-	uv_tcp_init(srv->loop, &l->tcp);
+	uv_tcp_init_ex(srv->loop, &l->tcp, ss.ss_family);
 	l->tcp.data = l;
 	srv->handles_open++;
-	r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+	r = srv->group ? reuse_port(&l->tcp) : 0;
+	if (r == 0)
+		r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
 	if (r == 0)
@@ -127,6 +189,8 @@ static int bind_one(struct server *srv, struct listener *l, const char *spec,
 		snprintf(err, errlen, "cannot listen on %s: %s", spec, uv_strerror(r));
 		return r;
 	}
+	if (srv->group && srv->worker == 0)
+		srv->group->addrs[l - srv->listeners] = ss;
 	if (ss.ss_family == AF_INET6) {
 		uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
 		snprintf(l->addr, sizeof(l->addr), "[%s]:%d", host,
@@ -160,9 +224,11 @@ static void maybe_finish(struct server *srv)
 		if (srv->on_finish)
 			srv->on_finish(srv->on_finish_arg);
 		uv_close((uv_handle_t *)&srv->drain_timer, on_handle_closed);
-		uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
-		uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
-		uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+		if (srv->own_signals) {
+			uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
+			uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
+			uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+		}
 	}
 }
 
@@ -209,12 +275,19 @@ static void reload(struct server *srv)
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
 		return;
 	}
-	runtime_unref(srv->rt);
-	srv->rt = rt;
+	server_set_runtime(srv, rt);
+	runtime_unref(rt);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	log_msg(LVL_INFO, "config.reload", "configuration reloaded; it applies to new connections "
 		"(listen addresses and backend need a restart)");
+}
+
+void server_set_runtime(struct server *srv, struct runtime *rt)
+{
+	runtime_ref(rt);
+	runtime_unref(srv->rt);
+	srv->rt = rt;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -227,8 +300,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		server_shutdown(srv);
 }
 
-int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
-	struct backend *be, const char *config_path, char *err, size_t errlen)
+static int init_common(struct server *srv, uv_loop_t *loop, struct runtime *rt,
+	struct backend *be, const char *config_path, struct server_group *g, unsigned worker,
+	char *err, size_t errlen)
 {
 	const struct config *cfg = &rt->cfg;
 	size_t n = cfg->listen.n + cfg->smtps_listen.n, k = 0;
@@ -236,6 +310,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
 
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
+	srv->group = g;
+	srv->worker = worker;
+	srv->own_signals = g == NULL;
 	srv->rt = runtime_ref(rt);
 	srv->be = be;
 	srv->config_path = config_path;
@@ -245,12 +322,22 @@ int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (g && (g->naddrs != n || worker >= g->nmembers)) {
+		snprintf(err, errlen, "listen addresses differ between workers");
+		free(srv->listeners);
+		srv->listeners = NULL;
+		return -EINVAL;
+	}
 	uv_timer_init(loop, &srv->drain_timer);
-	uv_signal_init(loop, &srv->sig_term);
-	uv_signal_init(loop, &srv->sig_int);
-	uv_signal_init(loop, &srv->sig_hup);
-	srv->drain_timer.data = srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
-	srv->handles_open = 4;
+	srv->drain_timer.data = srv;
+	srv->handles_open = 1;
+	if (srv->own_signals) {
+		uv_signal_init(loop, &srv->sig_term);
+		uv_signal_init(loop, &srv->sig_int);
+		uv_signal_init(loop, &srv->sig_hup);
+		srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+		srv->handles_open += 3;
+	}
 	for (size_t i = 0; i < n && r == 0; i++, k++) {
 		bool tls = i >= cfg->listen.n;
 		const char *spec = tls ? cfg->smtps_listen.v[i - cfg->listen.n] : cfg->listen.v[i];
@@ -258,15 +345,22 @@ int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
 		r = bind_one(srv, &srv->listeners[k], spec, tls, err, errlen);
 	}
 	if (r == 0) {
-		uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
-		uv_signal_start(&srv->sig_int, on_signal, SIGINT);
-		uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+		if (srv->own_signals) {
+			uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+			uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+			uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+		}
+		if (g) {
+			pthread_mutex_lock(&g->lock);
+			g->members[worker] = srv;
+			pthread_mutex_unlock(&g->lock);
+		}
 		/* Shown at any log level: supervisors and tests wait for it
 		 * (and learn the real port when configured with port 0). */
 		enum log_level lv = (enum log_level)cfg->log_level;
 		if (lv < LVL_INFO)
 			lv = LVL_INFO;
-		for (size_t i = 0; i < srv->nlisteners; i++) {
+		for (size_t i = 0; worker == 0 && i < srv->nlisteners; i++) {
 			struct logline l;
 			if (log_begin(&l, lv, "smtp.listen")) {
 				log_str(&l, "addr", srv->listeners[i].addr);
@@ -283,8 +377,50 @@ int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
 	return r;
 }
 
+int server_init(struct server *srv, uv_loop_t *loop, struct runtime *rt,
+	struct backend *be, const char *config_path, char *err, size_t errlen)
+{
+	return init_common(srv, loop, rt, be, config_path, NULL, 0, err, errlen);
+}
+
+int server_init_worker(struct server *srv, uv_loop_t *loop, struct runtime *rt,
+	struct backend *be, struct server_group *g, unsigned worker, char *err, size_t errlen)
+{
+	return init_common(srv, loop, rt, be, NULL, g, worker, err, errlen);
+}
+
+int server_group_init(struct server_group *g, size_t nmembers, size_t naddrs)
+{
+	memset(g, 0, sizeof(*g));
+	g->members = calloc(nmembers, sizeof(*g->members));
+	g->addrs = calloc(naddrs ? naddrs : 1, sizeof(*g->addrs));
+	if (g->members == NULL || g->addrs == NULL) {
+		free(g->members);
+		free(g->addrs);
+		return -ENOMEM;
+	}
+	g->nmembers = nmembers;
+	g->naddrs = naddrs;
+	pthread_mutex_init(&g->lock, NULL);
+	return 0;
+}
+
+void server_group_free(struct server_group *g)
+{
+	pthread_mutex_destroy(&g->lock);
+	free(g->members);
+	free(g->addrs);
+	memset(g, 0, sizeof(*g));
+}
+
 void server_free(struct server *srv)
 {
+	if (srv->group) {
+		pthread_mutex_lock(&srv->group->lock);
+		if (srv->group->members[srv->worker] == srv)
+			srv->group->members[srv->worker] = NULL;
+		pthread_mutex_unlock(&srv->group->lock);
+	}
 	free(srv->listeners);
 	srv->listeners = NULL;
 	runtime_unref(srv->rt);

@@ -7,13 +7,17 @@
 
 #include "aws_identity.h"
 #include "creds_cache.h"
+#include "http_client.h"
 #include "header_filter.h"
+#include "sts_client.h"
 #include "ses_client.h"
 #include "ses_message.h"
 
 struct ses_backend {
 	struct backend base;
-	struct aws_identity *id;	/* owned */
+	struct aws_identity *id;	/* owned; NULL in a worker */
+	struct aws_identity *shared;	/* a worker's: the main loop's, borrowed */
+	struct http_client *http;	/* a worker's own (curl multi on its loop) */
 	struct ses_client *client;	/* owned */
 	/* What a transaction needs of the configuration, copied so a reload
 	 * cannot pull it from under a message in flight. */
@@ -138,6 +142,9 @@ static void ses_shutdown(struct backend *b)
 	struct ses_backend *be = (struct ses_backend *)b;
 
 	aws_identity_close(be->id);
+	if (be->http)
+		http_client_close(be->http);
+	be->http = NULL;
 }
 
 static const struct backend_ops ses_ops = {
@@ -149,21 +156,34 @@ static const struct backend_ops ses_ops = {
 	.shutdown = ses_shutdown,
 };
 
+/* Sign on AWS's clock: the STS client learnt our offset from its Date
+ * header, so a skewed host clock does not get requests refused. */
+static time_t aws_now(void *arg)
+{
+	return time(NULL) + sts_client_clock_skew(arg);
+}
+
 static int copy_str(char **dst, const char *src)
 {
 	*dst = NULL;
 	return src && (*dst = strdup(src)) == NULL ? -ENOMEM : 0;
 }
 
-int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
-	char *err, size_t errlen)
+static int backend_new(const struct config *cfg, struct aws_identity *shared,
+	uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *be = calloc(1, sizeof(*be));
 	struct ses_client_opts o = {
 		.api = cfg->ses_api,
 		.timeout_ms = cfg->ses_timeout * 1000,
 		.max_retries = cfg->ses_max_retries,
+		.creds_elsewhere = shared != NULL,
 	};
+	struct http_client_opts ho = {
+		.ca_bundle = aws_ca_bundle(),
+		.max_host_connections = cfg->ses_max_connections,
+	};
+	struct aws_identity *id;
 	int r;
 
 	if (be == NULL)
@@ -189,17 +209,27 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 		ses_backend_free(&be->base);
 		return r;
 	}
-	r = aws_identity_new(cfg, loop, &be->id, err, errlen);
-	if (r == 0) {
-		o.endpoint = be->id->ses_endpoint;
-		o.region = be->id->region;
-		r = ses_client_new(loop, be->id->http, be->id->cache, &o, &be->client);
+	if (shared) {
+		be->shared = id = shared;
+		r = http_client_new(loop, &ho, &be->http);
 		if (r)
-			snprintf(err, errlen, "SES endpoint %s: %s", be->id->ses_endpoint, strerror(-r));
+			snprintf(err, errlen, "cannot set up the HTTP client: %s", strerror(-r));
+	} else {
+		r = aws_identity_new(cfg, loop, &be->id, err, errlen);
+		id = be->id;
+	}
+	if (r == 0) {
+		o.endpoint = id->ses_endpoint;
+		o.region = id->region;
+		o.now = aws_now;
+		o.now_arg = id->sts;
+		r = ses_client_new(loop, shared ? be->http : id->http, id->cache, &o, &be->client);
+		if (r)
+			snprintf(err, errlen, "SES endpoint %s: %s", id->ses_endpoint, strerror(-r));
 	}
 	/* Assume the role now, so the first message does not wait for it. */
-	if (r == 0)
-		r = creds_cache_start(be->id->cache);
+	if (r == 0 && !shared)
+		r = creds_cache_start(id->cache);
 	if (r) {
 		ses_backend_free(&be->base);
 		return r;
@@ -208,10 +238,30 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 	return 0;
 }
 
+int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
+	char *err, size_t errlen)
+{
+	return backend_new(cfg, NULL, loop, out, err, errlen);
+}
+
+int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
+	struct backend **out, char *err, size_t errlen)
+{
+	struct ses_backend *m = (struct ses_backend *)main;
+
+	if (m->id == NULL) {
+		snprintf(err, errlen, "no shared-account identity to borrow");
+		return -EINVAL;
+	}
+	return backend_new(cfg, m->id, loop, out, err, errlen);
+}
+
 struct creds_cache *ses_backend_creds(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
+	if (be->shared)
+		return be->shared->cache;
 	return be->id ? be->id->cache : NULL;
 }
 
@@ -222,6 +272,8 @@ void ses_backend_free(struct backend *b)
 	if (be == NULL)
 		return;
 	ses_client_free(be->client);
+	if (be->http)	/* failed before it started */
+		http_client_close(be->http);
 	aws_identity_free(be->id);
 	free(be->source_arn);
 	free(be->from_arn);

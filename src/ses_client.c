@@ -28,7 +28,10 @@ struct ses_client {
 	unsigned timeout_ms;
 	unsigned max_retries;
 	unsigned backoff_ms;
+	bool creds_elsewhere;
 	struct sigv4_key key;		/* derived key of the current credentials */
+	time_t (*now)(void *arg);
+	void *now_arg;
 };
 
 struct ses_send {
@@ -42,6 +45,8 @@ struct ses_send {
 	uv_timer_t timer;
 	unsigned attempts;
 	bool renewed_creds;		/* the one retry with fresh credentials was used */
+	bool polling;			/* creds_elsewhere: waiting since poll_since */
+	uint64_t poll_since;
 	double seconds;			/* time spent in HTTP calls */
 };
 
@@ -62,6 +67,9 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->timeout_ms = o->timeout_ms;
 	c->max_retries = o->max_retries;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
+	c->now = o->now;
+	c->now_arg = o->now_arg;
+	c->creds_elsewhere = o->creds_elsewhere;
 	auth = strstr(o->endpoint, "://");
 	auth = auth ? auth + 3 : o->endpoint;
 	end = auth + strcspn(auth, "/?#");
@@ -236,7 +244,7 @@ static int sign_and_send(struct ses_send *s)
 		.service = "ses", .content_type = ses_content_type(c->api),
 		.payload_hash = s->body->payload_hash,
 	};
-	int r = aws_sign_post(&p, s->creds, time(NULL), &c->key, &h);
+	int r = aws_sign_post(&p, s->creds, c->now ? c->now(c->now_arg) : time(NULL), &c->key, &h);
 
 	if (r)
 		return r;
@@ -253,12 +261,53 @@ static int sign_and_send(struct ses_send *s)
 	return r;
 }
 
+#define CREDS_POLL_MS 20
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The cache is on another loop: creds_cache_current() (which also starts
+ * a refresh there) is all we may call, so ask it again shortly. */
+static void poll_creds(struct ses_send *s)
+{
+	struct creds_cache_stats st;
+	uint64_t now = uv_now(s->c->loop);
+
+	creds_cache_status(s->c->creds, NULL, NULL, &st);
+	if (st.next_attempt > wall_now()) {
+		/* Backing off after a failure: as creds_cache_get() would, fail
+		 * now with that failure instead of holding the client. */
+		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0),
+			st.last_error[0] ? st.last_error : SES_ERR_NO_CREDS, NULL);
+		return;
+	}
+	if (!s->polling) {
+		s->polling = true;
+		s->poll_since = now;
+	} else if (now - s->poll_since >= s->c->timeout_ms) {
+		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0), SES_ERR_NO_CREDS,
+			"no credentials in time");
+		return;
+	}
+	uv_timer_start(&s->timer, on_timer, CREDS_POLL_MS, 0);
+}
+
 static void send_attempt(struct ses_send *s)
 {
 	int r;
 
 	if (s->creds == NULL) {
 		s->creds = creds_cache_current(s->c->creds);
+		if (s->creds == NULL && s->c->creds_elsewhere) {
+			poll_creds(s);
+			return;
+		}
+		s->polling = false;
 		if (s->creds == NULL) {
 			r = creds_cache_get(s->c->creds, on_creds, s, &s->wait);
 			if (r)

@@ -6,13 +6,16 @@
  * credentials we believed valid (with fresh ones).
  *
  * Ownership: struct ses_client is created per event loop and borrows the
- * HTTP client and the credentials cache, which must outlive it. A
+ * HTTP client and the credentials cache, which must outlive it (the cache
+ * may belong to another loop: see creds_elsewhere). A
  * struct ses_send is owned by the client until its callback returned or
  * ses_send_cancel() was called; the body is borrowed until then.
  */
 #ifndef SESRELAY_SES_CLIENT_H
 #define SESRELAY_SES_CLIENT_H
 
+#include <stdbool.h>
+#include <time.h>
 #include <uv.h>
 
 #include "config.h"
@@ -31,6 +34,15 @@ struct ses_client_opts {
 	unsigned timeout_ms;		/* per attempt */
 	unsigned max_retries;
 	unsigned backoff_ms;		/* first retry delay; doubles, with jitter */
+	/* The cache runs on another thread's loop (a worker): its waiting
+	 * calls are not ours to make, so with no credentials held the send
+	 * polls creds_cache_current() for up to timeout_ms, and fails at once
+	 * while the cache is backing off after a failed refresh. */
+	bool creds_elsewhere;
+	/* Signing time: AWS's clock when we know our offset from it (STS's
+	 * Date header), else ours. NULL: time(NULL). */
+	time_t (*now)(void *arg);
+	void *now_arg;
 };
 
 struct ses_client;

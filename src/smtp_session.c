@@ -592,13 +592,15 @@ void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls
 	peer_name(s);
 	/* Counted before joining the list, so "max" means max. */
 	{
-		size_t total = srv->nconns, from_ip = server_conns_from(srv, s->conn.addr);
-		server_conn_add(srv, &s->conn);
+		size_t total, from_ip;
+		server_conn_admit(srv, &s->conn, &total, &from_ip);
 		if (log_begin(&l, LVL_INFO, "smtp.connect")) {
 			log_str(&l, "session", s->id);
 			log_str(&l, "client", s->conn.addr);
 			log_int(&l, "port", s->port);
 			log_bool(&l, "tls", implicit_tls);
+			if (srv->group)
+				log_uint(&l, "worker", srv->worker);
 			log_end(&l);
 		}
 		if (srv->draining) {

@@ -86,6 +86,8 @@ class Daemon:
             "outbox_dir": self.outbox,
             "hostname": "relay.test.example",
             "log_level": "debug",
+            # One event loop unless a test asks for more (tests/test_workers.py).
+            "workers": "1",
         }
         self.config.update(config or {})
         self.env = dict(os.environ)

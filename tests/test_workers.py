@@ -1,0 +1,223 @@
+"""`workers N`: the relay on several event loops sharing one credentials cache.
+
+Against the strict emulator (moto, SigV4 verified) a relay with two
+workers takes many concurrent SMTP clients; the kernel spreads the
+connections over both workers' SO_REUSEPORT listeners (the smtp.connect
+line names the worker), every message lands in the shared account signed
+with the assumed credentials, and the emulator counts exactly one
+AssumeRole for all of it. Also: connection limits count across workers,
+SIGTERM drains every worker and exits 0, SIGHUP reaches new connections
+in every worker, and a refused AssumeRole fails fast in every worker.
+"""
+
+import os
+import re
+import smtplib
+import socket
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from aws_emulator import Emulator  # noqa: E402
+from sesrelay_daemon import Daemon, wait_until  # noqa: E402
+
+EMU = None
+WORKER_RE = re.compile(r'(?:event=smtp\.connect\b.*\bworker=|"event":"smtp\.connect".*"worker":)(\d+)')
+
+
+def setUpModule():
+    global EMU
+    EMU = Emulator(strict=True)
+    EMU.start()
+
+
+def tearDownModule():
+    if EMU:
+        EMU.stop()
+
+
+def message(n):
+    return ("From: app@example.com\r\nTo: rcpt@example.org\r\nSubject: load %d\r\n"
+            "Message-ID: <%s@test>\r\n\r\nbody %d\r\n" % (n, os.urandom(6).hex(), n)).encode()
+
+
+def workers_seen(relay, start=0):
+    seen = {}
+    for line in relay.log_lines()[start:]:
+        m = WORKER_RE.search(line)
+        if m:
+            seen[int(m.group(1))] = seen.get(int(m.group(1)), 0) + 1
+    return seen
+
+
+def banner(host, port):
+    with socket.create_connection((host, port), timeout=10) as s:
+        f = s.makefile("rb")
+        line = f.readline().decode()
+        s.sendall(b"QUIT\r\n")
+        f.readline()
+        return line
+
+
+def send_many(relay, threads, per_thread):
+    """Each message on its own connection (new source port each time, so
+    SO_REUSEPORT hashes them over the workers). Returns the replies."""
+    results, lock = [], threading.Lock()
+
+    def run(t):
+        for i in range(per_thread):
+            try:
+                with smtplib.SMTP(relay.host, relay.port, timeout=60) as s:
+                    s.ehlo("client.test")
+                    s.mail("app@example.com")
+                    s.rcpt("rcpt@example.org")
+                    code, text = s.data(message(t * 1000 + i))
+            except (smtplib.SMTPException, OSError) as e:
+                code, text = -1, str(e).encode()
+            with lock:
+                results.append((code, text.decode("utf-8", "replace")))
+
+    ts = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(180)
+    return results
+
+
+class SesWorkers(unittest.TestCase):
+    def start_relay(self, **extra):
+        cfg = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
+               "region": EMU.region, "ses_timeout": "10", "workers": "2",
+               "max_connections_per_ip": "200", "log_level": "info"}
+        cfg.update(extra)
+        relay = Daemon(config=cfg, env=EMU.daemon_env())
+        relay.start()
+        self.addCleanup(relay.cleanup)
+        return relay
+
+    def setUp(self):
+        EMU.clear_faults()
+        EMU.clear_messages()
+        EMU.set_trust(True)
+        EMU.reset_stats()
+
+    def test_concurrent_clients_share_one_assume_role(self):
+        relay = self.start_relay(metrics_listen="127.0.0.1:0")
+        results = send_many(relay, threads=8, per_thread=15)
+        bad = [r for r in results if r[0] != 250]
+        self.assertEqual(len(results), 120)
+        self.assertEqual(bad, [], "every message gets 250")
+        msgs = EMU.wait_messages(120, account=EMU.shared_account)
+        self.assertEqual(len(msgs), 120)
+        self.assertEqual(EMU.messages(account=EMU.dev_account), [])
+        keys = {m["access_key_id"] for m in msgs}
+        self.assertEqual(len(keys), 1, "one assumed credential set for all workers")
+        self.assertTrue(next(iter(keys)).startswith("ASIA"))
+        self.assertEqual(EMU.stats()["assume_role"], 1)
+        seen = workers_seen(relay)
+        self.assertEqual(set(seen), {0, 1}, "both workers served connections: %s" % seen)
+        self.assertEqual(sum(seen.values()), 120)
+        # /readyz on the main loop sees the shared cache and the listeners.
+        m = re.search(r'event=metrics\.listen\b.*?\baddr=([0-9.]+):(\d+)', relay.log())
+        with urllib.request.urlopen("http://%s:%s/readyz" % m.groups(), timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        relay.stop()
+        self.assertEqual(EMU.stats()["assume_role"], 1)
+
+    def test_refused_assume_role_fails_fast_in_every_worker(self):
+        EMU.set_trust(False)
+        relay = self.start_relay(ses_timeout="30")
+        t0 = time.monotonic()
+        results = send_many(relay, threads=4, per_thread=5)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(len(results), 20)
+        for code, text in results:
+            self.assertEqual(code, 454, text)
+            self.assertIn("AccessDenied", text)
+        self.assertLess(elapsed, 20, "no waiting for ses_timeout (30 s)")
+        self.assertEqual(set(workers_seen(relay)), {0, 1})
+        self.assertEqual(EMU.messages(), [])
+        relay.stop()
+
+    def test_sigterm_drains_every_worker(self):
+        relay = self.start_relay(drain_timeout="10")
+        socks = []
+        for _ in range(16):
+            s = socket.create_connection((relay.host, relay.port), timeout=10)
+            f = s.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            socks.append((s, f))
+        wait_until(lambda: sum(workers_seen(relay).values()) == 16, what="16 connections logged")
+        self.assertEqual(set(workers_seen(relay)), {0, 1})
+        self.assertEqual(relay.stop(), 0)
+        for s, f in socks:
+            self.assertTrue(f.readline().startswith(b"421"))
+            s.close()
+
+    def test_reload_reaches_new_connections_in_every_worker(self):
+        relay = self.start_relay()
+        self.assertIn("relay.test.example", banner(relay.host, relay.port))
+        relay.config["hostname"] = "reloaded.test.example"
+        relay.reload()
+        start = len(relay.log_lines())
+        for _ in range(30):
+            self.assertIn("reloaded.test.example", banner(relay.host, relay.port))
+        self.assertEqual(set(workers_seen(relay, start)), {0, 1})
+        # A broken configuration is refused once, and the old one stays.
+        relay.config["max_connections"] = "not-a-number"
+        start = len(relay.log_lines())
+        line = relay.reload()
+        self.assertIn("keeping the old configuration", line)
+        time.sleep(0.2)
+        self.assertEqual(sum("config.reload" in x for x in relay.log_lines()[start:]), 1)
+        self.assertIn("reloaded.test.example", banner(relay.host, relay.port))
+        relay.stop()
+
+
+class OutboxWorkers(unittest.TestCase):
+    def test_outbox_two_workers(self):
+        relay = Daemon(config={"workers": "2", "max_connections_per_ip": "200"})
+        relay.start()
+        self.addCleanup(relay.cleanup)
+        results = send_many(relay, threads=4, per_thread=10)
+        self.assertEqual([r for r in results if r[0] != 250], [])
+        self.assertEqual(relay.outbox_count(), 40)
+        self.assertEqual(set(workers_seen(relay)), {0, 1})
+        relay.stop()
+
+    def test_connection_limit_counts_across_workers(self):
+        relay = Daemon(config={"workers": "2", "max_connections": "3"})
+        relay.start()
+        self.addCleanup(relay.cleanup)
+        held = []
+        for _ in range(3):
+            s = socket.create_connection((relay.host, relay.port), timeout=10)
+            self.assertTrue(s.makefile("rb").readline().startswith(b"220"))
+            held.append(s)
+        for _ in range(12):
+            self.assertTrue(banner(relay.host, relay.port).startswith("421"))
+        self.assertEqual(set(workers_seen(relay)), {0, 1})
+        for s in held:
+            s.close()
+        relay.stop()
+
+    def test_port_zero_on_two_addresses(self):
+        relay = Daemon(config={"workers": "3", "listen": "127.0.0.1:0, 127.0.0.2:0"})
+        relay.start()
+        self.addCleanup(relay.cleanup)
+        relay.wait_log(r'event=sesrelay\.start')
+        addrs = re.findall(r'event=smtp\.listen\b.*?\baddr=([0-9.]+):(\d+)', relay.log())
+        self.assertEqual(len(addrs), 2, "one smtp.listen line per address")
+        for host, port in addrs:
+            for _ in range(10):
+                self.assertTrue(banner(host, int(port)).startswith("220"))
+        relay.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
