@@ -1,6 +1,7 @@
 /* The admin endpoint's request head parser: what it accepts, what it
  * refuses with which status, and that a bad byte is refused as soon as
  * it arrives rather than when the head ends. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,8 +127,48 @@ static void bounds(void)
 	CHECK_INT(admin_http_parse_request(b, n, &req), -431);
 }
 
+/* proto/admin_http: heads as real scrapers and probes send them. */
+static void recorded(void)
+{
+	static const struct { const char *file; int verdict; enum admin_method m; const char *path; }
+	cases[] = {
+		{ "prometheus_scrape.http", 1, ADMIN_GET, "/metrics" },
+		{ "kube_probe_head.http", 1, ADMIN_HEAD, "/readyz" },
+		{ "healthz_http10.http", 1, ADMIN_GET, "/healthz" },
+		{ "post_with_body.http", -413, ADMIN_OTHER, NULL },
+		{ "chunked_body.http", -413, ADMIN_OTHER, NULL },
+		{ "obs_fold.http", -400, ADMIN_GET, NULL },
+	};
+	static char b[ADMIN_HTTP_MAX_HEAD];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[512];
+		struct admin_request req;
+		FILE *f;
+		size_t n;
+		int r;
+
+		snprintf(path, sizeof(path), "%s/proto/admin_http/%s", PROJECT_ROOT, cases[i].file);
+		f = fopen(path, "rb");
+		CHECK(f != NULL);
+		if (f == NULL)
+			continue;
+		n = fread(b, 1, sizeof(b), f);
+		fclose(f);
+		r = admin_http_parse_request(b, n, &req);
+		if (cases[i].verdict > 0) {
+			CHECK(r > 0 && (size_t)r <= n);
+			CHECK_INT(req.method, cases[i].m);
+			CHECK_STR(req.path, cases[i].path);
+		} else {
+			CHECK_INT(r, cases[i].verdict);
+		}
+	}
+}
+
 int main(void)
 {
+	recorded();
 	accepted();
 	incomplete();
 	refused();
