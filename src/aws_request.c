@@ -14,7 +14,12 @@ static int add(struct aws_signed_headers *h, size_t *off, const char *name, cons
 	if (h->n == AWS_SIGNED_MAX_LINES)
 		return -E2BIG;
 	off[h->n] = h->store.len;
-	r = *v ? buf_printf(&h->store, "%s: %s", name, v) : buf_printf(&h->store, "%s:", name);
+	/* Plain appends, not buf_printf: this runs for every message. */
+	r = buf_puts(&h->store, name);
+	if (r == 0)
+		r = buf_puts(&h->store, *v ? ": " : ":");
+	if (r == 0)
+		r = buf_puts(&h->store, v);
 	if (r == 0)
 		r = buf_putc(&h->store, '\0');
 	if (r == 0)
