@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,12 +13,12 @@
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-/* Written once at start-up (and on reload, from the main thread, before
- * workers read them again); racy reads only ever see a valid old or new
- * value. */
-static enum log_format g_format = LOG_FORMAT_LOGFMT;
-static enum log_level g_level = LVL_INFO;
-static bool g_syslog;
+/* Written at start-up and on reload (main thread) while worker threads
+ * log: atomic, so a line sees the old or the new setting, never a torn
+ * one. */
+static _Atomic enum log_format g_format = LOG_FORMAT_LOGFMT;
+static _Atomic enum log_level g_level = LVL_INFO;
+static _Atomic bool g_syslog;
 
 void log_setup(enum log_format fmt, enum log_level level, bool use_syslog)
 {
