@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -27,9 +28,14 @@
 
 #define DEFAULT_MAX_RESPONSE (1u << 20)
 
+/* A watched socket. Its poll handle outlives curl's interest between two
+ * transfers on a kept-alive connection ("parked": stopped, still in the
+ * list) and is closed only when curl closes the socket (close_socket_cb),
+ * so a pooled connection costs no handle set-up per request. */
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
+	bool parked;
 	struct http_client *client;
 	struct sock_ctx *next, *prev;	/* client's socket list */
 };
@@ -296,9 +302,22 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			curl_multi_assign(c->multi, fd, NULL);
-			sock_close(s);
+			if (c->closing) {
+				sock_close(s);
+			} else {
+				uv_poll_stop(&s->poll);
+				s->parked = true;
+			}
 		}
 		return 0;
+	}
+	if (s == NULL) {
+		for (s = c->socks; s && !(s->parked && s->fd == fd); s = s->next)
+			;
+		if (s) {
+			s->parked = false;
+			curl_multi_assign(c->multi, fd, s);
+		}
 	}
 	if (s == NULL) {
 		s = calloc(1, sizeof(*s));
@@ -330,6 +349,19 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		return -1;
 	}
 	return 0;
+}
+
+/* curl closes a socket: stop watching it while the fd is still open. */
+static int close_socket_cb(void *clientp, curl_socket_t fd)
+{
+	struct http_client *c = clientp;
+	struct sock_ctx *s;
+
+	for (s = c->socks; s && s->fd != fd; s = s->next)
+		;
+	if (s)
+		sock_close(s);
+	return close(fd);
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -551,6 +583,8 @@ static int setup_easy(struct http_client *c, struct http_call *call,
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, call);
 	SET(CURLOPT_HTTPHEADER, call->headers);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+	SET(CURLOPT_CLOSESOCKETDATA, c);
 	if (c->ca_bundle)
 		SET(CURLOPT_CAINFO, c->ca_bundle);
 	if (req->timeout_ms)
