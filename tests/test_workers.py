@@ -129,6 +129,23 @@ class SesWorkers(unittest.TestCase):
         relay.stop()
         self.assertEqual(EMU.stats()["assume_role"], 1)
 
+    def test_workers_wait_for_a_slow_assume_role(self):
+        # The first AssumeRole takes 1.5 s: messages arriving meanwhile on
+        # either worker wait for it (no 4xx) and then all go out with it.
+        EMU.fault("AssumeRole", status=0, delay_ms=1500)
+        relay = self.start_relay()
+        results = send_many(relay, threads=6, per_thread=2)
+        self.assertEqual([r for r in results if r[0] != 250], [])
+        self.assertEqual(len(EMU.wait_messages(12, account=EMU.shared_account)), 12)
+        self.assertEqual(EMU.stats()["assume_role"], 1)
+        self.assertEqual(set(workers_seen(relay)), {0, 1})
+        lines = relay.log_lines()
+        first_connect = next(i for i, x in enumerate(lines) if "event=smtp.connect" in x)
+        refreshed = next(i for i, x in enumerate(lines)
+                         if "event=sts.refresh" in x and "outcome=ok" in x)
+        self.assertLess(first_connect, refreshed, "clients were waiting for the role")
+        relay.stop()
+
     def test_refused_assume_role_fails_fast_in_every_worker(self):
         EMU.set_trust(False)
         relay = self.start_relay(ses_timeout="30")
