@@ -14,10 +14,10 @@
 #include <uv.h>
 
 #include "aws_creds.h"
-#include "aws_endpoint.h"
+#include "aws_identity.h"
 #include "commands.h"
 #include "config.h"
-#include "creds_assume_role.h"
+#include "creds_cache.h"
 #include "creds_chain.h"
 #include "http_client.h"
 #include "log.h"
@@ -26,11 +26,8 @@
 struct whoami {
 	uv_loop_t loop;
 	struct config cfg;
-	struct http_client *http;
-	struct sts_client *sts;
-	struct creds_provider *base;	/* until handed to the assume-role provider */
-	struct creds_provider *assume;
-	char role_account[16];
+	struct aws_identity *id;	/* the relay's own stack: STS, AssumeRole, cache */
+	struct creds_provider *base;	/* a second base chain, to show the base identity */
 	int rc;				/* exit code once done, -1 while running */
 };
 
@@ -68,37 +65,17 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 	printf("assumed identity: %s\n", c->arn ? c->arn : "?");
 	printf("assumed account:  %s\n", c->account_id ? c->account_id : "?");
 	printf("expires:          %s (in %ld s)\n", exp, left);
-	if (sts_client_clock_skew(w->sts))
+	if (sts_client_clock_skew(w->id->sts))
 		printf("clock skew:       STS is %ld s %s this host (corrected)\n",
-			labs(sts_client_clock_skew(w->sts)),
-			sts_client_clock_skew(w->sts) > 0 ? "ahead of" : "behind");
-	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->role_account) != 0) {
-		printf("account check:    FAILED (role_arn names %s)\n", w->role_account);
+			labs(sts_client_clock_skew(w->id->sts)),
+			sts_client_clock_skew(w->id->sts) > 0 ? "ahead of" : "behind");
+	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->id->role_account) != 0) {
+		printf("account check:    FAILED (role_arn names %s)\n", w->id->role_account);
 		w->rc = 1;
 		return;
 	}
 	printf("account check:    ok, proven by GetCallerIdentity with the assumed credentials\n");
 	w->rc = 0;
-}
-
-static void start_assume(struct whoami *w)
-{
-	struct creds_assume_role_opts o = {
-		.base = w->base, .sts = w->sts, .role_arn = w->cfg.role_arn,
-		.external_id = w->cfg.external_id, .session_name = w->cfg.role_session_name,
-		.duration = w->cfg.role_duration,
-	};
-	int r;
-
-	r = creds_assume_role_new(&o, &w->assume);
-	if (r == 0) {
-		w->base = NULL;	/* owned by the assume-role provider from here */
-		r = creds_provider_get(w->assume, on_assumed, w);
-	}
-	if (r) {
-		fprintf(stderr, "sesrelay whoami: cannot start AssumeRole: %s\n", strerror(-r));
-		w->rc = 1;
-	}
 }
 
 static void on_base_identity(void *arg, int err, const struct sts_identity *id,
@@ -114,7 +91,10 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 	printf("base identity:    %s\n", id->arn);
 	printf("base account:     %s\n", id->account);
 	printf("role:             %s\n", w->cfg.role_arn);
-	start_assume(w);
+	if (creds_cache_get(w->id->cache, on_assumed, w, NULL)) {
+		fprintf(stderr, "sesrelay whoami: cannot start AssumeRole\n");
+		w->rc = 1;
+	}
 }
 
 static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
@@ -129,7 +109,7 @@ static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_er
 	}
 	printf("base credentials: %s (%s)\n", c->source ? c->source : "?",
 		c->session_token ? "temporary" : "long-term");
-	r = sts_get_caller_identity(w->sts, c, on_base_identity, w, NULL);
+	r = sts_get_caller_identity(w->id->sts, c, on_base_identity, w, NULL);
 	if (r) {
 		fprintf(stderr, "sesrelay whoami: cannot call GetCallerIdentity: %s\n", strerror(-r));
 		w->rc = 1;
@@ -138,42 +118,13 @@ static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_er
 
 static int setup(struct whoami *w, char *err, size_t errlen)
 {
-	char region[AWS_REGION_MAX], url[AWS_URL_MAX];
-	struct http_client_opts ho = { .ca_bundle = aws_ca_bundle() };
-	int r;
+	int r = aws_identity_new(&w->cfg, &w->loop, &w->id, err, errlen);
 
-	if (w->cfg.role_arn == NULL) {
-		snprintf(err, errlen, "key \"role_arn\" is not set");
-		return -EINVAL;
-	}
-	if (sts_arn_account(w->cfg.role_arn, w->role_account, sizeof(w->role_account))) {
-		snprintf(err, errlen, "key \"role_arn\": \"%s\" names no account", w->cfg.role_arn);
-		return -EINVAL;
-	}
-	r = aws_region_resolve(w->cfg.region, region, sizeof(region));
-	if (r == -ENOENT && creds_profile_region(region, sizeof(region)) == 0)
-		r = 0;
-	if (r) {
-		snprintf(err, errlen, r == -ENOENT ?
-			"no region: set key \"region\", AWS_REGION or AWS_DEFAULT_REGION" :
-			"region is not a valid AWS region name");
-		return -EINVAL;
-	}
-	r = aws_endpoint_resolve(AWS_SERVICE_STS, region, url, sizeof(url));
-	if (r) {
-		snprintf(err, errlen, "STS endpoint (AWS_ENDPOINT_URL_STS/AWS_ENDPOINT_URL) is not an http(s) URL");
+	if (r)
 		return r;
-	}
-	printf("region:           %s\n", region);
-	printf("sts endpoint:     %s\n", url);
-	r = http_client_new(&w->loop, &ho, &w->http);
-	if (r == 0)
-		r = sts_client_new(w->http, url, region, w->cfg.sts_timeout * 1000u, &w->sts);
-	if (r) {
-		snprintf(err, errlen, "cannot set up the STS client: %s", strerror(-r));
-		return r;
-	}
-	return creds_base_new(&w->cfg, &w->loop, w->http, &w->base, err, errlen);
+	printf("region:           %s\n", w->id->region);
+	printf("sts endpoint:     %s\n", w->id->sts_endpoint);
+	return creds_base_new(&w->cfg, &w->loop, w->id->http, &w->base, err, errlen);
 }
 
 int cmd_whoami(const char *config_path, int argc, char **argv)
@@ -217,11 +168,10 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 		w.rc = 1;
 	fflush(stdout);
 
-	creds_provider_destroy(w.assume);
 	creds_provider_destroy(w.base);
-	sts_client_free(w.sts);
-	http_client_close(w.http);
+	aws_identity_close(w.id);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
+	aws_identity_free(w.id);
 	uv_loop_close(&w.loop);
 	http_global_cleanup();
 	config_free(&w.cfg);

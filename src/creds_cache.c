@@ -399,6 +399,10 @@ int creds_cache_new(uv_loop_t *loop, struct creds_provider *source,
 	if (r == 0) {
 		c->open_handles++;
 		c->kick.data = c;
+		/* Only a way in from other threads: it must not keep a loop
+		 * alive on its own (a one-shot command's loop ends when its
+		 * work is done). */
+		uv_unref((uv_handle_t *)&c->kick);
 	}
 	if (r) {
 		c->closing = true;
