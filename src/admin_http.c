@@ -338,39 +338,6 @@ static void on_connection(uv_stream_t *l, int status)
 
 /* ---- listener ---- */
 
-static int parse_addr(const char *s, struct sockaddr_storage *ss)
-{
-	char host[64];
-	const char *h = s, *colon;
-	char *end;
-	size_t hl;
-	long port;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535 || errno)
-		return -EINVAL;
-	if (*s == '[')
-		return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
-	return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
-}
 
 static void listener_closed(uv_handle_t *h)
 {
@@ -396,7 +363,7 @@ int admin_http_new(uv_loop_t *loop, const struct config *cfg, struct server *srv
 	char host[64];
 
 	memset(&ss, 0, sizeof(ss));
-	if (parse_addr(cfg->metrics_listen, &ss) != 0) {
+	if (server_parse_addr(cfg->metrics_listen, &ss) != 0) {
 		snprintf(err, errlen, "metrics_listen: bad address \"%s\" (want a.b.c.d:port or "
 			"[v6]:port)", cfg->metrics_listen);
 		return -EINVAL;

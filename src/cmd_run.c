@@ -15,22 +15,6 @@
 #include "server.h"
 #include "workers.h"
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-/* Run the loop until every handle is closed and the loop can be freed. */
-static void drain_loop(uv_loop_t *loop)
-{
-	uv_run(loop, UV_RUN_DEFAULT);
-	while (uv_loop_close(loop) == UV_EBUSY) {
-		uv_walk(loop, close_walk, NULL);
-		uv_run(loop, UV_RUN_DEFAULT);
-	}
-}
 
 static void close_admin(void *arg)
 {
@@ -69,7 +53,7 @@ int cmd_run(const char *config_path)
 	if (r) {
 		fprintf(stderr, "sesrelay: %s%s%s\n", rt->cfg.path ? rt->cfg.path : "",
 			rt->cfg.path ? ": " : "", err);
-		drain_loop(&loop);
+		loop_drain(&loop);
 		runtime_unref(rt);
 		return 2;
 	}
@@ -77,7 +61,7 @@ int cmd_run(const char *config_path)
 	if (r) {
 		fprintf(stderr, "sesrelay: %s\n", err);
 		backend_shutdown(be);
-		drain_loop(&loop);
+		loop_drain(&loop);
 		server_free(&srv);
 		backend_free(be);
 		runtime_unref(rt);
@@ -88,7 +72,7 @@ int cmd_run(const char *config_path)
 		if (r) {
 			fprintf(stderr, "sesrelay: %s\n", err);
 			server_shutdown(&srv);
-			drain_loop(&loop);
+			loop_drain(&loop);
 			server_free(&srv);
 			backend_free(be);
 			runtime_unref(rt);
@@ -99,7 +83,7 @@ int cmd_run(const char *config_path)
 	}
 	log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s)",
 		be->ops->name, srv.nlisteners);
-	drain_loop(&loop);
+	loop_drain(&loop);
 	log_msg(LVL_INFO, "sesrelay.stop", "stopped");
 	server_free(&srv);
 	backend_free(be);

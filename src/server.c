@@ -93,7 +93,7 @@ size_t server_conns_from(const struct server *srv, const char *addr)
 }
 
 /* "a.b.c.d:port" or "[v6]:port" */
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
+int server_parse_addr(const char *s, struct sockaddr_storage *ss)
 {
 	char host[64];
 	const char *colon, *h = s;
@@ -114,7 +114,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 			return -EINVAL;
 		hl = (size_t)(colon - s);
 	}
-	if (hl == 0 || hl >= sizeof(host))
+	if (hl == 0 || hl >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
 		return -EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
@@ -167,7 +167,7 @@ static int bind_one(struct server *srv, struct listener *l, const char *spec,
 	if (srv->group && srv->worker > 0) {
 		/* The address member 0 bound, so port 0 means the same port. */
 		ss = srv->group->addrs[l - srv->listeners];
-	} else if (parse_listen(spec, &ss) != 0) {
+	} else if (server_parse_addr(spec, &ss) != 0) {
 		snprintf(err, errlen, "%s: key \"%s\": bad address \"%s\" (want a.b.c.d:port or [v6]:port)",
 			srv->rt->cfg.path ? srv->rt->cfg.path : "configuration",
 			implicit_tls ? "smtps_listen" : "listen", spec);

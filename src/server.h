@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/socket.h>
 #include <uv.h>
 
 struct runtime;
@@ -87,6 +88,8 @@ void server_group_free(struct server_group *g);
 void server_set_runtime(struct server *srv, struct runtime *rt);
 /* Begin graceful shutdown (also what SIGTERM does). */
 void server_shutdown(struct server *srv);
+/* "a.b.c.d:port" or "[v6]:port" (port 0: any) into ss; 0 or -EINVAL. */
+int server_parse_addr(const char *s, struct sockaddr_storage *ss);
 /* After the loop has ended: release what is left (handles are closed by
  * then). */
 void server_free(struct server *srv);

@@ -71,7 +71,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-static void drain_loop(uv_loop_t *loop)
+void loop_drain(uv_loop_t *loop)
 {
 	uv_run(loop, UV_RUN_DEFAULT);
 	while (uv_loop_close(loop) == UV_EBUSY) {
@@ -118,7 +118,7 @@ static void worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	drain_loop(&w->loop);
+	loop_drain(&w->loop);
 	atomic_fetch_add(&w->relay->ended, 1);
 	uv_async_send(&w->relay->event);
 }
@@ -164,7 +164,7 @@ static void worker_teardown(struct worker *w)
 		server_shutdown(&w->srv);	/* ends with worker_finished */
 	else if (w->be)
 		backend_shutdown(w->be);
-	drain_loop(&w->loop);
+	loop_drain(&w->loop);
 }
 
 static void worker_free(struct worker *w)
@@ -363,7 +363,7 @@ int workers_run(const char *config_path, struct runtime *rt, unsigned n)
 		log_msg(LVL_INFO, "sesrelay.start", "ready: backend %s, %zu listener(s), %u workers",
 			m->be->ops->name, m->status.nlisteners, n);
 	}
-	drain_loop(&m->loop);
+	loop_drain(&m->loop);
 	if (rc == 0)
 		log_msg(LVL_INFO, "sesrelay.stop", "stopped");
 	for (unsigned i = 0; i < n; i++)
@@ -384,7 +384,7 @@ out_workers:
 	server_group_free(&m->group);
 out_main:
 	backend_shutdown(m->be);
-	drain_loop(&m->loop);
+	loop_drain(&m->loop);
 	backend_free(m->be);
 	runtime_unref(m->rt);
 	free(m->w);

@@ -18,6 +18,8 @@
 #ifndef SESRELAY_WORKERS_H
 #define SESRELAY_WORKERS_H
 
+#include <uv.h>
+
 #include "config.h"
 
 struct runtime;
@@ -28,5 +30,8 @@ unsigned workers_count(const struct config *cfg);
  * clean drain, 2 for a configuration error, 1 when a listener or thread
  * cannot be set up. */
 int workers_run(const char *config_path, struct runtime *rt, unsigned n);
+
+/* Run the loop until every handle is closed and the loop is freed. */
+void loop_drain(uv_loop_t *loop);
 
 #endif
