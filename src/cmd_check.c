@@ -124,7 +124,7 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 {
 	struct query *q = calloc(1, sizeof(*q));
 	struct aws_signed_headers h;
-	char host[256], path[256], hash[65];
+	char host[256], path[AWS_URL_MAX], url[AWS_URL_MAX], hash[65];
 	struct http_request hr;
 	int r;
 
@@ -139,29 +139,27 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 		r = aws_query_add(&q->body, k, v);
 	/* The read-only calls are v1 Query calls whichever API sends mail. */
 	if (r == 0)
-		r = aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, path, sizeof(path));
+		r = aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, url, sizeof(url));
 	if (r == 0)
-		r = aws_url_split(path, host, sizeof(host), path, sizeof(path));
+		r = aws_url_split(url, host, sizeof(host), path, sizeof(path));
 	if (r == 0) {
 		struct aws_post p = {
-			.host = host, .path = path[0] ? path : "/", .region = c->id->region,
+			.host = host, .path = path, .region = c->id->region,
 			.service = "ses", .content_type = ses_content_type(SES_API_V1),
 			.payload_hash = hash,
 		};
-		char url[AWS_URL_MAX];
 
 		sigv4_sha256_hex(q->body.data, q->body.len, hash);
 		r = aws_sign_post(&p, c->assumed, time(NULL), NULL, &h);
-		aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, url, sizeof(url));
-		if (r == 0) {
-			hr = (struct http_request){
-				.method = "POST", .url = url, .headers = h.lines,
-				.body = q->body.data, .body_len = q->body.len,
-				.timeout_ms = c->cfg.ses_timeout * 1000, .max_response = 256 * 1024,
-			};
-			r = http_client_send(c->id->http, &hr, on_query, q, NULL);
-			aws_signed_headers_free(&h);
-		}
+	}
+	if (r == 0) {
+		hr = (struct http_request){
+			.method = "POST", .url = url, .headers = h.lines,
+			.body = q->body.data, .body_len = q->body.len,
+			.timeout_ms = c->cfg.ses_timeout * 1000, .max_response = 256 * 1024,
+		};
+		r = http_client_send(c->id->http, &hr, on_query, q, NULL);
+		aws_signed_headers_free(&h);
 	}
 	if (r) {
 		buf_free(&q->body);

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "aws_creds.h"
+#include "aws_endpoint.h"
 #include "aws_request.h"
 #include "aws_xml.h"
 #include "creds_cache.h"
@@ -24,6 +25,7 @@ struct ses_client {
 	enum ses_api api;
 	char *url;
 	char *host;			/* authority as signed: host[:port] */
+	char *path;			/* path as signed */
 	char *region;
 	unsigned timeout_ms;
 	unsigned max_retries;
@@ -52,12 +54,33 @@ struct ses_send {
 
 static void send_attempt(struct ses_send *s);
 
+/* Host and path as signed, and the URL requested. An endpoint may carry a
+ * path prefix (a proxy in front of SES): the API path follows it, in the
+ * URL and in the signature alike. */
+static int build_target(struct ses_client *c, const char *endpoint)
+{
+	char host[256], prefix[AWS_URL_MAX];
+	size_t plen, alen;
+
+	if (aws_url_split(endpoint, host, sizeof(host), prefix, sizeof(prefix)))
+		return -EINVAL;
+	plen = strlen(prefix);
+	while (plen && prefix[plen - 1] == '/')
+		prefix[--plen] = '\0';
+	alen = strstr(endpoint, "://") - endpoint + 3;
+	alen += strcspn(endpoint + alen, "/?#");
+	c->host = strdup(host);
+	if (c->host == NULL ||
+	    asprintf(&c->path, "%s%s", prefix, ses_request_path(c->api)) < 0 ||
+	    asprintf(&c->url, "%.*s%s", (int)alen, endpoint, c->path) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
 	const struct ses_client_opts *o, struct ses_client **out)
 {
 	struct ses_client *c = calloc(1, sizeof(*c));
-	const char *auth, *end;
-
 	if (c == NULL)
 		return -ENOMEM;
 	c->loop = loop;
@@ -70,16 +93,8 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->now = o->now;
 	c->now_arg = o->now_arg;
 	c->creds_elsewhere = o->creds_elsewhere;
-	auth = strstr(o->endpoint, "://");
-	auth = auth ? auth + 3 : o->endpoint;
-	end = auth + strcspn(auth, "/?#");
-	c->host = strndup(auth, (size_t)(end - auth));
 	c->region = strdup(o->region);
-	/* The endpoint may carry a path prefix (a proxy); the API path follows it. */
-	if (c->host && c->region && asprintf(&c->url, "%.*s%s", (int)(end - o->endpoint),
-			o->endpoint, ses_request_path(o->api)) < 0)
-		c->url = NULL;
-	if (c->host == NULL || c->region == NULL || c->url == NULL || *c->host == '\0') {
+	if (c->region == NULL || build_target(c, o->endpoint)) {
 		ses_client_free(c);
 		return -EINVAL;
 	}
@@ -93,6 +108,7 @@ void ses_client_free(struct ses_client *c)
 		return;
 	sigv4_key_clear(&c->key);
 	free(c->url);
+	free(c->path);
 	free(c->host);
 	free(c->region);
 	free(c);
@@ -240,7 +256,7 @@ static int sign_and_send(struct ses_send *s)
 	struct aws_signed_headers h;
 	struct http_request hr;
 	struct aws_post p = {
-		.host = c->host, .path = ses_request_path(c->api), .region = c->region,
+		.host = c->host, .path = c->path, .region = c->region,
 		.service = "ses", .content_type = ses_content_type(c->api),
 		.payload_hash = s->body->payload_hash,
 	};
