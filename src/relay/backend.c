@@ -1,0 +1,31 @@
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "ses_backend.h"
+
+int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
+	char *err, size_t errlen)
+{
+	switch (cfg->backend) {
+	case BACKEND_OUTBOX:
+		return outbox_new(cfg->outbox_dir, loop, out, err, errlen);
+	case BACKEND_SES:
+		return ses_backend_new(cfg, loop, out, err, errlen);
+	}
+	snprintf(err, errlen, "unknown backend");
+	return -EINVAL;
+}
+
+void backend_free(struct backend *be)
+{
+	if (be == NULL)
+		return;
+	if (strcmp(be->ops->name, "outbox") == 0)
+		outbox_free(be);
+	else if (strcmp(be->ops->name, "ses") == 0)
+		ses_backend_free(be);
+}

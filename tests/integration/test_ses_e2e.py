@@ -1,0 +1,276 @@
+"""SMTP -> sesrelay -> STS AssumeRole -> SES, end to end against moto.
+
+The emulator (tests/integration/aws_emulator.py, strict mode) verifies every SigV4
+signature and keeps the shared (111111111111) and dev (222222222222)
+accounts apart, so these tests see what real AWS would: which account a
+message landed in, which key signed it, and what SES was asked.
+"""
+
+import base64
+import os
+import smtplib
+import sys
+import time
+import unittest
+from email.message import EmailMessage
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from aws_emulator import Emulator  # noqa: E402
+from sesrelay_daemon import Daemon, strip_received  # noqa: E402
+
+EMU = None
+
+
+def setUpModule():
+    global EMU
+    EMU = Emulator(strict=True)
+    EMU.start()
+
+
+def tearDownModule():
+    if EMU:
+        EMU.stop()
+
+
+def message(sender="app@example.com", to="rcpt@example.org", subject="hello", body="hi\r\n",
+            extra=None):
+    lines = ["From: %s" % sender] + (["To: %s" % to] if to else []) + [
+        "Subject: %s" % subject, "Message-ID: <%s@test>" % os.urandom(6).hex()]
+    lines += extra or []
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+class RelayCase(unittest.TestCase):
+    config = {}
+
+    def setUp(self):
+        EMU.clear_faults()
+        EMU.clear_messages()
+        EMU.set_trust(True)
+        EMU.reset_stats()
+        cfg = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
+               "region": EMU.region, "ses_timeout": "10", "timeout_data": "60"}
+        cfg.update(self.config)
+        cfg.update(self.extra_config())
+        self.relay = Daemon(config=cfg, env=EMU.daemon_env())
+        self.relay.start()
+        self.addCleanup(self.relay.cleanup)
+        self.addCleanup(self.relay.stop)
+
+    def extra_config(self):
+        return {}
+
+    def send(self, raw, sender="app@example.com", rcpts=("rcpt@example.org",)):
+        """Returns (code, text) of the reply to the end of data."""
+        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=60) as s:
+            s.ehlo("client.test")
+            code, text = s.mail(sender)
+            self.assertEqual(code, 250, text)
+            for r in rcpts:
+                code, text = s.rcpt(r)
+                self.assertEqual(code, 250, text)
+            code, text = s.data(raw)
+            return code, text.decode()
+
+    def shared_messages(self):
+        return EMU.messages(account=EMU.shared_account)
+
+    def dev_messages(self):
+        return EMU.messages(account=EMU.dev_account)
+
+
+class SendTest(RelayCase):
+    def test_lands_in_shared_account_byte_exact_with_bcc(self):
+        raw = message(body="line one\r\n.leading dot\r\n\r\nlast\r\n")
+        code, text = self.send(raw, rcpts=("rcpt@example.org", "hidden@example.net"))
+        self.assertEqual(code, 250, text)
+        self.assertTrue(text.startswith("2.0.0 Ok "), text)
+        msg_id = text.split()[-1]
+        msgs = self.shared_messages()
+        self.assertEqual([m["message_id"] for m in msgs], [msg_id])
+        m = msgs[0]
+        got = base64.b64decode(m["raw_b64"])
+        self.assertEqual(strip_received(got), raw)
+        self.assertEqual(m["params"]["Source"], "app@example.com")
+        self.assertEqual(m["params"]["Destinations"], ["rcpt@example.org", "hidden@example.net"])
+        # Signed with the assumed role's temporary key, never the dev key.
+        self.assertTrue(m["access_key_id"].startswith("ASIA"), m["access_key_id"])
+        self.assertNotEqual(m["access_key_id"], EMU.dev_keys[0])
+        self.assertEqual(self.dev_messages(), [])
+        self.assertRegex(self.relay.log(), r"event=smtp\.txn .*%s" % msg_id)
+
+    def test_sts_called_once_for_many_messages(self):
+        for i in range(15):
+            code, text = self.send(message(subject="n%d" % i))
+            self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.shared_messages()), 15)
+        # One AssumeRole at start-up, none per message.
+        self.assertEqual(EMU.stats().get("assume_role"), 1)
+
+    def test_unverified_sender_is_permanent(self):
+        code, text = self.send(message(sender="x@unverified.test"), sender="x@unverified.test")
+        self.assertEqual(code, 550, text)
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertIn("MessageRejected", text)
+        self.assertEqual(self.shared_messages(), [])
+
+    def test_x_ses_headers_are_stripped(self):
+        raw = message(extra=["X-SES-CONFIGURATION-SET: attacker-set",
+                             "X-SES-SOURCE-ARN: arn:aws:ses:us-east-1:999999999999:identity/x.test"])
+        code, text = self.send(raw)
+        self.assertEqual(code, 250, text)
+        got = base64.b64decode(self.shared_messages()[0]["raw_b64"])
+        self.assertNotIn(b"X-SES-", got)
+        self.assertIn(b"Subject: hello", got)
+
+    def test_too_many_recipients(self):
+        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=30) as s:
+            s.ehlo("client.test")
+            s.mail("app@example.com")
+            for i in range(50):
+                self.assertEqual(s.rcpt("r%d@example.org" % i)[0], 250)
+            code, text = s.rcpt("one-too-many@example.org")
+            self.assertEqual(code, 452, text)
+            # No To: header: SES (and moto) count header addresses too.
+            code, text = s.data(message(to=None))
+            self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.shared_messages()[0]["params"]["Destinations"]), 50)
+
+    def test_over_ses_size_limit(self):
+        # 8 MiB raw is over 10 MiB once base64-encoded: SES v1 would refuse it.
+        body = ("x" * 998 + "\r\n") * (8 * 1024 * 1024 // 1000)
+        code, text = self.send(message(body=body))
+        self.assertEqual(code, 552, text)
+        self.assertTrue(text.startswith("5.3.4"), text)
+        self.assertEqual(self.shared_messages(), [])
+
+
+class IdentityConfigTest(RelayCase):
+    config = {
+        "source_arn": "arn:aws:ses:us-east-1:111111111111:identity/example.com",
+        "from_arn": "arn:aws:ses:us-east-1:111111111111:identity/example.com",
+        "return_path_arn": "arn:aws:ses:us-east-1:111111111111:identity/example.com",
+        "message_tags": "team=mail,env=dev",
+    }
+
+    def extra_config(self):
+        return {"configuration_set": EMU.configuration_set}
+
+    def test_arns_configuration_set_and_tags_arrive(self):
+        code, text = self.send(message())
+        self.assertEqual(code, 250, text)
+        p = self.shared_messages()[0]["params"]
+        for k in ("SourceArn", "FromArn", "ReturnPathArn"):
+            self.assertEqual(p[k], IdentityConfigTest.config["source_arn"])
+        self.assertEqual(p["ConfigurationSetName"], EMU.configuration_set)
+        self.assertEqual(p["Tags"], [{"Name": "team", "Value": "mail"},
+                                     {"Name": "env", "Value": "dev"}])
+
+
+class RejectHeadersTest(RelayCase):
+    config = {"ses_headers": "reject"}
+
+    def test_x_ses_header_refused(self):
+        code, text = self.send(message(extra=["X-SES-CONFIGURATION-SET: evil"]))
+        self.assertEqual(code, 550, text)
+        self.assertEqual(self.shared_messages(), [])
+        # The session is still in step: the next transaction works.
+        self.assertEqual(self.send(message())[0], 250)
+
+
+class V2Test(RelayCase):
+    config = {"ses_api": "v2",
+              "source_arn": "arn:aws:ses:us-east-1:111111111111:identity/example.com"}
+
+    def test_sesv2_send_email_raw(self):
+        raw = message(body="v2 body\r\n")
+        code, text = self.send(raw)
+        self.assertEqual(code, 250, text)
+        m = self.shared_messages()[0]
+        self.assertEqual(m["api"], "SESv2.SendEmail")
+        self.assertEqual(strip_received(base64.b64decode(m["raw_b64"])), raw)
+        # FromEmailAddressIdentityArn, which the emulator reports as FromArn.
+        self.assertEqual(m["params"].get("FromArn"), V2Test.config["source_arn"])
+
+
+class FaultTest(RelayCase):
+    config = {"ses_max_retries": "2"}
+
+    def test_throttling_is_retried_then_answered_4xx(self):
+        EMU.fault("SendRawEmail", status=400, code="Throttling",
+                  message="Maximum sending rate exceeded.", count=1)
+        code, text = self.send(message())
+        self.assertEqual(code, 250, text)       # one throttle, retried inside
+        EMU.fault("SendRawEmail", status=400, code="Throttling",
+                  message="Maximum sending rate exceeded.", count=10)
+        code, text = self.send(message())
+        self.assertEqual(code, 451, text)
+        self.assertIn("Throttling", text)
+        self.assertEqual(len(self.shared_messages()), 1)
+
+    def test_server_error_is_temporary(self):
+        EMU.fault("SendRawEmail", status=500, code="InternalFailure", message="boom", count=10)
+        code, text = self.send(message())
+        self.assertEqual(code // 100, 4, text)
+        self.assertEqual(self.shared_messages(), [])
+        EMU.clear_faults()
+        self.assertEqual(self.send(message())[0], 250)
+
+    def test_daily_quota_not_retried(self):
+        EMU.reset_stats()
+        EMU.fault("SendRawEmail", status=400, code="Throttling",
+                  message="Daily message quota exceeded.", count=5)
+        code, text = self.send(message())
+        self.assertEqual(code, 451, text)
+        self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("4xx", 0), 1)
+
+
+class CredentialTest(RelayCase):
+    def test_trust_revoked_while_running(self):
+        self.assertEqual(self.send(message())[0], 250)
+        EMU.set_trust(False)
+        EMU.expire()            # the session the relay holds ends now
+        code, text = self.send(message())
+        self.assertEqual(code // 100, 4, text)
+        self.assertEqual(len(self.shared_messages()), 1)
+        self.assertEqual(self.dev_messages(), [])
+        EMU.set_trust(True)
+        # The relay retries STS with backoff; mail flows again once it has
+        # new credentials, without a restart.
+        deadline = time.monotonic() + 30
+        while True:
+            code, text = self.send(message())
+            if code == 250 or time.monotonic() > deadline:
+                break
+            self.assertEqual(code // 100, 4, text)
+            time.sleep(0.5)
+        self.assertEqual(code, 250, text)
+        # Every message that went out was signed by an assumed-role key.
+        for m in self.shared_messages():
+            self.assertTrue(m["access_key_id"].startswith("ASIA"))
+
+
+class BadBaseCredentialsTest(unittest.TestCase):
+    def test_wrong_secret_gives_4xx_and_nothing_sent(self):
+        env = EMU.daemon_env()
+        env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        EMU.clear_messages()
+        relay = Daemon(config={"backend": "ses", "role_arn": EMU.role_arn,
+                               "external_id": EMU.external_id, "region": EMU.region},
+                       env=env)
+        relay.start()
+        self.addCleanup(relay.cleanup)
+        self.addCleanup(relay.stop)
+        with smtplib.SMTP(relay.host, relay.port, timeout=60) as s:
+            s.ehlo("client.test")
+            s.mail("app@example.com")
+            s.rcpt("rcpt@example.org")
+            code, text = s.data(message())
+        self.assertEqual(code, 454, text)
+        self.assertIn(b"SignatureDoesNotMatch", text)
+        self.assertEqual(EMU.messages(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
