@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 
 #include "log.h"
@@ -27,7 +28,18 @@ struct key {
 	const char *def;		/* text form, parsed like file input; NULL: unset */
 	unsigned long long min, max;	/* T_UINT, T_DURATION, T_SIZE */
 	const struct enum_name *names;	/* T_ENUM */
+	/* Checks one value (one entry of a list) as it is read: 0, or
+	 * -EINVAL with the reason in why. NULL: the type says it all. */
+	int (*check)(const char *v, char *why, size_t whylen);
 };
+
+static int check_listen(const char *v, char *why, size_t whylen);
+static int check_sender(const char *v, char *why, size_t whylen);
+static int check_tag(const char *v, char *why, size_t whylen);
+static int check_role_arn(const char *v, char *why, size_t whylen);
+static int check_external_id(const char *v, char *why, size_t whylen);
+static int check_session_name(const char *v, char *why, size_t whylen);
+static int check_region(const char *v, char *why, size_t whylen);
 
 static const struct enum_name backend_names[] = {
 	{ "outbox", BACKEND_OUTBOX }, { "ses", BACKEND_SES }, { NULL, 0 } };
@@ -47,22 +59,23 @@ static const struct enum_name base_creds_names[] = {
 	{ "ecs", 0 }, { "imds", 0 }, { NULL, 0 } };
 
 #define OFF(f) offsetof(struct config, f)
-#define U(n, f, d, lo, hi) { n, T_UINT, OFF(f), d, lo, hi, NULL }
-#define D(n, f, d, lo, hi) { n, T_DURATION, OFF(f), d, lo, hi, NULL }
-#define S(n, f, d) { n, T_STR, OFF(f), d, 0, 0, NULL }
-#define B(n, f, d) { n, T_BOOL, OFF(f), d, 0, 0, NULL }
-#define L(n, f, d) { n, T_LIST, OFF(f), d, 0, 0, NULL }
-#define E(n, f, d, t) { n, T_ENUM, OFF(f), d, 0, 0, t }
+#define U(n, f, d, lo, hi) { n, T_UINT, OFF(f), d, lo, hi, NULL, NULL }
+#define D(n, f, d, lo, hi) { n, T_DURATION, OFF(f), d, lo, hi, NULL, NULL }
+#define Z(n, f, d, lo, hi) { n, T_SIZE, OFF(f), d, lo, hi, NULL, NULL }
+#define S(n, f, d, chk) { n, T_STR, OFF(f), d, 0, 0, NULL, chk }
+#define B(n, f, d) { n, T_BOOL, OFF(f), d, 0, 0, NULL, NULL }
+#define L(n, f, d, chk) { n, T_LIST, OFF(f), d, 0, 0, NULL, chk }
+#define E(n, f, d, t) { n, T_ENUM, OFF(f), d, 0, 0, t, NULL }
 
 /* Every key, its type, its default and its bounds: the single source of
  * truth. config/sesrelay.conf documents the same list (a test checks). */
 static const struct key keys[] = {
-	L("listen", listen, "127.0.0.1:2525"),
-	L("smtps_listen", smtps_listen, ""),
-	S("hostname", hostname, NULL),
+	L("listen", listen, "127.0.0.1:2525", check_listen),
+	L("smtps_listen", smtps_listen, "", check_listen),
+	S("hostname", hostname, NULL, NULL),
 	E("backend", backend, "ses", backend_names),
-	S("outbox_dir", outbox_dir, "outbox"),
-	{ "max_message_size", T_SIZE, OFF(max_message_size), "10M", 1024, 64ULL << 20, NULL },
+	S("outbox_dir", outbox_dir, "outbox", NULL),
+	Z("max_message_size", max_message_size, "10M", 1024, 64ULL << 20),
 	U("max_recipients", max_recipients, "50", 1, 1000),
 	U("max_connections", max_connections, "1000", 1, 1000000),
 	U("max_connections_per_ip", max_connections_per_ip, "100", 1, 1000000),
@@ -75,39 +88,40 @@ static const struct key keys[] = {
 	D("timeout_command", timeout_command, "300", 1, 86400),
 	D("timeout_data", timeout_data, "600", 1, 86400),
 	D("drain_timeout", drain_timeout, "30", 0, 3600),
-	S("tls_cert", tls_cert, NULL),
-	S("tls_key", tls_key, NULL),
+	S("tls_cert", tls_cert, NULL, NULL),
+	S("tls_key", tls_key, NULL, NULL),
 	B("require_tls", require_tls, "no"),
-	S("auth_users_file", auth_users_file, NULL),
+	S("auth_users_file", auth_users_file, NULL, NULL),
 	B("require_auth", require_auth, "no"),
 	B("allow_plaintext_auth", allow_plaintext_auth, "no"),
-	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128"),
-	L("allow_senders", allow_senders, ""),
+	B("allow_open_relay", allow_open_relay, "no"),
+	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128", NULL),
+	L("allow_senders", allow_senders, "", check_sender),
 	E("log_format", log_format, "logfmt", log_format_names),
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
-	S("metrics_listen", metrics_listen, NULL),
+	S("metrics_listen", metrics_listen, NULL, check_listen),
 	D("metrics_timeout", metrics_timeout, "10", 1, 300),
 	U("metrics_max_connections", metrics_max_connections, "64", 1, 4096),
 	U("workers", workers, "0", 0, 256),
-	S("role_arn", role_arn, NULL),
-	S("external_id", external_id, NULL),
-	S("role_session_name", role_session_name, NULL),
+	S("role_arn", role_arn, NULL, check_role_arn),
+	S("external_id", external_id, NULL, check_external_id),
+	S("role_session_name", role_session_name, NULL, check_session_name),
 	D("role_duration", role_duration, "3600", 900, 43200),
-	S("region", region, NULL),
-	S("base_credentials", base_credentials, "chain"),
+	S("region", region, NULL, check_region),
+	S("base_credentials", base_credentials, "chain", NULL),
 	D("sts_timeout", sts_timeout, "10", 1, 300),
 	D("refresh_before_expiry", refresh_before_expiry, "900", 60, 43200),
 	D("refresh_min_remaining", refresh_min_remaining, "60", 5, 3600),
 	D("credential_process_timeout", credential_process_timeout, "30", 1, 600),
-	{ "credential_process_max_output", T_SIZE, OFF(credential_process_max_output), "64K", 1024, 1 << 20, NULL },
+	Z("credential_process_max_output", credential_process_max_output, "64K", 1024, 1 << 20),
 	D("metadata_timeout", metadata_timeout, "2", 1, 60),
 	E("ses_api", ses_api, "v1", ses_api_names),
-	S("source_arn", source_arn, NULL),
-	S("from_arn", from_arn, NULL),
-	S("return_path_arn", return_path_arn, NULL),
-	S("configuration_set", configuration_set, NULL),
-	L("message_tags", message_tags, ""),
+	S("source_arn", source_arn, NULL, NULL),
+	S("from_arn", from_arn, NULL, NULL),
+	S("return_path_arn", return_path_arn, NULL, NULL),
+	S("configuration_set", configuration_set, NULL, NULL),
+	L("message_tags", message_tags, "", check_tag),
 	D("ses_timeout", ses_timeout, "30", 1, 600),
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
@@ -124,6 +138,205 @@ size_t config_key_count(void)
 const char *config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* Where each value came from. key[i]: ORIGIN_DEFAULT, the file line, or
+ * ORIGIN_ENV; for list keys read from the file, line[i][j] is the line of
+ * value j. */
+#define ORIGIN_DEFAULT 0u
+#define ORIGIN_ENV UINT_MAX
+
+struct config_origins {
+	unsigned key[NKEYS];
+	unsigned *line[NKEYS];
+	size_t nline[NKEYS];
+};
+
+static void origins_free(struct config_origins *o)
+{
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++)
+		free(o->line[i]);
+	free(o);
+}
+
+static bool all_chars(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) || (unsigned char)*s > 0x7f) {
+			if (strchr(extra, *s) == NULL)
+				return false;
+		}
+	return true;
+}
+
+/* A DNS name or IPv4 literal: labels of letters, digits, '-' and '_'. */
+static bool is_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+		return false;
+	return all_chars(s, "-_.");
+}
+
+int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+	const char *h = s, *colon, *p;
+	size_t hl;
+	unsigned long v = 0;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strchr(s, ':');
+		if (colon == NULL || strchr(colon + 1, ':'))
+			return -EINVAL;	/* IPv6 literals need brackets */
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	for (p = colon + 1; *p; p++) {
+		if (!isdigit((unsigned char)*p) || p - colon > 5)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (p == colon + 1 || v > 65535)
+		return -EINVAL;
+	if (*s == '[') {
+		struct in6_addr a6;
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return -EINVAL;
+	} else if (!is_hostname(host)) {
+		return -EINVAL;
+	}
+	*port = (unsigned)v;
+	return 0;
+}
+
+static int check_listen(const char *v, char *why, size_t whylen)
+{
+	char host[256];
+	unsigned port;
+
+	if (*v == '\0' || config_split_hostport(v, host, sizeof(host), &port) == 0)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not HOST:PORT or [IPv6]:PORT", v);
+	return -EINVAL;
+}
+
+/* An address (local@domain) or @domain, as MAIL FROM is compared with. */
+static int check_sender(const char *v, char *why, size_t whylen)
+{
+	const char *at = strrchr(v, '@');
+	bool ok = at != NULL && is_hostname(at + 1) && strchr(at + 1, '.') != NULL;
+
+	for (const char *p = v; ok && p < at; p++) {
+		unsigned char ch = (unsigned char)*p;
+		ok = ch > ' ' && ch < 0x7f && strchr("<>()[]\\,;:\"@", ch) == NULL;
+	}
+	if (ok)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is neither an address (user@example.com) nor @domain", v);
+	return -EINVAL;
+}
+
+static int check_tag(const char *v, char *why, size_t whylen)
+{
+	const char *eq = strchr(v, '=');
+
+	if (eq && eq != v)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not name=value", v);
+	return -EINVAL;
+}
+
+/* arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, PARTITION aws or aws-...,
+ * ACCOUNT 12 digits, NAME IAM's [A-Za-z0-9+=,.@_-]{1,64}. Anything after
+ * the name (a blank, a second ARN) is refused: STS would be asked for a
+ * role that does not exist, and the account check compares the account. */
+static int check_role_arn(const char *v, char *why, size_t whylen)
+{
+	const char *p = v, *name;
+	bool ok = strncmp(p, "arn:aws", 7) == 0;
+
+	if (ok) {
+		p += 7;
+		if (*p == '-') {
+			const char *q = ++p;
+			while (islower((unsigned char)*p) || *p == '-')
+				p++;
+			ok = p > q && p[-1] != '-';
+		}
+	}
+	ok = ok && strncmp(p, ":iam::", 6) == 0;
+	if (ok) {
+		p += 6;
+		for (int i = 0; i < 12 && ok; i++)
+			ok = isdigit((unsigned char)*p++);
+		ok = ok && strncmp(p, ":role/", 6) == 0;
+	}
+	if (ok) {
+		p += 5;		/* the path starts with its '/' */
+		name = strrchr(p, '/') + 1;
+		for (const char *q = p; ok && q < name; q++)
+			ok = *q > ' ' && *q < 0x7f;
+		ok = ok && strlen(name) >= 1 && strlen(name) <= 64 && strlen(p) <= 512 + 64 &&
+			all_chars(name, "+=,.@_-");
+	}
+	if (*v == '\0' || ok)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not an IAM role ARN "
+		"(arn:aws:iam::123456789012:role/NAME)", v);
+	return -EINVAL;
+}
+
+/* STS ExternalId: 2-1224 of [A-Za-z0-9+=,.@:/_-]. An empty value is
+ * refused rather than read as "no ExternalId": it is what an unset
+ * secret or variable looks like, and the trust policy that asks for one
+ * would then refuse every AssumeRole with an error far from the cause. */
+static int check_external_id(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && n <= 1224 && all_chars(v, "+=,.@:/_-"))
+		return 0;
+	if (n == 0)
+		snprintf(why, whylen, "set but empty (remove the key when the role's "
+			"trust policy asks for no ExternalId)");
+	else
+		snprintf(why, whylen, "must be 2-1224 characters of A-Z a-z 0-9 +=,.@:/_-");
+	return -EINVAL;
+}
+
+static int check_session_name(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || (n >= 2 && n <= 64 && all_chars(v, "+=,.@_-")))
+		return 0;
+	snprintf(why, whylen, "\"%s\" must be 2-64 characters of A-Z a-z 0-9 +=,.@_-", v);
+	return -EINVAL;
+}
+
+static int check_region(const char *v, char *why, size_t whylen)
+{
+	bool ok = strlen(v) <= 32;
+
+	for (const char *p = v; ok && *p; p++)
+		ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-';
+	if (ok)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not a region name such as eu-west-1", v);
+	return -EINVAL;
 }
 
 static const struct key *find_key(const char *name)
@@ -246,7 +459,10 @@ nomem:
 	return -ENOMEM;
 }
 
-static int set_value(struct config *c, const struct key *k, const char *v,
+/* Parse v as key k's type into a scratch value, then store it: a failed
+ * value leaves the field as it was. A list replaces the field's values,
+ * or with append adds to them. */
+static int set_value(struct config *c, const struct key *k, const char *v, bool append,
 	char *err, size_t errlen)
 {
 	void *field = (char *)c + k->off;
@@ -256,6 +472,8 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 	switch (k->type) {
 	case T_STR: {
 		char *d = NULL;
+		if (k->check && (r = k->check(v, err, errlen)) != 0)
+			return r;
 		if (*v && (d = strdup(v)) == NULL)
 			return -ENOMEM;
 		free(*(char **)field);
@@ -267,8 +485,34 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 		if (r)
 			snprintf(err, errlen, "expected yes or no, got \"%s\"", v);
 		return r;
-	case T_LIST:
-		return strlist_split((struct strlist *)field, v);
+	case T_LIST: {
+		struct strlist *l = field, add = { NULL, 0 };
+		char **nv;
+
+		if ((r = strlist_split(&add, v)) != 0)
+			return r;
+		for (size_t i = 0; i < add.n && k->check; i++) {
+			if ((r = k->check(add.v[i], err, errlen)) != 0) {
+				strlist_free(&add);
+				return r;
+			}
+		}
+		if (!append) {
+			strlist_free(l);
+			*l = add;
+			return 0;
+		}
+		nv = realloc(l->v, (l->n + add.n + 1) * sizeof(*nv));
+		if (nv == NULL) {
+			strlist_free(&add);
+			return -ENOMEM;
+		}
+		l->v = nv;
+		memcpy(l->v + l->n, add.v, add.n * sizeof(*nv));
+		l->n += add.n;
+		free(add.v);
+		return 0;
+	}
 	case T_ENUM:
 		for (const struct enum_name *e = k->names; e->name; e++) {
 			if (strcmp(e->name, v) == 0) {
@@ -319,23 +563,95 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 	return 0;
 }
 
+/* Set key k from one source and record where the value came from. In the
+ * file (origin = line) a single-valued key may appear once; a list key's
+ * first line replaces the default and later lines add to it. */
+static int set_from(struct config *c, const struct key *k, const char *value,
+	unsigned origin, char *err, size_t errlen)
+{
+	struct config_origins *o = c->origins;
+	size_t ki = (size_t)(k - keys);
+	struct strlist *l = (struct strlist *)((char *)c + k->off);
+	bool file = origin != ORIGIN_DEFAULT && origin != ORIGIN_ENV;
+	bool append = file && k->type == T_LIST && o && o->key[ki] != ORIGIN_DEFAULT &&
+		o->key[ki] != ORIGIN_ENV;
+	size_t before = k->type == T_LIST ? (append ? l->n : 0) : 0;
+	char why[300] = "";
+	int r;
+
+	if (file && k->type != T_LIST && o && o->key[ki] != ORIGIN_DEFAULT &&
+	    o->key[ki] != ORIGIN_ENV) {
+		snprintf(err, errlen, "%s: given again (first at line %u); it takes one value",
+			k->name, o->key[ki]);
+		return -EINVAL;
+	}
+	r = set_value(c, k, value, append, why, sizeof(why));
+	if (r == -ENOMEM) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	if (r) {
+		snprintf(err, errlen, "%s: %s", k->name, why);
+		return r;
+	}
+	if (o == NULL)
+		return 0;
+	if (!append)
+		o->key[ki] = origin;
+	if (k->type == T_LIST) {
+		unsigned *nl = realloc(o->line[ki], (l->n + 1) * sizeof(*nl));
+		if (nl == NULL)
+			return -ENOMEM;
+		o->line[ki] = nl;
+		for (size_t i = before; i < l->n; i++)
+			nl[i] = origin;
+		o->nline[ki] = l->n;
+	}
+	return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value,
 	char *err, size_t errlen)
 {
 	const struct key *k = find_key(key);
-	char why[200] = "";
-	int r;
 
 	if (k == NULL) {
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 		return -EINVAL;
 	}
-	r = set_value(c, k, value, why, sizeof(why));
-	if (r == -ENOMEM)
-		snprintf(err, errlen, "out of memory");
-	else if (r)
-		snprintf(err, errlen, "bad value for \"%s\": %s", key, why);
-	return r;
+	return set_from(c, k, value, ORIGIN_DEFAULT, err, errlen);
+}
+
+const char *config_where(const struct config *c, const char *key, const char *entry,
+	char *buf, size_t len)
+{
+	const struct key *k = find_key(key);
+	const struct config_origins *o = c->origins;
+	const char *path = c->path ? c->path : "configuration";
+	unsigned line = ORIGIN_DEFAULT;
+
+	if (k && o) {
+		size_t ki = (size_t)(k - keys);
+		const struct strlist *l = (const struct strlist *)((const char *)c + k->off);
+		line = o->key[ki];
+		for (size_t i = 0; k->type == T_LIST && entry && i < l->n && i < o->nline[ki]; i++)
+			if (strcmp(l->v[i], entry) == 0) {
+				line = o->line[ki][i];
+				break;
+			}
+	}
+	if (line == ORIGIN_ENV) {
+		size_t j = (size_t)snprintf(buf, len, "environment SESRELAY_");
+		for (const char *p = key; *p && j + 1 < len; p++)
+			buf[j++] = (char)toupper((unsigned char)*p);
+		if (j < len)
+			buf[j] = '\0';
+	} else if (line != ORIGIN_DEFAULT) {
+		snprintf(buf, len, "%s:%u: %s", path, line, key);
+	} else {
+		snprintf(buf, len, "%s: %s", path, key);
+	}
+	return buf;
 }
 
 int config_defaults(struct config *c)
@@ -343,9 +659,14 @@ int config_defaults(struct config *c)
 	char err[256];
 
 	memset(c, 0, sizeof(*c));
+	c->origins = calloc(1, sizeof(*c->origins));
+	if (c->origins == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
+		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err))) {
+			config_free(c);
 			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -417,10 +738,15 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
 		r = parse_line(line, &key, &value);
 		if (r == 1)
 			continue;
-		if (r == 0)
-			r = config_set(c, key, value, why, sizeof(why));
-		else
+		if (r == 0) {
+			const struct key *k = find_key(key);
+			if (k)
+				r = set_from(c, k, value, lineno, why, sizeof(why));
+			else
+				r = config_set(c, key, value, why, sizeof(why));
+		} else {
 			snprintf(why, sizeof(why), "unterminated quote");
+		}
 		if (r) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
 			fclose(f);
@@ -446,7 +772,7 @@ static int load_env(struct config *c, char *err, size_t errlen)
 		v = getenv(name);
 		if (v == NULL)
 			continue;
-		if (config_set(c, keys[i].name, v, why, sizeof(why))) {
+		if (set_from(c, &keys[i], v, ORIGIN_ENV, why, sizeof(why))) {
 			snprintf(err, errlen, "environment %s: %s", name, why);
 			return -EINVAL;
 		}
@@ -454,45 +780,127 @@ static int load_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* An allow_networks entry that admits every client of a family: a /0, or
+ * an IPv6 block containing ::ffff:0:0/96, which the allow list matches
+ * against every IPv4 client. Syntax errors are netacl's to report. */
+static bool admits_everyone(const char *cidr)
+{
+	static const unsigned char v4mapped[16] = { [10] = 0xff, [11] = 0xff };
+	const char *slash = strchr(cidr, '/');
+	unsigned char a[16];
+	char host[64];
+	unsigned long prefix;
+	char *end;
+
+	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(host) || !isdigit((unsigned char)slash[1]))
+		return false;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (*end)
+		return false;
+	if (prefix == 0)
+		return true;
+	memcpy(host, cidr, (size_t)(slash - cidr));
+	host[slash - cidr] = '\0';
+	if (prefix > 96 || inet_pton(AF_INET6, host, a) != 1)
+		return false;
+	for (unsigned long bit = 0; bit < prefix; bit++) {
+		unsigned char m = (unsigned char)(0x80u >> (bit % 8));
+		if ((a[bit / 8] & m) != (v4mapped[bit / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+static bool is_loopback_listen(const char *spec)
+{
+	char host[256];
+	unsigned port;
+	unsigned char a[16];
+
+	if (config_split_hostport(spec, host, sizeof(host), &port))
+		return false;
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1) {
+		static const unsigned char one[16] = { [15] = 1 };
+		static const unsigned char mapped127[13] = { [10] = 0xff, [11] = 0xff, [12] = 127 };
+		return memcmp(a, one, 16) == 0 || memcmp(a, mapped127, 13) == 0;
+	}
+	return false;	/* a host name may resolve to anything */
+}
+
+/* An open relay: a listener reachable from other hosts that lets clients
+ * from any address send without authenticating. Refused unless
+ * allow_open_relay says it is meant. */
+static int check_open_relay(const struct config *c, char *err, size_t errlen)
+{
+	const struct strlist *lists[] = { &c->listen, &c->smtps_listen };
+	const char *names[] = { "listen", "smtps_listen" };
+	const char *open = NULL, *exposed = NULL, *exposed_key = NULL;
+	char w1[400], w2[400];
+
+	if (c->allow_open_relay || c->require_auth)
+		return 0;
+	for (size_t i = 0; i < c->allow_networks.n && !open; i++)
+		if (admits_everyone(c->allow_networks.v[i]))
+			open = c->allow_networks.v[i];
+	for (size_t j = 0; j < 2 && open && !exposed; j++)
+		for (size_t i = 0; i < lists[j]->n && !exposed; i++)
+			if (!is_loopback_listen(lists[j]->v[i])) {
+				exposed = lists[j]->v[i];
+				exposed_key = names[j];
+			}
+	if (!exposed)
+		return 0;
+	snprintf(err, errlen, "%s: \"%s\" lets every address send without authentication "
+		"through %s \"%s\", which is not loopback: an open relay. Narrow allow_networks, "
+		"set require_auth yes, or set allow_open_relay yes if this is really meant",
+		config_where(c, "allow_networks", open, w1, sizeof(w1)), open,
+		config_where(c, exposed_key, exposed, w2, sizeof(w2)), exposed);
+	return -EINVAL;
+}
+
+#define W(key) config_where(c, key, NULL, w, sizeof(w))
+
 static int validate(struct config *c, char *err, size_t errlen)
 {
-	const char *where = c->path ? c->path : "configuration";
+	char w[400];
 
 	if (c->listen.n == 0 && c->smtps_listen.n == 0) {
-		snprintf(err, errlen, "%s: key \"listen\": no address to listen on", where);
+		snprintf(err, errlen, "%s: no address to listen on", W("listen"));
 		return -EINVAL;
 	}
 	if (!c->tls_cert != !c->tls_key) {
-		snprintf(err, errlen, "%s: keys \"tls_cert\" and \"tls_key\" must be set together", where);
+		snprintf(err, errlen, "%s: needs %s, which is not set",
+			c->tls_cert ? W("tls_cert") : W("tls_key"),
+			c->tls_cert ? "tls_key" : "tls_cert");
 		return -EINVAL;
 	}
 	if ((c->require_tls || c->smtps_listen.n) && !c->tls_cert) {
-		snprintf(err, errlen, "%s: key \"%s\" needs tls_cert and tls_key", where,
-			c->require_tls ? "require_tls" : "smtps_listen");
+		snprintf(err, errlen, "%s: needs tls_cert and tls_key, which are not set",
+			W(c->require_tls ? "require_tls" : "smtps_listen"));
 		return -EINVAL;
 	}
 	if (c->require_auth && !c->auth_users_file) {
-		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file", where);
+		snprintf(err, errlen, "%s: needs auth_users_file, which is not set",
+			W("require_auth"));
 		return -EINVAL;
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {
-		snprintf(err, errlen, "%s: key \"role_arn\" is required with backend ses", where);
+		snprintf(err, errlen, "%s: required with backend ses", W("role_arn"));
 		return -EINVAL;
 	}
 	if (c->refresh_min_remaining >= c->refresh_before_expiry) {
-		snprintf(err, errlen, "%s: key \"refresh_min_remaining\" must be below refresh_before_expiry", where);
+		snprintf(err, errlen, "%s: must be below refresh_before_expiry",
+			W("refresh_min_remaining"));
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < c->message_tags.n; i++) {
-		const char *eq = strchr(c->message_tags.v[i], '=');
-		if (eq == NULL || eq == c->message_tags.v[i]) {
-			snprintf(err, errlen, "%s: key \"message_tags\": \"%s\" is not name=value",
-				where, c->message_tags.v[i]);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return check_open_relay(c, err, errlen);
 }
+
+#undef W
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -533,4 +941,6 @@ void config_free(struct config *c)
 	}
 	free(c->path);
 	c->path = NULL;
+	origins_free(c->origins);
+	c->origins = NULL;
 }
