@@ -2,6 +2,7 @@
  * one event loop, or on `workers` loops in threads (workers.c). */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ static void close_admin(void *arg)
 	admin_http_close(arg);
 }
 
-int cmd_run(const char *config_path)
+int cmd_run(const char *config_path, int argc, char **argv)
 {
 	struct runtime *rt = NULL;
 	struct backend *be = NULL;
@@ -32,6 +33,13 @@ int cmd_run(const char *config_path)
 	char err[1024];
 	int r;
 
+	if (argc > 1) {
+		bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fprintf(help ? stdout : stderr, "usage: sesrelay [-c FILE] [run]\n"
+			"Runs the relay in the foreground until SIGTERM or SIGINT; SIGHUP reloads\n"
+			"the configuration.\n");
+		return help ? 0 : 2;
+	}
 	if (runtime_load(config_path, &rt, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sesrelay: %s\n", err);
 		return 2;
