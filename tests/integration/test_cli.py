@@ -7,6 +7,7 @@ before the relay would talk to AWS, or uses the outbox back end."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,32 @@ class GlobalOptions(unittest.TestCase):
                 with open(log.name) as f:
                     return "event=smtp.listen" in f.read()
             wait_until(listening, timeout=30, what="smtp.listen")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    def test_every_listen_line_is_bound(self):
+        """Two `listen` lines: both addresses serve (once only the last did)."""
+        d = tempfile.TemporaryDirectory(prefix="sesrelay-cli-run-")
+        self.addCleanup(d.cleanup)
+        c = Conf("backend outbox\noutbox_dir %s\nworkers 1\nlisten 127.0.0.1:0\n"
+                 "listen 127.0.0.2:0\n" % d.name)
+        log = open(os.path.join(d.name, "log"), "w+")
+        self.addCleanup(log.close)
+        p = subprocess.Popen([require_binary(), "-c", c.path], stderr=log)
+        try:
+            def listening():
+                with open(log.name) as f:
+                    return re.findall(r"event=smtp\.listen .*?addr=\"?([0-9.]+):(\d+)", f.read())
+            addrs = wait_until(lambda: len(listening()) >= 2 and listening(), timeout=30,
+                               what="two smtp.listen lines")
+            self.assertEqual(sorted(a for a, _ in addrs), ["127.0.0.1", "127.0.0.2"])
+            for host, port in addrs:
+                with socket.create_connection((host, int(port)), timeout=10) as s:
+                    self.assertTrue(s.recv(512).startswith(b"220 "))
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=60), 0)
         finally:
