@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 
+#include "config_values.h"
 #include "log.h"
 
 enum key_type { T_STR, T_BOOL, T_UINT, T_DURATION, T_SIZE, T_LIST, T_ENUM };
@@ -33,13 +33,6 @@ struct key {
 	int (*check)(const char *v, char *why, size_t whylen);
 };
 
-static int check_listen(const char *v, char *why, size_t whylen);
-static int check_sender(const char *v, char *why, size_t whylen);
-static int check_tag(const char *v, char *why, size_t whylen);
-static int check_role_arn(const char *v, char *why, size_t whylen);
-static int check_external_id(const char *v, char *why, size_t whylen);
-static int check_session_name(const char *v, char *why, size_t whylen);
-static int check_region(const char *v, char *why, size_t whylen);
 
 static const struct enum_name backend_names[] = {
 	{ "outbox", BACKEND_OUTBOX }, { "ses", BACKEND_SES }, { NULL, 0 } };
@@ -70,8 +63,8 @@ static const struct enum_name base_creds_names[] = {
 /* Every key, its type, its default and its bounds: the single source of
  * truth. config/sesrelay.conf documents the same list (a test checks). */
 static const struct key keys[] = {
-	L("listen", listen, "127.0.0.1:2525", check_listen),
-	L("smtps_listen", smtps_listen, "", check_listen),
+	L("listen", listen, "127.0.0.1:2525", config_check_listen),
+	L("smtps_listen", smtps_listen, "", config_check_listen),
 	S("hostname", hostname, NULL, NULL),
 	E("backend", backend, "ses", backend_names),
 	S("outbox_dir", outbox_dir, "outbox", NULL),
@@ -96,19 +89,19 @@ static const struct key keys[] = {
 	B("allow_plaintext_auth", allow_plaintext_auth, "no"),
 	B("allow_open_relay", allow_open_relay, "no"),
 	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128", NULL),
-	L("allow_senders", allow_senders, "", check_sender),
+	L("allow_senders", allow_senders, "", config_check_sender),
 	E("log_format", log_format, "logfmt", log_format_names),
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
-	S("metrics_listen", metrics_listen, NULL, check_listen),
+	S("metrics_listen", metrics_listen, NULL, config_check_listen),
 	D("metrics_timeout", metrics_timeout, "10", 1, 300),
 	U("metrics_max_connections", metrics_max_connections, "64", 1, 4096),
 	U("workers", workers, "0", 0, 256),
-	S("role_arn", role_arn, NULL, check_role_arn),
-	S("external_id", external_id, NULL, check_external_id),
-	S("role_session_name", role_session_name, NULL, check_session_name),
+	S("role_arn", role_arn, NULL, config_check_role_arn),
+	S("external_id", external_id, NULL, config_check_external_id),
+	S("role_session_name", role_session_name, NULL, config_check_session_name),
 	D("role_duration", role_duration, "3600", 900, 43200),
-	S("region", region, NULL, check_region),
+	S("region", region, NULL, config_check_region),
 	S("base_credentials", base_credentials, "chain", NULL),
 	D("sts_timeout", sts_timeout, "10", 1, 300),
 	D("refresh_before_expiry", refresh_before_expiry, "900", 60, 43200),
@@ -121,7 +114,7 @@ static const struct key keys[] = {
 	S("from_arn", from_arn, NULL, NULL),
 	S("return_path_arn", return_path_arn, NULL, NULL),
 	S("configuration_set", configuration_set, NULL, NULL),
-	L("message_tags", message_tags, "", check_tag),
+	L("message_tags", message_tags, "", config_check_tag),
 	D("ses_timeout", ses_timeout, "30", 1, 600),
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
@@ -159,184 +152,6 @@ static void origins_free(struct config_origins *o)
 	for (size_t i = 0; i < NKEYS; i++)
 		free(o->line[i]);
 	free(o);
-}
-
-static bool all_chars(const char *s, const char *extra)
-{
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) || (unsigned char)*s > 0x7f) {
-			if (strchr(extra, *s) == NULL)
-				return false;
-		}
-	return true;
-}
-
-/* A DNS name or IPv4 literal: labels of letters, digits, '-' and '_'. */
-static bool is_hostname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
-		return false;
-	return all_chars(s, "-_.");
-}
-
-int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port)
-{
-	const char *h = s, *colon, *p;
-	size_t hl;
-	unsigned long v = 0;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strchr(s, ':');
-		if (colon == NULL || strchr(colon + 1, ':'))
-			return -EINVAL;	/* IPv6 literals need brackets */
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	for (p = colon + 1; *p; p++) {
-		if (!isdigit((unsigned char)*p) || p - colon > 5)
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	if (p == colon + 1 || v > 65535)
-		return -EINVAL;
-	if (*s == '[') {
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return -EINVAL;
-	} else if (!is_hostname(host)) {
-		return -EINVAL;
-	}
-	*port = (unsigned)v;
-	return 0;
-}
-
-static int check_listen(const char *v, char *why, size_t whylen)
-{
-	char host[256];
-	unsigned port;
-
-	if (*v == '\0' || config_split_hostport(v, host, sizeof(host), &port) == 0)
-		return 0;
-	snprintf(why, whylen, "\"%s\" is not HOST:PORT or [IPv6]:PORT", v);
-	return -EINVAL;
-}
-
-/* An address (local@domain) or @domain, as MAIL FROM is compared with. */
-static int check_sender(const char *v, char *why, size_t whylen)
-{
-	const char *at = strrchr(v, '@');
-	bool ok = at != NULL && is_hostname(at + 1) && strchr(at + 1, '.') != NULL;
-
-	for (const char *p = v; ok && p < at; p++) {
-		unsigned char ch = (unsigned char)*p;
-		ok = ch > ' ' && ch < 0x7f && strchr("<>()[]\\,;:\"@", ch) == NULL;
-	}
-	if (ok)
-		return 0;
-	snprintf(why, whylen, "\"%s\" is neither an address (user@example.com) nor @domain", v);
-	return -EINVAL;
-}
-
-static int check_tag(const char *v, char *why, size_t whylen)
-{
-	const char *eq = strchr(v, '=');
-
-	if (eq && eq != v)
-		return 0;
-	snprintf(why, whylen, "\"%s\" is not name=value", v);
-	return -EINVAL;
-}
-
-/* arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, PARTITION aws or aws-...,
- * ACCOUNT 12 digits, NAME IAM's [A-Za-z0-9+=,.@_-]{1,64}. Anything after
- * the name (a blank, a second ARN) is refused: STS would be asked for a
- * role that does not exist, and the account check compares the account. */
-static int check_role_arn(const char *v, char *why, size_t whylen)
-{
-	const char *p = v, *name;
-	bool ok = strncmp(p, "arn:aws", 7) == 0;
-
-	if (ok) {
-		p += 7;
-		if (*p == '-') {
-			const char *q = ++p;
-			while (islower((unsigned char)*p) || *p == '-')
-				p++;
-			ok = p > q && p[-1] != '-';
-		}
-	}
-	ok = ok && strncmp(p, ":iam::", 6) == 0;
-	if (ok) {
-		p += 6;
-		for (int i = 0; i < 12 && ok; i++)
-			ok = isdigit((unsigned char)*p++);
-		ok = ok && strncmp(p, ":role/", 6) == 0;
-	}
-	if (ok) {
-		p += 5;		/* the path starts with its '/' */
-		name = strrchr(p, '/') + 1;
-		for (const char *q = p; ok && q < name; q++)
-			ok = *q > ' ' && *q < 0x7f;
-		ok = ok && strlen(name) >= 1 && strlen(name) <= 64 && strlen(p) <= 512 + 64 &&
-			all_chars(name, "+=,.@_-");
-	}
-	if (*v == '\0' || ok)
-		return 0;
-	snprintf(why, whylen, "\"%s\" is not an IAM role ARN "
-		"(arn:aws:iam::123456789012:role/NAME)", v);
-	return -EINVAL;
-}
-
-/* STS ExternalId: 2-1224 of [A-Za-z0-9+=,.@:/_-]. An empty value is
- * refused rather than read as "no ExternalId": it is what an unset
- * secret or variable looks like, and the trust policy that asks for one
- * would then refuse every AssumeRole with an error far from the cause. */
-static int check_external_id(const char *v, char *why, size_t whylen)
-{
-	size_t n = strlen(v);
-
-	if (n >= 2 && n <= 1224 && all_chars(v, "+=,.@:/_-"))
-		return 0;
-	if (n == 0)
-		snprintf(why, whylen, "set but empty (remove the key when the role's "
-			"trust policy asks for no ExternalId)");
-	else
-		snprintf(why, whylen, "must be 2-1224 characters of A-Z a-z 0-9 +=,.@:/_-");
-	return -EINVAL;
-}
-
-static int check_session_name(const char *v, char *why, size_t whylen)
-{
-	size_t n = strlen(v);
-
-	if (n == 0 || (n >= 2 && n <= 64 && all_chars(v, "+=,.@_-")))
-		return 0;
-	snprintf(why, whylen, "\"%s\" must be 2-64 characters of A-Z a-z 0-9 +=,.@_-", v);
-	return -EINVAL;
-}
-
-static int check_region(const char *v, char *why, size_t whylen)
-{
-	bool ok = strlen(v) <= 32;
-
-	for (const char *p = v; ok && *p; p++)
-		ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-';
-	if (ok)
-		return 0;
-	snprintf(why, whylen, "\"%s\" is not a region name such as eu-west-1", v);
-	return -EINVAL;
 }
 
 static const struct key *find_key(const char *name)
@@ -780,57 +595,6 @@ static int load_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* An allow_networks entry that admits every client of a family: a /0, or
- * an IPv6 block containing ::ffff:0:0/96, which the allow list matches
- * against every IPv4 client. Syntax errors are netacl's to report. */
-static bool admits_everyone(const char *cidr)
-{
-	static const unsigned char v4mapped[16] = { [10] = 0xff, [11] = 0xff };
-	const char *slash = strchr(cidr, '/');
-	unsigned char a[16];
-	char host[64];
-	unsigned long prefix;
-	char *end;
-
-	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(host) || !isdigit((unsigned char)slash[1]))
-		return false;
-	prefix = strtoul(slash + 1, &end, 10);
-	if (*end)
-		return false;
-	if (prefix == 0)
-		return true;
-	memcpy(host, cidr, (size_t)(slash - cidr));
-	host[slash - cidr] = '\0';
-	if (prefix > 96 || inet_pton(AF_INET6, host, a) != 1)
-		return false;
-	for (unsigned long bit = 0; bit < prefix; bit++) {
-		unsigned char m = (unsigned char)(0x80u >> (bit % 8));
-		if ((a[bit / 8] & m) != (v4mapped[bit / 8] & m))
-			return false;
-	}
-	return true;
-}
-
-static bool is_loopback_listen(const char *spec)
-{
-	char host[256];
-	unsigned port;
-	unsigned char a[16];
-
-	if (config_split_hostport(spec, host, sizeof(host), &port))
-		return false;
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, a) == 1)
-		return a[0] == 127;
-	if (inet_pton(AF_INET6, host, a) == 1) {
-		static const unsigned char one[16] = { [15] = 1 };
-		static const unsigned char mapped127[13] = { [10] = 0xff, [11] = 0xff, [12] = 127 };
-		return memcmp(a, one, 16) == 0 || memcmp(a, mapped127, 13) == 0;
-	}
-	return false;	/* a host name may resolve to anything */
-}
-
 /* An open relay: a listener reachable from other hosts that lets clients
  * from any address send without authenticating. Refused unless
  * allow_open_relay says it is meant. */
@@ -844,11 +608,11 @@ static int check_open_relay(const struct config *c, char *err, size_t errlen)
 	if (c->allow_open_relay || c->require_auth)
 		return 0;
 	for (size_t i = 0; i < c->allow_networks.n && !open; i++)
-		if (admits_everyone(c->allow_networks.v[i]))
+		if (config_network_admits_everyone(c->allow_networks.v[i]))
 			open = c->allow_networks.v[i];
 	for (size_t j = 0; j < 2 && open && !exposed; j++)
 		for (size_t i = 0; i < lists[j]->n && !exposed; i++)
-			if (!is_loopback_listen(lists[j]->v[i])) {
+			if (!config_listen_is_loopback(lists[j]->v[i])) {
 				exposed = lists[j]->v[i];
 				exposed_key = names[j];
 			}
