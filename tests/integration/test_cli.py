@@ -76,41 +76,24 @@ class GlobalOptions(unittest.TestCase):
         self.assertIn("%s:3: max_errors" % good.path, err)
         self.assertIn("line 2", err)
 
-    def test_run_with_config_after_the_command_serves(self):
+    def serve(self, args, conf_text, listeners):
+        """Runs the relay with args (the configuration file's path put in
+        for CONF) until it logs `listeners` smtp.listen lines; returns their
+        (host, port) and stops it with SIGTERM, which must exit 0."""
         d = tempfile.TemporaryDirectory(prefix="sesrelay-cli-run-")
-        c = Conf("backend outbox\noutbox_dir %s\nlisten 127.0.0.1:0\nworkers 1\n" % d.name)
+        self.addCleanup(d.cleanup)
+        c = Conf("backend outbox\noutbox_dir %s\nworkers 1\n%s" % (d.name, conf_text))
         log = open(os.path.join(d.name, "log"), "w+")
         self.addCleanup(log.close)
-        self.addCleanup(d.cleanup)
-        p = subprocess.Popen([require_binary(), "run", "--config", c.path], stderr=log)
-        try:
-            def listening():
-                with open(log.name) as f:
-                    return "event=smtp.listen" in f.read()
-            wait_until(listening, timeout=30, what="smtp.listen")
-            p.send_signal(signal.SIGTERM)
-            self.assertEqual(p.wait(timeout=60), 0)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        p = subprocess.Popen([require_binary()] + [c.path if a == "CONF" else a for a in args],
+                             stderr=log)
 
-    def test_every_listen_line_is_bound(self):
-        """Two `listen` lines: both addresses serve (once only the last did)."""
-        d = tempfile.TemporaryDirectory(prefix="sesrelay-cli-run-")
-        self.addCleanup(d.cleanup)
-        c = Conf("backend outbox\noutbox_dir %s\nworkers 1\nlisten 127.0.0.1:0\n"
-                 "listen 127.0.0.2:0\n" % d.name)
-        log = open(os.path.join(d.name, "log"), "w+")
-        self.addCleanup(log.close)
-        p = subprocess.Popen([require_binary(), "-c", c.path], stderr=log)
+        def listening():
+            with open(log.name) as f:
+                found = re.findall(r"event=smtp\.listen .*?addr=\"?([0-9.]+):(\d+)", f.read())
+            return found if len(found) >= listeners else None
         try:
-            def listening():
-                with open(log.name) as f:
-                    return re.findall(r"event=smtp\.listen .*?addr=\"?([0-9.]+):(\d+)", f.read())
-            addrs = wait_until(lambda: len(listening()) >= 2 and listening(), timeout=30,
-                               what="two smtp.listen lines")
-            self.assertEqual(sorted(a for a, _ in addrs), ["127.0.0.1", "127.0.0.2"])
+            addrs = wait_until(listening, timeout=30, what="smtp.listen lines")
             for host, port in addrs:
                 with socket.create_connection((host, int(port)), timeout=10) as s:
                     self.assertTrue(s.recv(512).startswith(b"220 "))
@@ -120,6 +103,15 @@ class GlobalOptions(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        return addrs
+
+    def test_run_with_config_after_the_command_serves(self):
+        self.serve(["run", "--config", "CONF"], "listen 127.0.0.1:0\n", 1)
+
+    def test_every_listen_line_is_bound(self):
+        """Two `listen` lines: both addresses serve (once only the last did)."""
+        addrs = self.serve(["-c", "CONF"], "listen 127.0.0.1:0\nlisten 127.0.0.2:0\n", 2)
+        self.assertEqual(sorted(a for a, _ in addrs), ["127.0.0.1", "127.0.0.2"])
 
     def test_missing_value_and_unknown_option(self):
         rc, _, err = run(["whoami", "--config"])
