@@ -25,7 +25,8 @@ static CURLU *open_url(const char *url, int *err)
 	*err = -EINVAL;
 	/* curl reads "https:///x" as host "x"; an empty authority is an error
 	 * in a configured endpoint, not something to guess around. */
-	if (url == NULL || ((sep = strstr(url, "://")) != NULL && sep[3] == '/') || curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	if (url == NULL || ((sep = strstr(url, "://")) != NULL && sep[3] == '/') ||
+	    curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
 	    curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {

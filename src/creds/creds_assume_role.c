@@ -226,22 +226,40 @@ out:
 		really_free(a);
 }
 
-static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
+/* Start a get() (BASE) or a base-only lookup (BASE_ONLY) at the base
+ * provider. It may answer before returning (env keys): on_base then runs
+ * the next step from here, which is fine since every later step is
+ * asynchronous. */
+static int ask_base(struct assume_role *a, enum step step, creds_cb cb, void *arg)
 {
-	struct assume_role *a = (struct assume_role *)p;
 	int r;
 
 	if (a->step != IDLE)
 		return -EBUSY;
 	a->cb = cb;
 	a->arg = arg;
-	a->step = BASE;
-	if (a->next_base) {
-		struct aws_creds *b = a->next_base;
+	a->step = step;
+	r = creds_provider_get(a->base, on_base, a);
+	if (r) {
+		a->step = IDLE;
+		a->cb = NULL;
+	}
+	return r;
+}
 
+static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
+{
+	struct assume_role *a = (struct assume_role *)p;
+	struct aws_creds *b = a->next_base;
+
+	/* Base credentials creds_assume_role_base() just handed out are used
+	 * once, while they have a minute left; else the base provider again. */
+	if (b && a->step == IDLE) {
 		a->next_base = NULL;
-		/* Kept only while they have a minute left; else ask again. */
 		if (b->expiration == 0 || b->expiration > time(NULL) + 60) {
+			a->cb = cb;
+			a->arg = arg;
+			a->step = BASE;
 			a->busy++;
 			on_base(a, 0, b, NULL);
 			aws_creds_unref(b);
@@ -252,33 +270,12 @@ static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
 		}
 		aws_creds_unref(b);
 	}
-	/* The base provider may answer before returning (env keys): on_base
-	 * then runs the next step from here, which is fine since every later
-	 * step is asynchronous. */
-	r = creds_provider_get(a->base, on_base, a);
-	if (r) {
-		a->step = IDLE;
-		a->cb = NULL;
-	}
-	return r;
+	return ask_base(a, BASE, cb, arg);
 }
 
 int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg)
 {
-	struct assume_role *a = (struct assume_role *)p;
-	int r;
-
-	if (a->step != IDLE)
-		return -EBUSY;
-	a->cb = cb;
-	a->arg = arg;
-	a->step = BASE_ONLY;
-	r = creds_provider_get(a->base, on_base, a);
-	if (r) {
-		a->step = IDLE;
-		a->cb = NULL;
-	}
-	return r;
+	return ask_base((struct assume_role *)p, BASE_ONLY, cb, arg);
 }
 
 static void ar_destroy(struct creds_provider *p)
