@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+import testdeps  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -166,8 +167,8 @@ class AdminCase(unittest.TestCase):
     def setUpClass(cls):
         sd.require_binary()
         if text_string_to_metric_families is None:
-            raise unittest.SkipTest("prometheus_client is not installed "
-                                    "(Debian package python3-prometheus-client)")
+            testdeps.missing("Python module prometheus_client",
+                             "Debian package python3-prometheus-client")
         cls.tmp = tempfile.mkdtemp(prefix="sesrelay-metrics-")
         cfg = {"metrics_listen": "127.0.0.1:0", "log_level": "info"}
         cfg.update(cls.backend_config)
@@ -430,10 +431,7 @@ EMU = None
 def emulator():
     global EMU
     if EMU is None:
-        try:
-            import moto  # noqa: F401
-        except ImportError:
-            raise unittest.SkipTest("moto is not installed")
+        testdeps.require_aws_modules()
         from aws_emulator import Emulator
         EMU = Emulator(strict=True)
         EMU.start()
