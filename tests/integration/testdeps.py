@@ -29,7 +29,7 @@ def in_ci():
 
 def missing(what, install):
     """Skip the current test or class; under CI=true fail it instead."""
-    msg = f"{what} is missing (install: {install})"
+    msg = f"missing {what} (install: {install})"
     if in_ci():
         raise DependencyMissing(msg + "; CI=true does not skip tests")
     raise unittest.SkipTest(msg)
@@ -38,7 +38,7 @@ def missing(what, install):
 def exit_missing(what, install):
     """For a suite that cannot even import: exit 77 (skipped), or 1 under
     CI=true, naming what to install."""
-    msg = f"{what} is missing (install: {install})"
+    msg = f"missing {what} (install: {install})"
     if in_ci():
         print(f"FAILED: {msg}; CI=true does not skip tests", file=sys.stderr)
         sys.exit(1)
