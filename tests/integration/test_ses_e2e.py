@@ -265,9 +265,9 @@ class VanishedClientTest(RelayCase):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         f.close()
         sock.close()
-        self.relay.wait_log(r"event=smtp\.disconnect session=%s" % sid, 30)
         self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("total", 0), 0,
                          "SES answered before the client was gone: hold it longer")
+        self.relay.wait_log(r"event=smtp\.disconnect session=%s" % sid, 30)
 
         # SES finishes the held request on its own; the next client is served.
         wait_until(lambda: EMU.stats()["actions"].get("SendRawEmail", {}).get("total"), 30,
