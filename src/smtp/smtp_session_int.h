@@ -162,9 +162,10 @@ void session_in_consume(struct session *s, size_t n, bool wipe);
 void session_in_clear(struct session *s);
 /* The one way a reply leaves a session: formats `code`, `enhanced` (NULL:
  * none) and the text (lines separated by '\n') with the
- * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it and queues it for the
- * next flush. The greeting and the answer to HELO/EHLO are exempt from
- * enhanced codes, which the session knows from its state and verb. */
+ * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses, and
+ * queues it for the next flush. The greeting and the answer to HELO/EHLO
+ * are exempt from enhanced codes, which the session knows from its state
+ * and verb. */
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* After a refusal: count it toward max_errors (421 and close when reached). */
