@@ -157,11 +157,12 @@ void session_reply(struct session *s, int code, const char *enhanced, const char
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (log_begin(&l, LVL_DEBUG, "smtp.reply")) {
+	/* Refusals only: a success is in smtp.txn or needs no line, and a
+	 * line per reply would double the log of a pipelining client. */
+	if (code >= 400 && log_begin(&l, LVL_DEBUG, "smtp.reply")) {
 		log_str(&l, "session", s->id);
 		log_int(&l, "code", code);
-		if (code >= 400)
-			log_str(&l, "reason", text);
+		log_str(&l, "reason", text);
 		log_end(&l);
 	}
 	if (smtp_reply_format(&s->out, code, enhanced, exempt, text) != 0)
