@@ -50,6 +50,7 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 
 	if (err) {
 		report_error("assuming the shared-account role", err, why);
+		printf("account check:    FAILED (%s)\n", why && why->code[0] ? why->code : "error");
 		w->rc = 1;
 		return;
 	}
@@ -67,7 +68,10 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 		printf("clock skew:       STS is %ld s %s this host (corrected)\n",
 			labs(sts_client_clock_skew(w->id->sts)),
 			sts_client_clock_skew(w->id->sts) > 0 ? "ahead of" : "behind");
-	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->id->role_account) != 0) {
+	/* The account rule (creds_account_refusal: role_arn's account, not
+	 * the base account, shared_account) was applied by the identity
+	 * stack; refused credentials come back as an error above. */
+	if (!c->verified || c->account_id == NULL) {
 		printf("account check:    FAILED (role_arn names %s)\n", w->id->role_account);
 		w->rc = 1;
 		return;

@@ -167,8 +167,6 @@ static void respond_text(struct admin_conn *c, int status, const char *text, boo
 /* Ready = the relay would take and deliver mail now. */
 static bool is_ready(struct admin_http *a, char *why, size_t n)
 {
-	struct creds_cache *cache = NULL;
-
 	if (a->srv->draining) {
 		snprintf(why, n, "draining: shutting down");
 		return false;
@@ -178,18 +176,7 @@ static bool is_ready(struct admin_http *a, char *why, size_t n)
 		return false;
 	}
 	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
-	if (cache) {
-		struct creds_cache_stats st;
-		bool ok;
-		creds_cache_status(cache, &ok, NULL, &st);
-		if (!ok) {
-			snprintf(why, n, "no valid shared-account credentials%s%s%s",
-				st.last_error[0] ? " (last error: " : "", st.last_error,
-				st.last_error[0] ? ")" : "");
-			return false;
-		}
-	}
+		return ses_backend_ready(a->be, why, n);
 	return true;
 }
 
@@ -197,18 +184,10 @@ static void scrape(struct admin_conn *c, bool head_only)
 {
 	struct admin_http *a = c->a;
 	struct metrics_scrape x = { 0 };
-	struct creds_cache *cache = NULL;
 	struct buf b = BUF_INIT;
 
 	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
-	if (cache) {
-		struct creds_cache_stats st;
-		creds_cache_status(cache, &x.creds_ready, &x.creds_seconds_left, &st);
-		x.have_creds = true;
-		x.sts_refresh_ok = st.refresh_ok;
-		x.sts_refresh_failed = st.refresh_failed;
-	}
+		ses_backend_metrics(a->be, &x);
 	if (metrics_render(&b, &x) != 0) {
 		buf_free(&b);
 		respond_text(c, 503, "out of memory\n", head_only);
@@ -223,7 +202,7 @@ static void route(struct admin_conn *c, const struct admin_request *req)
 	bool head_only = req->method == ADMIN_HEAD;
 	bool known = strcmp(req->path, "/metrics") == 0 || strcmp(req->path, "/healthz") == 0 ||
 		strcmp(req->path, "/readyz") == 0;
-	char why[160], text[192];
+	char why[400], text[448];
 
 	if (!known) {
 		respond_text(c, 404, "not found\n", head_only);
