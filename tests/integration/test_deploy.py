@@ -21,11 +21,11 @@ BIN = os.environ.get("SESRELAY_BIN")
 BUILD = os.environ.get("BUILD_ROOT")
 DEPLOY = os.path.join(ROOT, "deploy")
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover
-    print("skipped: python yaml missing")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testdeps  # noqa: E402
+
+testdeps.require_module("yaml", "Debian package python3-yaml", at_import=True)
+import yaml  # noqa: E402
 
 
 def read(*parts):
@@ -65,10 +65,7 @@ def conf_values(text):
 
 
 def need(tool):
-    path = shutil.which(tool)
-    if path is None:
-        raise unittest.SkipTest(f"{tool} not installed")
-    return path
+    return testdeps.require_tool(tool, "the Debian packages in .ci/packages")
 
 
 # ---------------------------------------------------------------------------
