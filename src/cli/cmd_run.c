@@ -14,12 +14,22 @@
 #include "loop.h"
 #include "runtime.h"
 #include "server.h"
+#include "ses_backend.h"
 #include "workers.h"
 
 
 static void close_admin(void *arg)
 {
 	admin_http_close(arg);
+}
+
+/* The back end's share of a reload: for ses, the shared-account identity. */
+static void backend_reload(void *arg, const struct config *cfg)
+{
+	struct backend *be = arg;
+
+	if (cfg->backend == BACKEND_SES && strcmp(be->ops->name, "ses") == 0)
+		ses_backend_reload(be, cfg);
 }
 
 int cmd_run(const char *config_path)
@@ -68,6 +78,8 @@ int cmd_run(const char *config_path)
 		runtime_unref(rt);
 		return r == -EINVAL ? 2 : 1;	/* bad address vs. cannot bind */
 	}
+	srv.on_reload = backend_reload;
+	srv.on_reload_arg = be;
 	if (rt->cfg.metrics_listen && *rt->cfg.metrics_listen) {
 		r = admin_http_new(&loop, &rt->cfg, &srv, be, &admin, err, sizeof(err));
 		if (r) {

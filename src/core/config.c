@@ -119,6 +119,21 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* What SIGHUP cannot change: listeners and threads are made at start, and
+ * the back end keeps these for its lifetime (the message encoding and
+ * size limit, the SES connection pool, what every send carries). Named in
+ * the config.reload log line and in sesrelay.conf(5). Everything else,
+ * the shared-account identity included, applies on reload. */
+static const char restart_keys[] =
+	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
+	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce";
+
+const char *config_restart_keys(void)
+{
+	return restart_keys;
+}
+
 size_t config_key_count(void)
 {
 	return NKEYS;

@@ -111,6 +111,9 @@ int config_parse_bool(const char *s, bool *out);
 int strlist_split(struct strlist *l, const char *s);		/* comma/space list */
 void strlist_free(struct strlist *l);
 
+/* The keys a reload does not apply, as "a, b, c" (for the reload log). */
+const char *config_restart_keys(void);
+
 /* Iterate the key table (for docs tests and `--help`). */
 size_t config_key_count(void);
 const char *config_key_name(size_t i);

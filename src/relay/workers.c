@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "server.h"
 #include "ses_backend.h"
@@ -205,8 +206,8 @@ static void on_event(uv_async_t *a)
 		if (applied) {
 			m->reload_logged = true;
 			log_msg(LVL_INFO, "config.reload", "configuration reloaded in %u workers; it "
-				"applies to new connections (listen addresses, workers and backend "
-				"need a restart)", m->n);
+				"applies to new connections (these keys need a restart: %s)", m->n,
+				config_restart_keys());
 		}
 	}
 	if (atomic_load(&m->ended) == m->n && !uv_is_closing((uv_handle_t *)&m->event)) {
@@ -225,10 +226,15 @@ static void reload(struct relay *m)
 
 	if (runtime_load(m->config_path, &rt, err, sizeof(err)) != 0) {
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
 		return;
 	}
 	runtime_unref(m->rt);
 	m->rt = rt;
+	metrics_reload(true);
+	/* One identity for every worker: rebuilt here, switched for all. */
+	if (rt->cfg.backend == BACKEND_SES && strcmp(m->be->ops->name, "ses") == 0)
+		ses_backend_reload(m->be, &rt->cfg);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	m->reload_gen++;

@@ -273,14 +273,18 @@ static void reload(struct server *srv)
 
 	if (runtime_load(srv->config_path, &rt, err, sizeof(err)) != 0) {
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
 		return;
 	}
 	server_set_runtime(srv, rt);
-	runtime_unref(rt);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
+	metrics_reload(true);
 	log_msg(LVL_INFO, "config.reload", "configuration reloaded; it applies to new connections "
-		"(listen addresses and backend need a restart)");
+		"(these keys need a restart: %s)", config_restart_keys());
+	if (srv->on_reload)
+		srv->on_reload(srv->on_reload_arg, &rt->cfg);
+	runtime_unref(rt);
 }
 
 void server_set_runtime(struct server *srv, struct runtime *rt)

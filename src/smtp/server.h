@@ -27,6 +27,7 @@
 
 struct runtime;
 struct backend;
+struct config;
 
 /* The server's view of a live connection (embedded in the session). */
 struct server_conn {
@@ -71,6 +72,9 @@ struct server {
 	 * handles closing), for other listeners to close theirs. */
 	void (*on_finish)(void *arg);
 	void *on_finish_arg;
+	/* Called after a reload applied cfg (the back end's own reload). */
+	void (*on_reload)(void *arg, const struct config *cfg);
+	void *on_reload_arg;
 };
 
 /* Bind every listener (logging smtp.listen with the real address) and
