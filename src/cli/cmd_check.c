@@ -45,6 +45,10 @@ struct check {
 	const char *send_to;
 	const char *send_from;
 	char identity_buf[256];
+	const char *answer_region;	/* region of the SES answer being handled */
+	unsigned regions_pending;	/* other regions still to answer */
+	char found[AWS_REGION_MAX];	/* first other region with the identity verified */
+	bool found_more;
 	char from_buf[320];
 	int failures;
 	int warnings;
@@ -110,6 +114,7 @@ static const char *assume_fix(const char *code)
 
 struct query {
 	struct check *c;
+	const char *region;		/* static: c->id->region or ses_regions[] */
 	struct buf body;
 	void (*cb)(struct check *c, const struct http_response *res);
 };
@@ -118,13 +123,14 @@ static void on_query(void *arg, const struct http_response *res)
 {
 	struct query *q = arg;
 
+	q->c->answer_region = q->region;	/* the answer's region, for its callback */
 	q->cb(q->c, res);
 	buf_free(&q->body);
 	free(q);
 }
 
-static int ses_query(struct check *c, const char *action, const char *k, const char *v,
-	void (*cb)(struct check *c, const struct http_response *res))
+static int ses_query_in(struct check *c, const char *region, const char *action, const char *k,
+	const char *v, void (*cb)(struct check *c, const struct http_response *res))
 {
 	struct query *q = calloc(1, sizeof(*q));
 	struct aws_target t;
@@ -134,6 +140,7 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 	if (q == NULL)
 		return -ENOMEM;
 	q->c = c;
+	q->region = region;
 	q->cb = cb;
 	r = aws_query_add(&q->body, "Action", action);
 	if (r == 0)
@@ -142,9 +149,9 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 		r = aws_query_add(&q->body, k, v);
 	/* The read-only calls are v1 Query calls whichever API sends mail. */
 	if (r == 0)
-		r = aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, url, sizeof(url));
+		r = aws_endpoint_resolve(AWS_SERVICE_SES, region, url, sizeof(url));
 	if (r == 0)
-		r = aws_target_init(&t, url, "", c->id->region, "ses");
+		r = aws_target_init(&t, url, "", region, "ses");
 	if (r == 0) {
 		/* Signed on AWS's clock, as the relay signs: a skewed host
 		 * clock must fail `check` exactly when it fails the relay. */
@@ -162,6 +169,12 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 		free(q);
 	}
 	return r;
+}
+
+static int ses_query(struct check *c, const char *action, const char *k, const char *v,
+	void (*cb)(struct check *c, const struct http_response *res))
+{
+	return ses_query_in(c, c->id->region, action, k, v, cb);
 }
 
 /* A read-only call the role may not be allowed: warn, name the action. */
@@ -188,6 +201,68 @@ static bool read_only_refused(struct check *c, const char *label, const char *ac
 	return true;
 }
 
+/* SES regions asked where the identity is verified when it is not in the
+ * configured one (a region typo bounces every message): a fixed, bounded
+ * list, asked at once, each call bounded by ses_timeout. A region the
+ * account has not enabled answers with an error and is skipped. */
+static const char *const ses_regions[] = {
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+	"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1",
+	"eu-south-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-south-1",
+	"ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+	"ap-southeast-2", "ap-southeast-3", "ap-southeast-5", "us-gov-west-1",
+};
+#define NREGIONS (sizeof(ses_regions) / sizeof(ses_regions[0]))
+
+static void regions_done(struct check *c)
+{
+	if (c->found[0]) {
+		say("", "fix: %s is verified in region %s%s: set `region %s` (or verify %s in "
+			"SES of the shared account in region %s)", c->identity, c->found,
+			c->found_more ? " (and others)" : "", c->found, c->identity, c->id->region);
+	} else {
+		say("", "fix: verify %s in SES of the shared account, in this region (no other "
+			"region has it verified either)", c->identity);
+	}
+	step_quota(c);
+}
+
+static void on_other_region(struct check *c, const struct http_response *res)
+{
+	struct buf status = BUF_INIT;
+	struct aws_error e;
+
+	if (aws_call_error(res, &e) == 0 &&
+	    aws_xml_text(res->body.data, res->body.len, "VerificationStatus", &status) == 0 &&
+	    strcmp(status.data, "Success") == 0) {
+		if (c->found[0] == '\0')
+			snprintf(c->found, sizeof(c->found), "%s", c->answer_region);
+		else
+			c->found_more = true;
+	}
+	buf_free(&status);
+	if (--c->regions_pending == 0)
+		regions_done(c);
+}
+
+/* 0 when the questions went out (regions_done follows), else nothing was
+ * asked. */
+static int ask_other_regions(struct check *c)
+{
+	for (size_t i = 0; i < NREGIONS; i++) {
+		if (strcmp(ses_regions[i], c->id->region) == 0)
+			continue;
+		if (ses_query_in(c, ses_regions[i], "GetIdentityVerificationAttributes",
+			    "Identities.member.1", c->identity, on_other_region) == 0)
+			c->regions_pending++;
+	}
+	if (c->regions_pending == 0)
+		return -ENOENT;
+	say("", "asking %u other SES regions where %s is verified", c->regions_pending,
+		c->identity);
+	return 0;
+}
+
 static void on_verification(struct check *c, const struct http_response *res)
 {
 	struct buf status = BUF_INIT;
@@ -202,6 +277,9 @@ static void on_verification(struct check *c, const struct http_response *res)
 			say("identity", "FAIL: %s is %s in account %s, region %s", c->identity,
 				status.len ? status.data : "not an identity", c->assumed->account_id,
 				c->id->region);
+			buf_free(&status);
+			if (ask_other_regions(c) == 0)
+				return;		/* they say the fix, then the quota step */
 			say("", "fix: verify %s in SES of the shared account, in this region", c->identity);
 		}
 	}
