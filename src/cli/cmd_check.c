@@ -37,6 +37,7 @@ struct check {
 	struct config cfg;
 	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
 	struct aws_creds *assumed;
+	struct aws_creds *base;		/* the base credentials shown, until proven */
 	struct ses_client *ses;
 	struct identity_slot *slot;	/* for the test message's SES client */
 	struct ses_body body;
@@ -421,6 +422,8 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 		return;
 	}
 	snprintf(c->base_account, sizeof(c->base_account), "%s", id->account);
+	/* The account rule compares against this proof. */
+	aws_identity_base_proven(c->id, c->base, id->account);
 	say("base identity", "%s", id->arn);
 	say("base account", "%s", id->account);
 	say("role", "%s", c->cfg.role_arn);
@@ -442,6 +445,7 @@ static void on_base(void *arg, int err, struct aws_creds *cr, const struct aws_e
 	}
 	say("base credentials", "%s (%s)", cr->source ? cr->source : "?",
 		cr->session_token ? "temporary" : "long-term");
+	c->base = aws_creds_ref(cr);
 	if (sts_get_caller_identity(c->id->sts, cr, on_base_identity, c, NULL)) {
 		c->failures++;
 		say("base identity", "FAIL: cannot start GetCallerIdentity");
@@ -538,6 +542,8 @@ int cmd_check(const char *config_path, int argc, char **argv)
 		ses_body_free(&c.body);
 	if (c.assumed)
 		aws_creds_unref(c.assumed);
+	if (c.base)
+		aws_creds_unref(c.base);
 	aws_identity_free(c.id);
 	uv_loop_close(&c.loop);
 	http_global_cleanup();

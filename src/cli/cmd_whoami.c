@@ -26,6 +26,7 @@ struct whoami {
 	uv_loop_t loop;
 	struct config cfg;
 	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
+	struct aws_creds *base;		/* the base credentials shown, until proven */
 	int rc;				/* exit code once done, -1 while running */
 };
 
@@ -90,6 +91,8 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 		w->rc = 1;
 		return;
 	}
+	/* The account rule compares against this proof. */
+	aws_identity_base_proven(w->id, w->base, id->account);
 	printf("base identity:    %s\n", id->arn);
 	printf("base account:     %s\n", id->account);
 	printf("role:             %s\n", w->cfg.role_arn);
@@ -111,6 +114,7 @@ static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_er
 	}
 	printf("base credentials: %s (%s)\n", c->source ? c->source : "?",
 		c->session_token ? "temporary" : "long-term");
+	w->base = aws_creds_ref(c);
 	r = sts_get_caller_identity(w->id->sts, c, on_base_identity, w, NULL);
 	if (r) {
 		fprintf(stderr, "sesrelay whoami: cannot call GetCallerIdentity: %s\n", strerror(-r));
@@ -175,6 +179,8 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 	aws_identity_close(w.id);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 	aws_identity_free(w.id);
+	if (w.base)
+		aws_creds_unref(w.base);
 	uv_loop_close(&w.loop);
 	http_global_cleanup();
 	config_free(&w.cfg);

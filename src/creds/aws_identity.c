@@ -88,6 +88,10 @@ int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_ident
 	}
 	id->release.data = id;
 	id->release_open = true;
+	/* Not a reason for the loop to run while the identity is in use
+	 * (a one-shot command's loop ends when its work is done); a retired
+	 * identity refs it (retire()) so the loop waits for its release. */
+	uv_unref((uv_handle_t *)&id->release);
 	r = resolve(cfg, id, err, errlen);
 	if (r == 0 && (r = http_client_new(loop, &ho, &id->http)) == 0)
 		r = sts_client_new(id->http, id->sts_endpoint, id->region, cfg->sts_timeout * 1000u, &id->sts);
@@ -133,6 +137,13 @@ int aws_identity_base_credentials(struct aws_identity *id, creds_cb cb, void *ar
 	if (id == NULL || id->assume == NULL)
 		return -EINVAL;
 	return creds_assume_role_base(id->assume, cb, arg);
+}
+
+void aws_identity_base_proven(struct aws_identity *id, const struct aws_creds *base,
+	const char *account)
+{
+	if (id && id->assume && base && base->access_key_id)
+		creds_assume_role_base_proven(id->assume, base->access_key_id, account);
 }
 
 static void on_release_closed(uv_handle_t *h)
@@ -259,6 +270,16 @@ struct aws_identity *identity_slot_peek(struct identity_slot *s)
 	return id;
 }
 
+/* Drop the slot's reference to an identity nobody will be handed again;
+ * its loop (this thread's) keeps running until the last send holding it
+ * has released it and it is closed. */
+static void retire(struct aws_identity *id)
+{
+	if (id->release_open)
+		uv_ref((uv_handle_t *)&id->release);
+	aws_identity_unref(id);
+}
+
 void identity_slot_set(struct identity_slot *s, struct aws_identity *id)
 {
 	struct aws_identity *old;
@@ -267,14 +288,14 @@ void identity_slot_set(struct identity_slot *s, struct aws_identity *id)
 	old = s->cur;
 	s->cur = id;
 	pthread_mutex_unlock(&s->lock);
-	aws_identity_unref(old);
+	retire(old);
 }
 
 void identity_slot_free(struct identity_slot *s)
 {
 	if (s == NULL)
 		return;
-	aws_identity_unref(s->cur);
+	retire(s->cur);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

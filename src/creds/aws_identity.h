@@ -63,6 +63,11 @@ int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_ident
  * the cache uses these same credentials, so the base source runs once.
  * Returns 0 and calls cb once, or a negative code and never cb. */
 int aws_identity_base_credentials(struct aws_identity *id, creds_cb cb, void *arg);
+/* `check` and `whoami` proved the base account of those credentials
+ * themselves (GetCallerIdentity): the account rule uses that proof
+ * instead of asking STS again. */
+void aws_identity_base_proven(struct aws_identity *id, const struct aws_creds *base,
+	const char *account);
 void aws_identity_close(struct aws_identity *id);
 void aws_identity_free(struct aws_identity *id);
 
@@ -83,9 +88,11 @@ struct aws_identity *identity_slot_get(struct identity_slot *s);
  * the loop (retired identities are freed from the loop only). */
 struct aws_identity *identity_slot_peek(struct identity_slot *s);
 /* Switch every reader to id (takes over the caller's reference); the
- * previous one is released once its last send is done. */
+ * previous one is released once its last send is done, and the owning
+ * loop keeps running until then. On the owning loop's thread. */
 void identity_slot_set(struct identity_slot *s, struct aws_identity *id);
-/* Drops the slot's reference. */
+/* Drops the slot's reference, as identity_slot_set() drops the previous
+ * one. On the owning loop's thread. */
 void identity_slot_free(struct identity_slot *s);
 
 #endif

@@ -161,7 +161,7 @@ static void on_identity(void *arg, int err, const struct sts_identity *id,
 	} else if (refusal) {
 		struct logline l;
 
-		if (log_begin(&l, LVL_ERROR, "sts.account_refused")) {
+		if (log_begin(&l, LVL_ERROR, "sts.account_mismatch")) {
 			log_str(&l, "code", refusal);
 			log_str(&l, "role_arn", a->role_arn);
 			log_str(&l, "role_account", a->role_account);
@@ -361,6 +361,15 @@ static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
 int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg)
 {
 	return ask_base((struct assume_role *)p, BASE_ONLY, cb, arg);
+}
+
+void creds_assume_role_base_proven(struct creds_provider *p, const char *access_key_id,
+	const char *account)
+{
+	struct assume_role *a = (struct assume_role *)p;
+
+	snprintf(a->base_account, sizeof(a->base_account), "%s", account);
+	snprintf(a->base_key, sizeof(a->base_key), "%s", access_key_id);
 }
 
 static void ar_destroy(struct creds_provider *p)

@@ -7,7 +7,8 @@
  *
  * The account rule (creds_account_refusal(), the one place it is decided;
  * the relay, `check`, `whoami` and /readyz all see its outcome through
- * this provider) refuses, not retryable and logged with what to fix:
+ * this provider) refuses, not retryable and logged (sts.account_mismatch, with `code`
+ * and what to fix):
  *   - "AccountMismatch": not the account named in role_arn;
  *   - "NotSharedAccount": shared_account is set and names another one;
  *   - "SameAccount": the base account itself (a role_arn in the base
@@ -63,6 +64,13 @@ int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_p
  * command. p must come from creds_assume_role_new(). -EBUSY while a get()
  * runs; cb as for get(), creds borrowed for the callback. */
 int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg);
+
+/* The base account was proven with GetCallerIdentity signed with the base
+ * credentials that have this access key id (by `check` or `whoami`, with
+ * what creds_assume_role_base() handed out): the next get() need not ask
+ * again. */
+void creds_assume_role_base_proven(struct creds_provider *p, const char *access_key_id,
+	const char *account);
 
 /* "sesrelay-<host name>" reduced to what STS accepts: 2..64 characters of
  * [A-Za-z0-9_+=,.@-], others replaced by '-'. */

@@ -116,7 +116,7 @@ class AccountRule(Relay):
         # The role exists, trusts the dev account and may send from the dev
         # account's SES: AWS would send. The relay must not.
         d = self.start(role_arn=EMU.local_role_arn)
-        line = d.wait_log(r"event=sts\.account_refused")
+        line = d.wait_log(r"event=sts\.account_mismatch")
         self.assertIn("code=SameAccount", line)
         self.assertIn("base_account=%s" % EMU.dev_account, line)
         self.assertRegex(line, r"fix=.*set role_arn to the role in the shared account")
@@ -159,7 +159,7 @@ class AccountRule(Relay):
 
     def test_shared_account_pin_refuses_any_other_account(self):
         d = self.start(shared_account="333333333333")
-        d.wait_log(r"event=sts\.account_refused.*code=NotSharedAccount")
+        d.wait_log(r"event=sts\.account_mismatch.*code=NotSharedAccount")
         code, text = self.send(d)
         self.assertEqual(code, 454, text)
         self.assertIn("NotSharedAccount", text)
