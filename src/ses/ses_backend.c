@@ -8,6 +8,7 @@
 #include "aws_identity.h"
 #include "creds_cache.h"
 #include "http_client.h"
+#include "metrics.h"
 #include "header_filter.h"
 #include "log.h"
 #include "metrics.h"
@@ -178,13 +179,25 @@ static void ses_shutdown(struct backend *b)
 	be->http = NULL;
 }
 
+static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
+static bool ses_ready(struct backend *b, char *why, size_t n);
+static void ses_metrics(struct backend *b, struct metrics_scrape *x);
+static int ses_reload(struct backend *b, const struct config *cfg);
+static void ses_free(struct backend *b);
+
 static const struct backend_ops ses_ops = {
 	.name = "ses",
 	.begin = ses_begin,
 	.write = ses_write,
 	.commit = ses_commit,
 	.abort = ses_abort,
+	.new_worker = ses_new_worker,
+	.ready = ses_ready,
+	.metrics = ses_metrics,
+	.reload = ses_reload,
 	.shutdown = ses_shutdown,
+	.free = ses_free,
 };
 
 static int copy_str(char **dst, const char *src)
@@ -230,7 +243,7 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 	}
 	if (r) {
 		snprintf(err, errlen, "out of memory");
-		ses_backend_free(&be->base);
+		ses_free(&be->base);
 		return r;
 	}
 	if (shared) {
@@ -259,7 +272,7 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 		r = creds_cache_start(identity_slot_peek(be->slot)->cache);
 	if (r) {
 		ses_shutdown(&be->base);
-		ses_backend_free(&be->base);
+		ses_free(&be->base);
 		return r;
 	}
 	*out = &be->base;
@@ -272,7 +285,9 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 	return backend_new(cfg, NULL, loop, out, err, errlen);
 }
 
-int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
+/* A worker's: its own HTTP client and SES client on its loop, signing
+ * with main's credentials cache. */
+static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
 	struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *m = (struct ses_backend *)main;
@@ -291,16 +306,18 @@ static struct aws_identity *current(struct ses_backend *be)
 	return slot ? identity_slot_peek(slot) : NULL;
 }
 
-struct creds_cache *ses_backend_creds(struct backend *b)
+static struct creds_cache *creds_of(struct backend *b)
 {
 	struct aws_identity *id = current((struct ses_backend *)b);
 
 	return id ? id->cache : NULL;
 }
 
-bool ses_backend_ready(struct backend *b, char *why, size_t n)
+/* Ready = the current identity holds verified credentials; else why
+ * says what failed and what to fix. Main loop only. */
+static bool ses_ready(struct backend *b, char *why, size_t n)
 {
-	struct creds_cache *cache = ses_backend_creds(b);
+	struct creds_cache *cache = creds_of(b);
 	struct creds_cache_stats st;
 	bool ok;
 
@@ -315,7 +332,8 @@ bool ses_backend_ready(struct backend *b, char *why, size_t n)
 	return ok;
 }
 
-void ses_backend_metrics(struct backend *b, struct metrics_scrape *x)
+/* The credentials series and the proven identity for a scrape. */
+static void ses_metrics(struct backend *b, struct metrics_scrape *x)
 {
 	struct aws_identity *id = current((struct ses_backend *)b);
 	struct creds_cache_stats st;
@@ -363,7 +381,7 @@ static void on_proven(void *arg, int err, struct aws_creds *cr, const struct aws
 {
 	struct identity_reload *rl = arg;
 	struct ses_backend *be = rl->be;
-	struct creds_cache *old = ses_backend_creds(&be->base);
+	struct creds_cache *old = creds_of(&be->base);
 	bool old_ok = false;
 
 	be->reload = NULL;
@@ -391,7 +409,13 @@ static void on_proven(void *arg, int err, struct aws_creds *cr, const struct aws
 	free(rl);
 }
 
-int ses_backend_reload(struct backend *b, const struct config *cfg)
+/* SIGHUP, on the main back end: when a key the identity is built from
+ * changed (or the running one has no credentials), build a new identity
+ * from cfg and switch every worker to it once it proved its account
+ * (logged as identity.reload, counted in sesrelay_identity_reloads_total);
+ * if it fails the running one keeps serving. ses_api needs a restart and
+ * is kept. Returns at once. */
+static int ses_reload(struct backend *b, const struct config *cfg)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 	struct aws_identity *cur;
@@ -444,7 +468,8 @@ int ses_backend_reload(struct backend *b, const struct config *cfg)
 	return 0;
 }
 
-void ses_backend_free(struct backend *b)
+/* Ready = verified shared-account credentials are held. */
+static void ses_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
