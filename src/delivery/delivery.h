@@ -97,6 +97,7 @@ struct backend_ops {
 struct backend {
 	const struct backend_ops *ops;
 	uint64_t max_message_size;	/* raw octets the back end can take; 0: no limit of its own */
+	const char *size_note;		/* static: why that limit, for the 552 text; NULL: none */
 };
 
 /* ops->new_worker. */

@@ -94,11 +94,14 @@ static int ses_begin(struct backend *b, const struct envelope *env,
 	return 0;
 }
 
-static void refusal(int err, struct delivery_result *res)
+static void refusal(const struct ses_backend *be, int err, struct delivery_result *res)
 {
-	if (err == -EMSGSIZE)
-		delivery_result_set(res, 552, "5.3.4", "message exceeds the SES size limit");
-	else if (err == -EPERM)
+	if (err == -EMSGSIZE) {
+		delivery_result_set(res, 552, "5.3.4", "");
+		snprintf(res->text, sizeof(res->text), "Message size exceeds the limit of %llu "
+			"octets (%s)", (unsigned long long)be->base.max_message_size,
+			be->base.size_note);
+	} else if (err == -EPERM)
 		delivery_result_set(res, 550, "5.7.1", "X-SES-* header fields are not accepted here");
 	else
 		delivery_result_set(res, 451, "4.3.0", "cannot prepare the SES request");
@@ -109,7 +112,7 @@ static int ses_write(struct delivery_txn *t, const char *p, size_t n, struct del
 	int r = header_filter_feed(&t->filter, p, n);
 
 	if (r)
-		refusal(r, res);
+		refusal(t->be, r, res);
 	return r;
 }
 
@@ -141,7 +144,7 @@ static int ses_commit(struct delivery_txn *t, delivery_done_cb cb, void *arg,
 		r = ses_client_send(t->be->client, &t->body, t->session, on_sent, t, &t->send);
 	}
 	if (r) {
-		refusal(r, res);
+		refusal(t->be, r, res);
 		txn_free(t);
 	}
 	return r;
@@ -229,6 +232,8 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 	/* The largest raw message whose base64 fits SES's limit. */
 	be->base.max_message_size = (cfg->ses_api == SES_API_V2 ? SES_V2_MAX_ENCODED
 		: SES_V1_MAX_ENCODED) / 4 * 3;
+	be->base.size_note = cfg->ses_api == SES_API_V2 ? "the SES v2 limit" :
+		"the SES v1 limit; ses_api v2 allows 40 MB";
 	be->api = cfg->ses_api;
 	be->reject_headers = cfg->ses_headers == SES_HEADERS_REJECT;
 	r = copy_str(&be->source_arn, cfg->source_arn);

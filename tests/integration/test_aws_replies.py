@@ -121,6 +121,35 @@ class Replies(unittest.TestCase):
         self.assertRegex(d.log(), r"event=smtp\.connect\b.*\bsession=%s\b"
                          % re.escape(session.group(1)))
 
+    def test_oversized_message_is_told_the_limit_and_v2(self):
+        d = self.start(ses_api="v1", max_message_size="20M")
+        limit = 10 * 1024 * 1024 // 4 * 3     # raw octets whose base64 fits SES v1
+        want = ("5.3.4 Message size exceeds the limit of %d octets (the SES v1 limit; "
+                "ses_api v2 allows 40 MB)" % limit)
+        with smtplib.SMTP(d.host, d.port, timeout=120) as s:
+            s.ehlo("client.test")
+            self.assertEqual(int(s.esmtp_features["size"]), limit)
+            code, text = s.mail("app@example.com", ["SIZE=%d" % (limit + 1)])
+            self.assertEqual((code, text.decode()), (552, want))
+            # Without SIZE=, judged on the data: the same reply after it.
+            self.assertEqual(s.mail("app@example.com")[0], 250)
+            self.assertEqual(s.rcpt("rcpt@example.org")[0], 250)
+            code, text = s.data(message() + (b"y" * 74 + b"\r\n") * (limit // 76 + 10))
+            self.assertEqual((code, text.decode()), (552, want))
+        self.assertEqual(EMU.messages(), [])
+
+    def test_oversized_for_v1_is_fine_with_v2(self):
+        d = self.start(ses_api="v2", max_message_size="20M")
+        with smtplib.SMTP(d.host, d.port, timeout=120) as s:
+            s.ehlo("client.test")
+            self.assertEqual(int(s.esmtp_features["size"]), 20 * 1024 * 1024)
+            self.assertEqual(s.mail("app@example.com", ["SIZE=%d" % (8 * 1024 * 1024)])[0], 250)
+            s.rset()
+            code, text = s.mail("app@example.com", ["SIZE=%d" % (21 * 1024 * 1024)])
+        self.assertEqual(code, 552)
+        self.assertEqual(text.decode(), "5.3.4 Message size exceeds the limit of %d octets"
+                         % (20 * 1024 * 1024))
+
 
 if __name__ == "__main__":
     unittest.main()
