@@ -236,6 +236,21 @@ class IdentityReload(Relay):
         self.assertEqual(self.send(d)[0], 250)
         self.assertEqual(EMU.messages(account=EMU.dev_account), [])
 
+    def test_region_change_moves_sending_on_sighup(self):
+        # The identity is verified in the emulator's region only: after the
+        # switch SES in the new region refuses the sender, which shows the
+        # new region's endpoint and signing scope are in use.
+        d = self.start()
+        self.assertEqual(self.send(d)[0], 250)
+        d.config["region"] = "eu-west-1" if EMU.region != "eu-west-1" else "us-west-2"
+        start = len(d.log_lines())
+        d.reload()
+        d.wait_log(r"event=identity\.reload outcome=ok", timeout=30, start=start)
+        code, text = self.send(d)
+        self.assertEqual(code, 550, text)
+        self.assertIn("MessageRejected", text)
+        self.assertEqual(len(EMU.messages(account=EMU.shared_account)), 1)
+
     def test_unchanged_identity_is_not_rebuilt(self):
         d = self.start()
         self.assertEqual(self.send(d)[0], 250)
