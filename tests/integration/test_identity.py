@@ -193,7 +193,21 @@ class IdentityReload(Relay):
         start = len(d.log_lines())
         line = d.reload()
         self.assertIn("need a restart: listen,", line)
-        self.assertNotIn("external_id", line.split("need a restart")[1])
+        restart = re.search(r"need a restart: ([a-z_, ]+)\)", line).group(1).split(", ")
+        self.assertNotIn("external_id", restart)
+        # The same keys in sesrelay.conf(5)'s paragraph on SIGHUP, and in
+        # the example configuration's header.
+        root = os.environ.get("PROJECT_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+        with open(os.path.join(root, "deploy", "man", "sesrelay.conf.5")) as f:
+            man = f.read()
+        para = man[man.index("which need a restart"):man.index("When a key of the shared")]
+        with open(os.path.join(root, "config", "sesrelay.conf")) as f:
+            conf = f.read()
+        head = re.sub(r"\s*#\s*", " ", conf[:conf.index("## SMTP")])
+        for key in restart:
+            self.assertIn(".Cm %s" % key, para)
+            self.assertRegex(head, r"need\s+a restart:.*\b%s\b" % key)
+        self.assertEqual(len(re.findall(r"^\.Cm ", para, re.M)), len(restart))
         line = d.wait_log(r"event=identity\.reload outcome=ok", timeout=30, start=start)
         self.assertIn("account=%s" % EMU.shared_account, line)
 
