@@ -329,9 +329,9 @@ class VanishedClientTest(RelayCase):
         session = [x for x in self.relay.log_lines() if "session=%s " % sid in x + " "]
         commit = next(i for i, x in enumerate(session) if "to=commit" in x)
         # Every answer to the end of data is logged as smtp.txn, every
-        # refusal as smtp.reply: neither may follow the commit.
+        # other refusal as smtp.reject: neither may follow the commit.
         self.assertEqual([x for x in session[commit:] if "event=smtp.txn" in x
-                          or "event=smtp.reply" in x], [],
+                          or "event=smtp.reject" in x], [],
                          "a reply was written to the vanished client")
         subjects = [base64.b64decode(m["raw_b64"]).split(b"\r\nSubject: ", 1)[1].split(b"\r\n")[0]
                     for m in self.shared_messages()]
