@@ -194,7 +194,9 @@ struct aws_identity *aws_identity_ref(struct aws_identity *id)
 
 void aws_identity_unref(struct aws_identity *id)
 {
-	if (id && atomic_fetch_sub(&id->refs, 1) == 1)
+	/* An identity a command closed itself (aws_identity_close) is freed
+	 * by its aws_identity_free(), not here. */
+	if (id && atomic_fetch_sub(&id->refs, 1) == 1 && !id->closed)
 		uv_async_send(&id->release);
 }
 
