@@ -179,6 +179,14 @@ int config_check_session_name(const char *v, char *why, size_t whylen)
 	return -EINVAL;
 }
 
+int config_check_account_id(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0' || (strlen(v) == 12 && strspn(v, "0123456789") == 12))
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not a 12-digit AWS account ID", v);
+	return -EINVAL;
+}
+
 int config_check_region(const char *v, char *why, size_t whylen)
 {
 	bool ok = strlen(v) <= 32;

@@ -13,6 +13,7 @@ int config_check_tag(const char *v, char *why, size_t whylen);		/* name=value */
 int config_check_role_arn(const char *v, char *why, size_t whylen);	/* IAM role ARN */
 int config_check_external_id(const char *v, char *why, size_t whylen);	/* STS ExternalId */
 int config_check_session_name(const char *v, char *why, size_t whylen);	/* RoleSessionName */
+int config_check_account_id(const char *v, char *why, size_t whylen);	/* 12 digits */
 int config_check_region(const char *v, char *why, size_t whylen);	/* eu-west-1 */
 
 /* An allow_networks entry that admits every client of a family. */

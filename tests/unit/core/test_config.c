@@ -119,6 +119,8 @@ static void test_values(void)
 	expect_ok("backend outbox\nexternal_id relay-7f3a:prod/x=1\n");
 	expect_error("backend outbox\nrole_session_name a\n", ":2: role_session_name", NULL);
 	expect_error("backend outbox\nregion EU-West-1\n", ":2: region", NULL);
+	expect_error("backend outbox\n\nshared_account 11111111111\n", ":3: shared_account", NULL);
+	expect_ok("backend outbox\nshared_account 111111111111\n");
 
 	expect_ok("backend outbox\nallow_senders @example.com, app@example.com o'neil+x@mail.example.com\n");
 	expect_error("backend outbox\nallow_senders @example.com\nallow_senders example.com\n",
