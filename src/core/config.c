@@ -37,6 +37,8 @@ static const struct enum_name ses_headers_names[] = {
 	{ "strip", SES_HEADERS_STRIP }, { "reject", SES_HEADERS_REJECT }, { NULL, 0 } };
 static const struct enum_name bare_lf_names[] = {
 	{ "reject", BARE_LF_REJECT }, { "normalize", BARE_LF_NORMALIZE }, { NULL, 0 } };
+static const struct enum_name delivery_names[] = {
+	{ "sync", DELIVERY_SYNC }, { "queue", DELIVERY_QUEUE }, { NULL, 0 } };
 static const struct enum_name log_format_names[] = {
 	{ "logfmt", LOG_FORMAT_LOGFMT }, { "json", LOG_FORMAT_JSON }, { NULL, 0 } };
 static const struct enum_name log_level_names[] = {
@@ -112,6 +114,17 @@ static const struct key keys[] = {
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
 	E("ses_headers", ses_headers, "strip", ses_headers_names),
+	E("delivery", delivery, "sync", delivery_names),
+	S("queue_dir", queue_dir, "queue"),
+	D("queue_lifetime", queue_lifetime, "1d", 60, 30 * 86400),
+	U("queue_max_messages", queue_max_messages, "100000", 1, 10000000),
+	{ "queue_max_bytes", T_SIZE, OFF(queue_max_bytes), "4G", 1 << 20, 1ULL << 42, NULL },
+	{ "queue_min_free", T_SIZE, OFF(queue_min_free), "256M", 0, 1ULL << 42, NULL },
+	U("queue_concurrency", queue_concurrency, "16", 1, 1024),
+	D("queue_retry_min", queue_retry_min, "30", 1, 3600),
+	D("queue_retry_max", queue_retry_max, "1h", 1, 86400),
+	B("bounces", bounces, "on"),
+	S("bounce_from", bounce_from, NULL),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -477,6 +490,24 @@ static int validate(struct config *c, char *err, size_t errlen)
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {
 		snprintf(err, errlen, "%s: key \"role_arn\" is required with backend ses", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_QUEUE && c->backend != BACKEND_SES) {
+		snprintf(err, errlen, "%s: key \"delivery\": queue needs backend ses", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_SYNC && c->backend == BACKEND_SES && c->max_recipients > 50) {
+		snprintf(err, errlen, "%s: key \"max_recipients\": above 50 (SES's limit per "
+			"message) needs delivery queue", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_QUEUE && c->bounces && !c->bounce_from) {
+		snprintf(err, errlen, "%s: key \"bounce_from\" is required with delivery queue "
+			"(or set bounces off)", where);
+		return -EINVAL;
+	}
+	if (c->queue_retry_min > c->queue_retry_max) {
+		snprintf(err, errlen, "%s: key \"queue_retry_min\" must not be above queue_retry_max", where);
 		return -EINVAL;
 	}
 	if (c->refresh_min_remaining >= c->refresh_before_expiry) {

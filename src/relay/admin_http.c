@@ -13,7 +13,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
-#include "ses_backend.h"
+#include "backend.h"
+#include "metrics_queue.h"
+#include "queue_backend.h"
 
 /* After the answer: how long unread client bytes are drained before the
  * close, so the kernel does not reset the connection under the reply. */
@@ -167,7 +169,7 @@ static void respond_text(struct admin_conn *c, int status, const char *text, boo
 /* Ready = the relay would take and deliver mail now. */
 static bool is_ready(struct admin_http *a, char *why, size_t n)
 {
-	struct creds_cache *cache = NULL;
+	struct creds_cache *cache;
 
 	if (a->srv->draining) {
 		snprintf(why, n, "draining: shutting down");
@@ -177,8 +179,14 @@ static bool is_ready(struct admin_http *a, char *why, size_t n)
 		snprintf(why, n, "no SMTP listener");
 		return false;
 	}
-	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
+	cache = backend_creds(a->be);
+	if (queue_backend_queue(a->be)) {
+		char full[128];
+		if (queue_is_full(queue_backend_queue(a->be), full, sizeof(full))) {
+			snprintf(why, n, "queue full: %s", full);
+			return false;
+		}
+	}
 	if (cache) {
 		struct creds_cache_stats st;
 		bool ok;
@@ -197,11 +205,22 @@ static void scrape(struct admin_conn *c, bool head_only)
 {
 	struct admin_http *a = c->a;
 	struct metrics_scrape x = { 0 };
-	struct creds_cache *cache = NULL;
+	struct metrics_queue_scrape qx = { 0 };
+	struct queue *q = queue_backend_queue(a->be);
+	struct creds_cache *cache = backend_creds(a->be);
 	struct buf b = BUF_INIT;
+	char why[128];
 
-	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
+	if (q) {
+		struct queue_stats qs;
+		queue_stats(q, &qs);
+		qx.have_queue = true;
+		qx.messages = qs.messages;
+		qx.bytes = qs.bytes;
+		qx.held = qs.held;
+		qx.oldest_seconds = qs.oldest_seconds;
+		qx.full = queue_is_full(q, why, sizeof(why));
+	}
 	if (cache) {
 		struct creds_cache_stats st;
 		creds_cache_status(cache, &x.creds_ready, &x.creds_seconds_left, &st);
@@ -209,7 +228,7 @@ static void scrape(struct admin_conn *c, bool head_only)
 		x.sts_refresh_ok = st.refresh_ok;
 		x.sts_refresh_failed = st.refresh_failed;
 	}
-	if (metrics_render(&b, &x) != 0) {
+	if (metrics_render(&b, &x) != 0 || metrics_queue_render(&b, &qx) != 0) {
 		buf_free(&b);
 		respond_text(c, 503, "out of memory\n", head_only);
 		return;

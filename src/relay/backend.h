@@ -14,8 +14,17 @@
 #include "config.h"
 #include "delivery.h"
 
+struct creds_cache;
+
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
+/* A worker's back end next to main (built by backend_new on the main
+ * loop): for ses it borrows main's credentials cache, for the queue
+ * main's queue. */
+int backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
+	struct backend **out, char *err, size_t errlen);
+/* The shared-account credentials cache behind be, or NULL. */
+struct creds_cache *backend_creds(struct backend *be);
 void backend_free(struct backend *be);
 
 #endif

@@ -17,7 +17,6 @@
 #include "loop.h"
 #include "runtime.h"
 #include "server.h"
-#include "ses_backend.h"
 
 struct relay;
 
@@ -122,10 +121,7 @@ static int worker_setup(struct relay *m, struct worker *w, char *err, size_t err
 		return r;
 	}
 	w->loop_ok = true;
-	if (cfg->backend == BACKEND_SES)
-		r = ses_backend_new_worker(cfg, &w->loop, m->be, &w->be, err, errlen);
-	else
-		r = backend_new(cfg, &w->loop, &w->be, err, errlen);
+	r = backend_new_worker(cfg, &w->loop, m->be, &w->be, err, errlen);
 	if (r)
 		return -EINVAL;
 	r = server_init_worker(&w->srv, &w->loop, m->rt, w->be, &m->group, w->idx, err, errlen);
