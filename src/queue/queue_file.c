@@ -174,11 +174,17 @@ static bool line(struct cur *c, const char *key, const char **val, size_t *vlen)
 	return true;
 }
 
-static bool peek_key(const struct cur *c, const char *key)
+static bool peek_key(struct cur *c, const char *key)
 {
-	size_t kl = strlen(key);
+	size_t kl = strlen(key), avail = (size_t)(c->end - c->p);
 
-	return (size_t)(c->end - c->p) > kl && memcmp(c->p, key, kl) == 0 && c->p[kl] == ' ';
+	if (avail <= kl) {
+		/* "rc" may yet become "rcpt ": not a verdict. */
+		if (memcmp(c->p, key, avail) == 0)
+			c->incomplete = true;
+		return false;
+	}
+	return memcmp(c->p, key, kl) == 0 && c->p[kl] == ' ';
 }
 
 static bool digits(const char *v, size_t n, size_t want, uint64_t max, uint64_t *out)
@@ -231,7 +237,8 @@ static char *xtext(const char *v, size_t n, bool allow_empty)
 			}
 			hi = hexval(v[i + 1]);
 			lo = hexval(v[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			/* No control octets: SMTP never lets them into an address. */
+			if (hi < 0 || lo < 0 || (hi << 4 | lo) < 0x20 || (hi << 4 | lo) == 0x7f) {
 				free(s);
 				return NULL;
 			}
