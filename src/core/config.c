@@ -125,6 +125,11 @@ static const struct key keys[] = {
 	D("queue_retry_max", queue_retry_max, "1h", 1, 86400),
 	B("bounces", bounces, "on"),
 	S("bounce_from", bounce_from, NULL),
+	S("send_rate", send_rate, "auto"),
+	S("send_rate_share", send_rate_share, "1"),
+	S("send_rate_fallback", send_rate_fallback, "14"),
+	D("rate_wait", rate_wait, "2", 0, 60),
+	D("queue_rate_wait", queue_rate_wait, "60", 1, 3600),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -467,6 +472,20 @@ static int load_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A positive rate or share up to max ("auto" too where allowed). */
+static bool rate_ok(const char *s, bool allow_auto, double max)
+{
+	char *end;
+	double v;
+
+	if (s == NULL)
+		return false;
+	if (allow_auto && strcmp(s, "auto") == 0)
+		return true;
+	v = strtod(s, &end);
+	return end != s && *end == '\0' && v > 0 && v <= max;
+}
+
 static int validate(struct config *c, char *err, size_t errlen)
 {
 	const char *where = c->path ? c->path : "configuration";
@@ -504,6 +523,15 @@ static int validate(struct config *c, char *err, size_t errlen)
 	if (c->delivery == DELIVERY_QUEUE && c->bounces && !c->bounce_from) {
 		snprintf(err, errlen, "%s: key \"bounce_from\" is required with delivery queue "
 			"(or set bounces off)", where);
+		return -EINVAL;
+	}
+	if (!rate_ok(c->send_rate, true, 100000) || !rate_ok(c->send_rate_fallback, false, 100000) ||
+	    !rate_ok(c->send_rate_share, false, 1)) {
+		snprintf(err, errlen, "%s: key \"%s\": not a number in range%s", where,
+			!rate_ok(c->send_rate, true, 100000) ? "send_rate" :
+			!rate_ok(c->send_rate_fallback, false, 100000) ? "send_rate_fallback" :
+			"send_rate_share",
+			!rate_ok(c->send_rate, true, 100000) ? " (or auto)" : "");
 		return -EINVAL;
 	}
 	if (c->queue_retry_min > c->queue_retry_max) {

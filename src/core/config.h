@@ -102,6 +102,13 @@ struct config {
 	unsigned queue_retry_max;	/* seconds: retry delay cap */
 	bool bounces;			/* send DSNs for failed messages */
 	char *bounce_from;		/* From: of DSNs, verified in the shared account */
+
+	/* Send-rate governor (both modes) */
+	char *send_rate;		/* "auto" or recipients per second */
+	char *send_rate_share;		/* fraction of MaxSendRate, (0, 1] */
+	char *send_rate_fallback;	/* recipients per second when the quota cannot be read */
+	unsigned rate_wait;		/* seconds a sync send may wait for tokens */
+	unsigned queue_rate_wait;	/* seconds a queued send may wait for tokens */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */

@@ -11,7 +11,9 @@
 #include "header_filter.h"
 #include "sts_client.h"
 #include "ses_client.h"
+#include "ses_governor.h"
 #include "ses_message.h"
+#include "ses_quota.h"
 
 struct ses_backend {
 	struct backend base;
@@ -19,6 +21,9 @@ struct ses_backend {
 	struct aws_identity *shared;	/* a worker's: the main loop's, borrowed */
 	struct http_client *http;	/* a worker's own (curl multi on its loop) */
 	struct ses_client *client;	/* owned */
+	struct ses_governor *gov;	/* owned by main's back end; a worker's borrows it */
+	bool own_gov;
+	struct ses_quota *quota;	/* send_rate auto, main's only; closes itself */
 	/* What a transaction needs of the configuration, copied so a reload
 	 * cannot pull it from under a message in flight. */
 	enum ses_api api;
@@ -141,6 +146,8 @@ static void ses_shutdown(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
+	ses_quota_close(be->quota);
+	be->quota = NULL;
 	aws_identity_close(be->id);
 	if (be->http)
 		http_client_close(be->http);
@@ -170,7 +177,7 @@ static int copy_str(char **dst, const char *src)
 }
 
 static int backend_new(const struct config *cfg, struct aws_identity *shared,
-	uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
+	struct ses_governor *gov, uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *be = calloc(1, sizeof(*be));
 	struct ses_client_opts o = {
@@ -178,7 +185,12 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 		.timeout_ms = cfg->ses_timeout * 1000,
 		.max_retries = cfg->ses_max_retries,
 		.creds_elsewhere = shared != NULL,
+		/* A queued message waits in the queue anyway; a client holds
+		 * its connection open only so long. */
+		.rate_wait_ms = (cfg->delivery == DELIVERY_QUEUE ? cfg->queue_rate_wait
+			: cfg->rate_wait) * 1000,
 	};
+	bool auto_rate = strcmp(cfg->send_rate, "auto") == 0;
 	struct http_client_opts ho = {
 		.ca_bundle = aws_ca_bundle(),
 		.max_host_connections = cfg->ses_max_connections,
@@ -204,11 +216,20 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 		for (size_t i = 0; r == 0 && i < cfg->message_tags.n; i++, be->tags.n++)
 			r = copy_str(&be->tags.v[i], cfg->message_tags.v[i]);
 	}
+	if (r == 0 && gov) {
+		be->gov = gov;
+	} else if (r == 0) {
+		/* Until GetSendQuota answers, the fallback rate. */
+		r = ses_governor_new(strtod(auto_rate ? cfg->send_rate_fallback : cfg->send_rate,
+			NULL), &be->gov);
+		be->own_gov = r == 0;
+	}
 	if (r) {
 		snprintf(err, errlen, "out of memory");
 		ses_backend_free(&be->base);
 		return r;
 	}
+	o.governor = be->gov;
 	if (shared) {
 		be->shared = id = shared;
 		r = http_client_new(loop, &ho, &be->http);
@@ -230,6 +251,9 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	/* Assume the role now, so the first message does not wait for it. */
 	if (r == 0 && !shared)
 		r = creds_cache_start(id->cache);
+	if (r == 0 && !shared && auto_rate)
+		r = ses_quota_start(loop, be->client, be->gov, strtod(cfg->send_rate_share, NULL),
+			strtod(cfg->send_rate_fallback, NULL), &be->quota);
 	if (r) {
 		ses_backend_free(&be->base);
 		return r;
@@ -241,7 +265,7 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen)
 {
-	return backend_new(cfg, NULL, loop, out, err, errlen);
+	return backend_new(cfg, NULL, NULL, loop, out, err, errlen);
 }
 
 int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
@@ -253,7 +277,7 @@ int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct bac
 		snprintf(err, errlen, "no shared-account identity to borrow");
 		return -EINVAL;
 	}
-	return backend_new(cfg, m->id, loop, out, err, errlen);
+	return backend_new(cfg, m->id, m->gov, loop, out, err, errlen);
 }
 
 struct creds_cache *ses_backend_creds(struct backend *b)
@@ -265,6 +289,11 @@ struct creds_cache *ses_backend_creds(struct backend *b)
 	return be->id ? be->id->cache : NULL;
 }
 
+struct ses_governor *ses_backend_governor(struct backend *b)
+{
+	return ((struct ses_backend *)b)->gov;
+}
+
 void ses_backend_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
@@ -272,6 +301,8 @@ void ses_backend_free(struct backend *b)
 	if (be == NULL)
 		return;
 	ses_client_free(be->client);
+	if (be->own_gov)
+		ses_governor_free(be->gov);
 	if (be->http)	/* failed before it started */
 		http_client_close(be->http);
 	aws_identity_free(be->id);

@@ -29,6 +29,8 @@ int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct bac
 	struct backend **out, char *err, size_t errlen);
 /* The credentials cache, for readiness and metrics. */
 struct creds_cache *ses_backend_creds(struct backend *be);
+/* The send-rate governor every worker shares, for metrics. */
+struct ses_governor *ses_backend_governor(struct backend *be);
 void ses_backend_free(struct backend *be);
 
 #endif

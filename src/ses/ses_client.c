@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ses_errors.h"
+#include "ses_governor.h"
 
 struct ses_client {
 	uv_loop_t *loop;
@@ -26,6 +27,7 @@ struct ses_client {
 	char *url;
 	char *host;			/* authority as signed: host[:port] */
 	char *path;			/* path as signed */
+	char *qpath, *qurl;		/* the v1 Query API's, for read-only calls */
 	char *region;
 	unsigned timeout_ms;
 	unsigned max_retries;
@@ -34,6 +36,8 @@ struct ses_client {
 	struct sigv4_key key;		/* derived key of the current credentials */
 	time_t (*now)(void *arg);
 	void *now_arg;
+	struct ses_governor *gov;	/* borrowed, may be NULL */
+	unsigned rate_wait_ms;
 };
 
 struct ses_send {
@@ -50,6 +54,11 @@ struct ses_send {
 	bool polling;			/* creds_elsewhere: waiting since poll_since */
 	uint64_t poll_since;
 	double seconds;			/* time spent in HTTP calls */
+	const char *refused;		/* governor's refusal (SES_ERR_RATE/PAUSED) */
+	uint64_t refused_wait_ms;
+	/* A read-only v1 Query call (ses_client_query) instead of a send. */
+	ses_query_cb qcb;
+	struct ses_body qbody;		/* its form, owned */
 };
 
 static void send_attempt(struct ses_send *s);
@@ -72,7 +81,9 @@ static int build_target(struct ses_client *c, const char *endpoint)
 	c->host = strdup(host);
 	if (c->host == NULL ||
 	    asprintf(&c->path, "%s%s", prefix, ses_request_path(c->api)) < 0 ||
-	    asprintf(&c->url, "%.*s%s", (int)alen, endpoint, c->path) < 0)
+	    asprintf(&c->url, "%.*s%s", (int)alen, endpoint, c->path) < 0 ||
+	    asprintf(&c->qpath, "%s%s", prefix, ses_request_path(SES_API_V1)) < 0 ||
+	    asprintf(&c->qurl, "%.*s%s", (int)alen, endpoint, c->qpath) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -93,6 +104,8 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->now = o->now;
 	c->now_arg = o->now_arg;
 	c->creds_elsewhere = o->creds_elsewhere;
+	c->gov = o->governor;
+	c->rate_wait_ms = o->rate_wait_ms;
 	c->region = strdup(o->region);
 	if (c->region == NULL || build_target(c, o->endpoint)) {
 		ses_client_free(c);
@@ -109,6 +122,8 @@ void ses_client_free(struct ses_client *c)
 	sigv4_key_clear(&c->key);
 	free(c->url);
 	free(c->path);
+	free(c->qurl);
+	free(c->qpath);
 	free(c->host);
 	free(c->region);
 	free(c);
@@ -121,6 +136,7 @@ static void free_send(uv_handle_t *h)
 
 static void release(struct ses_send *s)
 {
+	buf_free(&s->qbody.body);
 	if (s->creds)
 		aws_creds_unref(s->creds);
 	s->creds = NULL;
@@ -131,7 +147,10 @@ static void release(struct ses_send *s)
 static void finish(struct ses_send *s, struct delivery_result *res)
 {
 	res->backend_seconds = s->seconds;
-	s->cb(s->arg, res);
+	if (s->qcb)
+		s->qcb(s->arg, res->code == 250 ? 200 : -EIO, NULL, 0, res->error_code);
+	else
+		s->cb(s->arg, res);
 	release(s);
 }
 
@@ -171,15 +190,27 @@ static void on_timer(uv_timer_t *t)
 	send_attempt(t->data);
 }
 
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
 static void retry_later(struct ses_send *s)
 {
 	struct logline l;
+	uint64_t delay = backoff_delay(s), wait = 0;
 
+	/* A retry is a send like any other: it waits for its tokens too (as
+	 * long as it has to: it was admitted already). */
+	if (s->c->gov && ses_governor_reserve(s->c->gov, s->body->ndestinations, mono_ms(),
+			UINT64_MAX, &wait) == 0 && wait > delay)
+		delay = wait;
 	if (log_begin(&l, LVL_WARN, "ses.retry")) {
 		log_int(&l, "attempt", s->attempts + 1);
+		log_uint(&l, "delay_ms", delay);
 		log_end(&l);
 	}
-	uv_timer_start(&s->timer, on_timer, backoff_delay(s), 0);
+	uv_timer_start(&s->timer, on_timer, delay, 0);
 }
 
 static void on_creds(void *arg, int err, struct aws_creds *creds, const struct aws_error *why)
@@ -205,6 +236,15 @@ static void on_http(void *arg, const struct http_response *res)
 
 	s->call = NULL;
 	s->seconds += res->seconds;
+	if (s->qcb) {
+		/* Read-only calls: no retries, the caller decides. */
+		aws_error_parse((int)res->status, res->body.data, res->body.len,
+			res->amzn_error_type, &e);
+		s->qcb(s->arg, res->error ? res->error : (int)res->status, res->body.data,
+			res->body.len, res->error ? SES_ERR_NETWORK : e.code);
+		release(s);
+		return;
+	}
 	metrics_ses_request(res->seconds);
 	if (res->error) {
 		const char *code = res->error == -ETIMEDOUT ? SES_ERR_TIMEOUT : SES_ERR_NETWORK;
@@ -235,6 +275,11 @@ static void on_http(void *arg, const struct http_response *res)
 	}
 	aws_error_parse((int)res->status, res->body.data, res->body.len, res->amzn_error_type, &e);
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
+	/* Tell the governor: the rate (AIMD) or the daily quota (pause). */
+	if (s->c->gov && strcmp(rule->enhanced, "4.4.5") == 0)
+		ses_governor_throttled(s->c->gov, mono_ms());
+	else if (s->c->gov && strcmp(rule->reason, "daily sending quota exceeded") == 0)
+		ses_governor_daily_quota(s->c->gov, mono_ms());
 	if (rule->retry == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
 		s->renewed_creds = true;
 		creds_cache_invalidate(s->c->creds, s->creds);
@@ -256,8 +301,8 @@ static int sign_and_send(struct ses_send *s)
 	struct aws_signed_headers h;
 	struct http_request hr;
 	struct aws_post p = {
-		.host = c->host, .path = c->path, .region = c->region,
-		.service = "ses", .content_type = ses_content_type(c->api),
+		.host = c->host, .path = s->qcb ? c->qpath : c->path, .region = c->region,
+		.service = "ses", .content_type = ses_content_type(s->qcb ? SES_API_V1 : c->api),
 		.payload_hash = s->body->payload_hash,
 	};
 	int r = aws_sign_post(&p, s->creds, c->now ? c->now(c->now_arg) : time(NULL), &c->key, &h);
@@ -265,7 +310,7 @@ static int sign_and_send(struct ses_send *s)
 	if (r)
 		return r;
 	hr = (struct http_request){
-		.method = "POST", .url = c->url, .headers = h.lines,
+		.method = "POST", .url = s->qcb ? c->qurl : c->url, .headers = h.lines,
 		.body = s->body->body.data, .body_len = s->body->body.len,
 		.timeout_ms = c->timeout_ms,
 		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
@@ -317,6 +362,15 @@ static void send_attempt(struct ses_send *s)
 {
 	int r;
 
+	if (s->refused) {
+		char why[96];
+		snprintf(why, sizeof(why), "%s recipients would wait %llu ms, over rate_wait",
+			s->body ? "the message's" : "its", (unsigned long long)s->refused_wait_ms);
+		fail(s, ses_error_classify(s->refused, NULL, 0), s->refused,
+			strcmp(s->refused, SES_ERR_PAUSED) == 0 ? "sending paused until the quota allows" : why);
+		return;
+	}
+
 	if (s->creds == NULL) {
 		s->creds = creds_cache_current(s->c->creds);
 		if (s->creds == NULL && s->c->creds_elsewhere) {
@@ -340,6 +394,7 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_c
 	void *arg, struct ses_send **out)
 {
 	struct ses_send *s = calloc(1, sizeof(*s));
+	uint64_t wait = 0;
 	int r;
 
 	if (s == NULL)
@@ -355,9 +410,19 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_c
 	}
 	s->timer.data = s;
 	*out = s;
+	if (c->gov) {
+		uint64_t now = mono_ms();
+		r = ses_governor_reserve(c->gov, body->ndestinations, now, c->rate_wait_ms, &wait);
+		if (r) {
+			/* Refused before anything is sent: the reply says so. */
+			s->refused = ses_governor_paused(c->gov, now) ? SES_ERR_PAUSED : SES_ERR_RATE;
+			s->refused_wait_ms = wait;
+			wait = 0;
+		}
+	}
 	/* First attempt from the loop, so the callback never runs before this
-	 * function has returned. */
-	uv_timer_start(&s->timer, on_timer, 0, 0);
+	 * function has returned; after the governor's wait. */
+	uv_timer_start(&s->timer, on_timer, wait, 0);
 	return 0;
 }
 
@@ -371,4 +436,31 @@ void ses_send_cancel(struct ses_send *s)
 	s->call = NULL;
 	uv_timer_stop(&s->timer);
 	release(s);
+}
+
+int ses_client_query(struct ses_client *c, const char *action, ses_query_cb cb, void *arg)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->c = c;
+	s->qcb = cb;
+	s->arg = arg;
+	s->body = &s->qbody;
+	r = aws_query_add(&s->qbody.body, "Action", action);
+	if (r == 0)
+		r = aws_query_add(&s->qbody.body, "Version", "2010-12-01");
+	if (r == 0)
+		r = uv_timer_init(c->loop, &s->timer);
+	if (r) {
+		buf_free(&s->qbody.body);
+		free(s);
+		return r < 0 ? r : -ENOMEM;
+	}
+	sigv4_sha256_hex(s->qbody.body.data, s->qbody.body.len, s->qbody.payload_hash);
+	s->timer.data = s;
+	uv_timer_start(&s->timer, on_timer, 0, 0);
+	return 0;
 }

@@ -43,6 +43,11 @@ struct ses_client_opts {
 	 * Date header), else ours. NULL: time(NULL). */
 	time_t (*now)(void *arg);
 	void *now_arg;
+	/* The process's send-rate governor (borrowed; NULL: none). A send
+	 * waits for its recipients' tokens at most rate_wait_ms, else it
+	 * fails with SendRateLimited before anything is sent. */
+	struct ses_governor *governor;
+	unsigned rate_wait_ms;
 };
 
 struct ses_client;
@@ -55,5 +60,14 @@ void ses_client_free(struct ses_client *c);
 int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
 	void *arg, struct ses_send **out);
 void ses_send_cancel(struct ses_send *s);
+
+/* A read-only SES v1 Query API call (e.g. "GetSendQuota"), signed like a
+ * send with the shared-account credentials; no retries. cb gets the HTTP
+ * status (or a negative error when nothing came back), the body and the
+ * AWS error code ("" when none). Called once; not cancellable: the client
+ * must outlive it. */
+typedef void (*ses_query_cb)(void *arg, int status, const char *body, size_t len,
+	const char *code);
+int ses_client_query(struct ses_client *c, const char *action, ses_query_cb cb, void *arg);
 
 #endif

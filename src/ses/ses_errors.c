@@ -65,6 +65,9 @@ static const struct ses_error_rule rules[] = {
 	{ SES_ERR_NETWORK, NULL, 451, "4.4.1", SES_RETRY_BACKOFF, "SES unreachable" },
 	{ SES_ERR_TIMEOUT, NULL, 451, "4.4.2", SES_RETRY_BACKOFF, "SES timed out" },
 	{ SES_ERR_HTTP_5XX, NULL, 451, "4.3.0", SES_RETRY_BACKOFF, "SES server error" },
+	/* The send-rate governor refused before anything went to SES. */
+	{ SES_ERR_RATE, NULL, 451, "4.7.0", SES_NO_RETRY, "sending rate limit reached" },
+	{ SES_ERR_PAUSED, NULL, 451, "4.7.0", SES_NO_RETRY, "daily sending quota exceeded" },
 };
 
 static const struct ses_error_rule unknown_rule = {

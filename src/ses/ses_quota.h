@@ -1,0 +1,32 @@
+/* `send_rate auto`: reads SES GetSendQuota at start and every
+ * SES_QUOTA_INTERVAL seconds and gives the governor MaxSendRate x
+ * send_rate_share as its target, and whether the 24-hour quota has room
+ * (SentLast24Hours < Max24HourSend). When the call is refused (the role
+ * may not read the quota) it says so once in the log and the governor
+ * keeps send_rate_fallback.
+ *
+ * Ownership: struct ses_quota owns its timer and borrows the SES client
+ * and the governor, which must outlive it. ses_quota_close() closes the
+ * timer; the object frees itself once the loop has run its close
+ * callback and no call is in flight.
+ */
+#ifndef SESRELAY_SES_QUOTA_H
+#define SESRELAY_SES_QUOTA_H
+
+#include <uv.h>
+
+#define SES_QUOTA_INTERVAL 300	/* seconds between GetSendQuota calls */
+
+struct ses_client;
+struct ses_governor;
+struct ses_quota;
+
+int ses_quota_start(uv_loop_t *loop, struct ses_client *client, struct ses_governor *gov,
+	double share, double fallback, struct ses_quota **out);
+void ses_quota_close(struct ses_quota *q);
+
+/* Parse a GetSendQuota answer (pure). 0 or -EINVAL. */
+int ses_quota_parse(const char *body, size_t len, double *max_rate, double *max24,
+	double *sent24);
+
+#endif
