@@ -364,8 +364,8 @@ static void send_attempt(struct ses_send *s)
 
 	if (s->refused) {
 		char why[96];
-		snprintf(why, sizeof(why), "%s recipients would wait %llu ms, over rate_wait",
-			s->body ? "the message's" : "its", (unsigned long long)s->refused_wait_ms);
+		snprintf(why, sizeof(why), "its recipients would wait %llu ms for the rate, "
+			"longer than allowed", (unsigned long long)s->refused_wait_ms);
 		fail(s, ses_error_classify(s->refused, NULL, 0), s->refused,
 			strcmp(s->refused, SES_ERR_PAUSED) == 0 ? "sending paused until the quota allows" : why);
 		return;

@@ -54,6 +54,7 @@ static double capacity(const struct ses_governor *g)
 /* Bring tokens and rate up to now_ms (caller holds the lock). */
 static void advance(struct ses_governor *g, uint64_t now_ms)
 {
+	uint64_t from;
 	double dt;
 
 	if (!g->have_time) {
@@ -65,13 +66,14 @@ static void advance(struct ses_governor *g, uint64_t now_ms)
 	if (now_ms <= g->last_ms)
 		return;
 	dt = (double)(now_ms - g->last_ms) / 1000.0;
+	from = g->last_ms > g->last_cut_ms + 1000 ? g->last_ms : g->last_cut_ms + 1000;
 	g->last_ms = now_ms;
 	g->tokens += dt * g->rate;
 	if (g->tokens > capacity(g))
 		g->tokens = capacity(g);
-	/* Additive increase, once the last cut is a second old. */
-	if (g->rate < g->target && now_ms >= g->last_cut_ms + 1000) {
-		g->rate += g->target / 20 * dt;
+	/* Additive increase, for the time since the last cut's second. */
+	if (g->rate < g->target && now_ms > from) {
+		g->rate += g->target / 20 * (double)(now_ms - from) / 1000.0;
 		if (g->rate > g->target)
 			g->rate = g->target;
 	}
@@ -80,7 +82,7 @@ static void advance(struct ses_governor *g, uint64_t now_ms)
 int ses_governor_reserve(struct ses_governor *g, unsigned n, uint64_t now_ms,
 	uint64_t max_wait_ms, uint64_t *wait_ms)
 {
-	double after, wait;
+	double after, wait, need;
 	int r = 0;
 
 	uv_mutex_lock(&g->lock);
@@ -90,8 +92,13 @@ int ses_governor_reserve(struct ses_governor *g, unsigned n, uint64_t now_ms,
 		uv_mutex_unlock(&g->lock);
 		return -EAGAIN;
 	}
+	/* A send larger than the bucket goes once the bucket is full and
+	 * leaves it in debt, which later sends wait off: one SES call of 50
+	 * recipients is never refused at a rate below 50/s, and over time the
+	 * rate holds all the same. */
+	need = (double)n < capacity(g) ? (double)n : capacity(g);
 	after = g->tokens - (double)n;
-	wait = after >= 0 ? 0 : ceil(-after / g->rate * 1000.0);
+	wait = g->tokens >= need ? 0 : ceil((need - g->tokens) / g->rate * 1000.0);
 	*wait_ms = (uint64_t)wait;
 	if (*wait_ms > max_wait_ms)
 		r = -EAGAIN;

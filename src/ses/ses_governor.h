@@ -3,10 +3,12 @@
  * region, in recipients per second.
  *
  * A token bucket in recipients, holding at most one second of the rate.
- * A send reserves its recipients up front: the bucket may go below zero,
- * and the send waits until it would be back at zero, so sends leave in
- * the order they asked at exactly the rate, with no polling. A send that
- * would have to wait longer than its caller allows reserves nothing.
+ * A send reserves its recipients up front: it waits until the bucket
+ * holds them (or is full, for a send larger than the bucket), then takes
+ * them all, and the bucket may go below zero; later sends wait that debt
+ * off. So sends leave in the order they asked at the rate, with no
+ * polling. A send that would have to wait longer than its caller allows
+ * reserves nothing.
  *
  * The rate is the target (GetSendQuota's MaxSendRate x send_rate_share,
  * or send_rate set by hand) cut in half on a Throttling answer (at most
