@@ -116,7 +116,7 @@ static const struct key keys[] = {
 	E("ses_headers", ses_headers, "strip", ses_headers_names),
 	E("delivery", delivery, "sync", delivery_names),
 	S("queue_dir", queue_dir, "queue"),
-	D("queue_lifetime", queue_lifetime, "1d", 60, 30 * 86400),
+	D("queue_lifetime", queue_lifetime, "1d", 1, 30 * 86400),
 	U("queue_max_messages", queue_max_messages, "100000", 1, 10000000),
 	{ "queue_max_bytes", T_SIZE, OFF(queue_max_bytes), "4G", 1 << 20, 1ULL << 42, NULL },
 	{ "queue_min_free", T_SIZE, OFF(queue_min_free), "256M", 0, 1ULL << 42, NULL },

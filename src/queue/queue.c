@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "metrics_queue.h"
+#include "queue_control.h"
 #include "queue_dsn.h"
 #include "queue_file.h"
 #include "queue_id.h"
@@ -53,6 +54,7 @@ struct queue {
 	uv_timer_t timer;
 	int open_handles;
 	uint64_t timer_due;		/* ms (uv_now) the timer is set for, 0: none */
+	struct queue_control *control;	/* owned; closes itself */
 };
 
 /* One delivery round of one message (main loop; file work on the pool). */
@@ -74,6 +76,7 @@ struct qjob {
 	char dsn_id[QUEUE_ID_LEN + 1];
 	uint64_t dsn_size;
 	bool remove;
+	uint64_t answered_ns;		/* when SES answered the current batch */
 };
 
 static int64_t now_s(void)
@@ -318,6 +321,8 @@ static void close_handles(struct queue *q)
 	uv_mutex_unlock(&q->lock);
 	uv_close((uv_handle_t *)&q->wake, close_cb);
 	uv_close((uv_handle_t *)&q->timer, close_cb);
+	queue_control_close(q->control);
+	q->control = NULL;
 	backend_shutdown(q->inner);
 	log_msg(LVL_INFO, "queue.stop", "%zu message(s) stay queued in %s", q->n, q->dir);
 }
@@ -567,6 +572,17 @@ static void after_batch_persist(struct qjob *j)
 		job_end(j);
 		return;
 	}
+	if (log_enabled(LVL_DEBUG)) {
+		struct logline l;
+		/* The window in which a crash would send this batch again. */
+		if (log_begin(&l, LVL_DEBUG, "queue.recorded")) {
+			log_str(&l, "id", j->e->id);
+			log_uint(&l, "batch", j->b + 1);
+			log_double(&l, "window_seconds",
+				(double)(uv_hrtime() - j->answered_ns) / 1e9);
+			log_end(&l);
+		}
+	}
 	j->b++;
 	next_batch(j);
 }
@@ -579,6 +595,7 @@ static void batch_done(void *arg, const struct delivery_result *res)
 	int w;
 
 	j->txn = NULL;
+	j->answered_ns = uv_hrtime();
 	/* Cut to what the file's error field holds. */
 	w = snprintf(reason, sizeof(reason), "%d %s ", res->code, res->enhanced);
 	if (w > 0 && (size_t)w < sizeof(reason))
@@ -914,6 +931,10 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 		snprintf(err, errlen, "key \"queue_dir\": %s: %s", q->dir, strerror(-r));
 		goto fail;
 	}
+	r = queue_control_new(loop, q, q->dir, cfg->metrics_timeout, cfg->metrics_max_connections,
+		&q->control, err, errlen);
+	if (r)
+		goto fail;
 	uv_async_init(loop, &q->wake, on_wake);
 	uv_timer_init(loop, &q->timer);
 	q->wake.data = q->timer.data = q;
@@ -1033,7 +1054,8 @@ int queue_cmd_flush(struct queue *q, const char *id)
 	uv_mutex_lock(&q->lock);
 	for (size_t i = 0; i < q->n; i++) {
 		if (id == NULL || strcmp(q->v[i]->id, id) == 0) {
-			q->v[i]->flush = true;
+			/* A held message stays held: release it first. */
+			q->v[i]->flush = !q->v[i]->held;
 			r = 0;
 		}
 	}

@@ -47,8 +47,11 @@ void ses_governor_free(struct ses_governor *g)
 
 static double capacity(const struct ses_governor *g)
 {
-	/* One second of the rate, and always room for one recipient. */
-	return g->rate > 1 ? g->rate : 1;
+	/* Half a second of the rate (always room for one recipient): SES
+	 * allows about a second's worth at once, and the other half absorbs
+	 * the jitter between our clock and SES's, so a relay sending at
+	 * exactly the rate is not throttled for arriving a little early. */
+	return g->rate / 2 > 1 ? g->rate / 2 : 1;
 }
 
 /* Bring tokens and rate up to now_ms (caller holds the lock). */

@@ -2,7 +2,7 @@
  * draw on it), because SES counts one maximum send rate per account and
  * region, in recipients per second.
  *
- * A token bucket in recipients, holding at most one second of the rate.
+ * A token bucket in recipients, holding at most half a second of the rate.
  * A send reserves its recipients up front: it waits until the bucket
  * holds them (or is full, for a send larger than the bucket), then takes
  * them all, and the bucket may go below zero; later sends wait that debt

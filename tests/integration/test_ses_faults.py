@@ -114,11 +114,10 @@ class FakeAws:
                         "<Account>%s</Account></GetCallerIdentityResult>"
                         "</GetCallerIdentityResponse>") % (ACCOUNT, ACCOUNT))
                 elif action == "SendRawEmail":
-                    if not self.ses(conn):
+                    if not self.ses(conn, form):
                         return
                 else:
-                    self.reply(conn, 400, "<ErrorResponse><Error><Code>InvalidAction</Code>"
-                                          "</Error></ErrorResponse>")
+                    self.other(conn, action, form)
         except OSError:
             pass
         finally:
@@ -127,7 +126,12 @@ class FakeAws:
             except OSError:
                 pass
 
-    def ses(self, conn):
+    def other(self, conn, action, form):
+        """Any other action (a subclass may answer more of them)."""
+        self.reply(conn, 400, "<ErrorResponse><Error><Code>InvalidAction</Code>"
+                              "</Error></ErrorResponse>")
+
+    def ses(self, conn, form=None):
         """Play the next planned behaviour; False when the connection is gone."""
         with self.lock:
             self.ses_requests += 1

@@ -13,31 +13,31 @@ static void test_bucket(void)
 	uint64_t w;
 
 	CHECK_INT(ses_governor_new(10, &g), 0);
-	/* One second of the rate at once, then one per 100 ms. */
-	for (int i = 0; i < 10; i++) {
+	/* Half a second of the rate at once, then one per 100 ms. */
+	for (int i = 0; i < 5; i++) {
 		CHECK_INT(ses_governor_reserve(g, 1, 1000, 0, &w), 0);
 		CHECK_INT(w, 0);
 	}
 	CHECK_INT(ses_governor_reserve(g, 1, 1000, 0, &w), -EAGAIN);
 	CHECK_INT(w, 100);
-	/* Reserved ahead: the 11th and 12th wait 100 and 200 ms. */
+	/* Reserved ahead: the next two wait 100 and 200 ms. */
 	CHECK_INT(ses_governor_reserve(g, 1, 1000, 5000, &w), 0);
 	CHECK_INT(w, 100);
 	CHECK_INT(ses_governor_reserve(g, 1, 1000, 5000, &w), 0);
 	CHECK_INT(w, 200);
-	/* 50 recipients at 10/s wait for a full bucket (1.2 s from -2 tokens);
-	 * over the caller's 1 s: refused, nothing taken. */
-	CHECK_INT(ses_governor_reserve(g, 50, 1000, 1000, &w), -EAGAIN);
-	CHECK_INT(w, 1200);
+	/* 50 recipients at 10/s wait for a full bucket (0.7 s from -2 tokens);
+	 * over the caller's 500 ms: refused, nothing taken. */
+	CHECK_INT(ses_governor_reserve(g, 50, 1000, 500, &w), -EAGAIN);
+	CHECK_INT(w, 700);
 	CHECK_INT(ses_governor_reserve(g, 1, 1000, 5000, &w), 0);
 	CHECK_INT(w, 300);
-	/* Idle time refills, up to one second's worth only. */
-	CHECK_INT(ses_governor_reserve(g, 10, 60000, 0, &w), 0);
+	/* Idle time refills, up to half a second's worth only. */
+	CHECK_INT(ses_governor_reserve(g, 5, 60000, 0, &w), 0);
 	CHECK_INT(ses_governor_reserve(g, 1, 60000, 0, &w), -EAGAIN);
-	/* Taken when the bucket is full, then 40 recipients of debt: 4 s. */
+	/* Taken when the bucket is full, then 45 recipients of debt: 4.6 s. */
 	CHECK_INT(ses_governor_reserve(g, 50, 120000, 0, &w), 0);
 	CHECK_INT(ses_governor_reserve(g, 1, 120000, 10000, &w), 0);
-	CHECK_INT(w, 4100);
+	CHECK_INT(w, 4600);
 	ses_governor_free(g);
 }
 
