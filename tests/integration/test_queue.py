@@ -202,6 +202,7 @@ class QueueCase(unittest.TestCase):
     def kill9(self):
         self.relay.proc.kill()
         self.relay.proc.wait()
+        self.relay._reader.join(5)
         self.relay.proc = None
 
     def queue_files(self):
@@ -614,7 +615,7 @@ class DsnEmulatorTest(unittest.TestCase):
         self.assertEqual(len(msgs), 1)
         m = msgs[0]
         self.assertEqual(m["params"]["Destinations"], ["app@unverified.example"])
-        self.assertNotIn("Source", m["params"])
+        self.assertIsNone(m["params"].get("Source"))     # the null reverse path
         raw = base64.b64decode(m["raw_b64"])
         self.assertIn(b"From: Mail Delivery System <bounces@example.com>", raw)
         self.assertIn(b"Content-Type: multipart/report; report-type=delivery-status;", raw)
