@@ -163,13 +163,6 @@ static const struct backend_ops ses_ops = {
 	.shutdown = ses_shutdown,
 };
 
-/* Sign on AWS's clock: the STS client learnt our offset from its Date
- * header, so a skewed host clock does not get requests refused. */
-static time_t aws_now(void *arg)
-{
-	return time(NULL) + sts_client_clock_skew(arg);
-}
-
 static int copy_str(char **dst, const char *src)
 {
 	*dst = NULL;
@@ -242,8 +235,9 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	if (r == 0) {
 		o.endpoint = id->ses_endpoint;
 		o.region = id->region;
-		o.now = aws_now;
-		o.now_arg = id->sts;
+		/* Sign on AWS's clock: the STS client learnt our offset from its
+		 * Date header, so a skewed host clock does not get requests refused. */
+		o.clock = sts_client_clock(id->sts);
 		r = ses_client_new(loop, shared ? be->http : id->http, id->cache, &o, &be->client);
 		if (r)
 			snprintf(err, errlen, "SES endpoint %s: %s", id->ses_endpoint, strerror(-r));
@@ -252,8 +246,9 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	if (r == 0 && !shared)
 		r = creds_cache_start(id->cache);
 	if (r == 0 && !shared && auto_rate)
-		r = ses_quota_start(loop, be->client, be->gov, strtod(cfg->send_rate_share, NULL),
-			strtod(cfg->send_rate_fallback, NULL), &be->quota);
+		r = ses_quota_start(loop, id, cfg->ses_timeout * 1000, be->gov,
+			strtod(cfg->send_rate_share, NULL), strtod(cfg->send_rate_fallback, NULL),
+			&be->quota);
 	if (r) {
 		ses_backend_free(&be->base);
 		return r;

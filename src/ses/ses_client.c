@@ -8,9 +8,8 @@
 
 #include <openssl/rand.h>
 
+#include "aws_call.h"
 #include "aws_creds.h"
-#include "aws_endpoint.h"
-#include "aws_request.h"
 #include "aws_xml.h"
 #include "creds_cache.h"
 #include "http_client.h"
@@ -24,18 +23,13 @@ struct ses_client {
 	struct http_client *http;	/* borrowed */
 	struct creds_cache *creds;	/* borrowed */
 	enum ses_api api;
-	char *url;
-	char *host;			/* authority as signed: host[:port] */
-	char *path;			/* path as signed */
-	char *qpath, *qurl;		/* the v1 Query API's, for read-only calls */
-	char *region;
+	struct aws_target target;	/* endpoint (its path prefix kept) + API path */
 	unsigned timeout_ms;
 	unsigned max_retries;
 	unsigned backoff_ms;
 	bool creds_elsewhere;
 	struct sigv4_key key;		/* derived key of the current credentials */
-	time_t (*now)(void *arg);
-	void *now_arg;
+	const struct aws_clock *clock;	/* borrowed; NULL: ours */
 	struct ses_governor *gov;	/* borrowed, may be NULL */
 	unsigned rate_wait_ms;
 };
@@ -56,37 +50,9 @@ struct ses_send {
 	double seconds;			/* time spent in HTTP calls */
 	const char *refused;		/* governor's refusal (SES_ERR_RATE/PAUSED) */
 	uint64_t refused_wait_ms;
-	/* A read-only v1 Query call (ses_client_query) instead of a send. */
-	ses_query_cb qcb;
-	struct ses_body qbody;		/* its form, owned */
 };
 
 static void send_attempt(struct ses_send *s);
-
-/* Host and path as signed, and the URL requested. An endpoint may carry a
- * path prefix (a proxy in front of SES): the API path follows it, in the
- * URL and in the signature alike. */
-static int build_target(struct ses_client *c, const char *endpoint)
-{
-	char host[256], prefix[AWS_URL_MAX];
-	size_t plen, alen;
-
-	if (aws_url_split(endpoint, host, sizeof(host), prefix, sizeof(prefix)))
-		return -EINVAL;
-	plen = strlen(prefix);
-	while (plen && prefix[plen - 1] == '/')
-		prefix[--plen] = '\0';
-	alen = strstr(endpoint, "://") - endpoint + 3;
-	alen += strcspn(endpoint + alen, "/?#");
-	c->host = strdup(host);
-	if (c->host == NULL ||
-	    asprintf(&c->path, "%s%s", prefix, ses_request_path(c->api)) < 0 ||
-	    asprintf(&c->url, "%.*s%s", (int)alen, endpoint, c->path) < 0 ||
-	    asprintf(&c->qpath, "%s%s", prefix, ses_request_path(SES_API_V1)) < 0 ||
-	    asprintf(&c->qurl, "%.*s%s", (int)alen, endpoint, c->qpath) < 0)
-		return -ENOMEM;
-	return 0;
-}
 
 int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
 	const struct ses_client_opts *o, struct ses_client **out)
@@ -101,13 +67,13 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->timeout_ms = o->timeout_ms;
 	c->max_retries = o->max_retries;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
-	c->now = o->now;
-	c->now_arg = o->now_arg;
+	c->clock = o->clock;
 	c->creds_elsewhere = o->creds_elsewhere;
 	c->gov = o->governor;
 	c->rate_wait_ms = o->rate_wait_ms;
-	c->region = strdup(o->region);
-	if (c->region == NULL || build_target(c, o->endpoint)) {
+	/* An endpoint may carry a path prefix (a proxy in front of SES): the
+	 * API path follows it, in the URL and in the signature alike. */
+	if (aws_target_init(&c->target, o->endpoint, ses_request_path(c->api), o->region, "ses")) {
 		ses_client_free(c);
 		return -EINVAL;
 	}
@@ -120,12 +86,6 @@ void ses_client_free(struct ses_client *c)
 	if (c == NULL)
 		return;
 	sigv4_key_clear(&c->key);
-	free(c->url);
-	free(c->path);
-	free(c->qurl);
-	free(c->qpath);
-	free(c->host);
-	free(c->region);
 	free(c);
 }
 
@@ -136,7 +96,6 @@ static void free_send(uv_handle_t *h)
 
 static void release(struct ses_send *s)
 {
-	buf_free(&s->qbody.body);
 	if (s->creds)
 		aws_creds_unref(s->creds);
 	s->creds = NULL;
@@ -147,10 +106,7 @@ static void release(struct ses_send *s)
 static void finish(struct ses_send *s, struct delivery_result *res)
 {
 	res->backend_seconds = s->seconds;
-	if (s->qcb)
-		s->qcb(s->arg, res->code == 250 ? 200 : -EIO, NULL, 0, res->error_code);
-	else
-		s->cb(s->arg, res);
+	s->cb(s->arg, res);
 	release(s);
 }
 
@@ -236,28 +192,8 @@ static void on_http(void *arg, const struct http_response *res)
 
 	s->call = NULL;
 	s->seconds += res->seconds;
-	if (s->qcb) {
-		/* Read-only calls: no retries, the caller decides. */
-		aws_error_parse((int)res->status, res->body.data, res->body.len,
-			res->amzn_error_type, &e);
-		s->qcb(s->arg, res->error ? res->error : (int)res->status, res->body.data,
-			res->body.len, res->error ? SES_ERR_NETWORK : e.code);
-		release(s);
-		return;
-	}
 	metrics_ses_request(res->seconds);
-	if (res->error) {
-		const char *code = res->error == -ETIMEDOUT ? SES_ERR_TIMEOUT : SES_ERR_NETWORK;
-		rule = ses_error_classify(code, NULL, 0);
-		/* Only a request that never reached SES is safe to send again. */
-		if (!res->sent_body && s->attempts <= s->c->max_retries) {
-			retry_later(s);
-			return;
-		}
-		fail(s, rule, code, res->error_text);
-		return;
-	}
-	if (res->status == 200) {
+	if (aws_call_error(res, &e) == 0) {
 		struct delivery_result ok;
 		char id[128];
 
@@ -273,14 +209,22 @@ static void on_http(void *arg, const struct http_response *res)
 		finish(s, &ok);
 		return;
 	}
-	aws_error_parse((int)res->status, res->body.data, res->body.len, res->amzn_error_type, &e);
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
 	/* Tell the governor: the rate (AIMD) or the daily quota (pause). */
-	if (s->c->gov && strcmp(rule->enhanced, "4.4.5") == 0)
+	if (s->c->gov && !res->error && strcmp(rule->enhanced, "4.4.5") == 0)
 		ses_governor_throttled(s->c->gov, mono_ms());
-	else if (s->c->gov && strcmp(rule->reason, "daily sending quota exceeded") == 0)
+	else if (s->c->gov && !res->error && strcmp(rule->reason, "daily sending quota exceeded") == 0)
 		ses_governor_daily_quota(s->c->gov, mono_ms());
-	if (rule->retry == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
+	if (res->error) {
+		/* Only a request that never reached SES is safe to send again. */
+		if (!res->sent_body && s->attempts <= s->c->max_retries) {
+			retry_later(s);
+			return;
+		}
+		fail(s, rule, e.code, e.message);
+		return;
+	}
+	if (ses_error_rule_retry(rule) == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
 		s->renewed_creds = true;
 		creds_cache_invalidate(s->c->creds, s->creds);
 		aws_creds_unref(s->creds);
@@ -288,7 +232,7 @@ static void on_http(void *arg, const struct http_response *res)
 		send_attempt(s);
 		return;
 	}
-	if (rule->retry == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
+	if (ses_error_rule_retry(rule) == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
 		retry_later(s);
 		return;
 	}
@@ -298,28 +242,18 @@ static void on_http(void *arg, const struct http_response *res)
 static int sign_and_send(struct ses_send *s)
 {
 	struct ses_client *c = s->c;
-	struct aws_signed_headers h;
-	struct http_request hr;
-	struct aws_post p = {
-		.host = c->host, .path = s->qcb ? c->qpath : c->path, .region = c->region,
-		.service = "ses", .content_type = ses_content_type(s->qcb ? SES_API_V1 : c->api),
-		.payload_hash = s->body->payload_hash,
-	};
-	int r = aws_sign_post(&p, s->creds, c->now ? c->now(c->now_arg) : time(NULL), &c->key, &h);
-
-	if (r)
-		return r;
-	hr = (struct http_request){
-		.method = "POST", .url = s->qcb ? c->qurl : c->url, .headers = h.lines,
+	struct aws_call_req req = {
+		.target = &c->target, .creds = s->creds, .clock = c->clock, .key = &c->key,
+		.content_type = ses_content_type(c->api),
 		.body = s->body->body.data, .body_len = s->body->body.len,
+		.payload_hash = s->body->payload_hash,
 		.timeout_ms = c->timeout_ms,
 		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
 		.max_response = 64 * 1024,
 	};
+
 	s->attempts++;
-	r = http_client_send(c->http, &hr, on_http, s, &s->call);
-	aws_signed_headers_free(&h);
-	return r;
+	return aws_call_send(c->http, &req, on_http, s, &s->call);
 }
 
 #define CREDS_POLL_MS 20
@@ -436,31 +370,4 @@ void ses_send_cancel(struct ses_send *s)
 	s->call = NULL;
 	uv_timer_stop(&s->timer);
 	release(s);
-}
-
-int ses_client_query(struct ses_client *c, const char *action, ses_query_cb cb, void *arg)
-{
-	struct ses_send *s = calloc(1, sizeof(*s));
-	int r;
-
-	if (s == NULL)
-		return -ENOMEM;
-	s->c = c;
-	s->qcb = cb;
-	s->arg = arg;
-	s->body = &s->qbody;
-	r = aws_query_add(&s->qbody.body, "Action", action);
-	if (r == 0)
-		r = aws_query_add(&s->qbody.body, "Version", "2010-12-01");
-	if (r == 0)
-		r = uv_timer_init(c->loop, &s->timer);
-	if (r) {
-		buf_free(&s->qbody.body);
-		free(s);
-		return r < 0 ? r : -ENOMEM;
-	}
-	sigv4_sha256_hex(s->qbody.body.data, s->qbody.body.len, s->qbody.payload_hash);
-	s->timer.data = s;
-	uv_timer_start(&s->timer, on_timer, 0, 0);
-	return 0;
 }

@@ -23,6 +23,8 @@
 #include "ses_message.h"
 #include "sigv4.h"
 
+struct aws_clock;
+struct ses_governor;
 struct http_client;
 struct creds_cache;
 struct ses_send;
@@ -39,13 +41,13 @@ struct ses_client_opts {
 	 * polls creds_cache_current() for up to timeout_ms, and fails at once
 	 * while the cache is backing off after a failed refresh. */
 	bool creds_elsewhere;
-	/* Signing time: AWS's clock when we know our offset from it (STS's
-	 * Date header), else ours. NULL: time(NULL). */
-	time_t (*now)(void *arg);
-	void *now_arg;
+	/* Signing time: AWS's clock as STS's Date headers showed it
+	 * (sts_client_clock()), borrowed. NULL: ours. */
+	const struct aws_clock *clock;
 	/* The process's send-rate governor (borrowed; NULL: none). A send
 	 * waits for its recipients' tokens at most rate_wait_ms, else it
-	 * fails with SendRateLimited before anything is sent. */
+	 * fails with SendRateLimited (or DailyQuotaPaused) before anything
+	 * is sent. Throttling answers are reported to it. */
 	struct ses_governor *governor;
 	unsigned rate_wait_ms;
 };
@@ -60,14 +62,5 @@ void ses_client_free(struct ses_client *c);
 int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
 	void *arg, struct ses_send **out);
 void ses_send_cancel(struct ses_send *s);
-
-/* A read-only SES v1 Query API call (e.g. "GetSendQuota"), signed like a
- * send with the shared-account credentials; no retries. cb gets the HTTP
- * status (or a negative error when nothing came back), the body and the
- * AWS error code ("" when none). Called once; not cancellable: the client
- * must outlive it. */
-typedef void (*ses_query_cb)(void *arg, int status, const char *body, size_t len,
-	const char *code);
-int ses_client_query(struct ses_client *c, const char *action, ses_query_cb cb, void *arg);
 
 #endif

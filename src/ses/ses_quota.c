@@ -5,19 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws_call.h"
+#include "aws_creds.h"
+#include "aws_endpoint.h"
+#include "aws_identity.h"
+#include "aws_query.h"
 #include "aws_xml.h"
 #include "buf.h"
+#include "creds_cache.h"
 #include "log.h"
-#include "ses_client.h"
 #include "ses_governor.h"
+#include "ses_message.h"
+#include "sts_client.h"
 
 struct ses_quota {
 	uv_timer_t timer;
-	struct ses_client *client;	/* borrowed */
+	struct aws_identity *id;	/* borrowed */
 	struct ses_governor *gov;	/* borrowed */
+	struct aws_target target;	/* the v1 Query API, whichever API sends mail */
+	struct buf body;
+	struct aws_creds *creds;	/* held while a call is in flight */
+	struct http_call *call;
+	unsigned timeout_ms;
 	double share, fallback;
-	bool in_flight, closing, timer_closed;
-	bool denied_logged;
+	bool closing;
+	bool failure_logged;
 };
 
 static uint64_t mono_ms(void)
@@ -49,79 +61,107 @@ int ses_quota_parse(const char *body, size_t len, double *max_rate, double *max2
 	return 0;
 }
 
-static void maybe_free(struct ses_quota *q)
-{
-	if (q->closing && q->timer_closed && !q->in_flight)
-		free(q);
-}
+static void tick(uv_timer_t *t);
 
-static void on_close(uv_handle_t *h)
-{
-	struct ses_quota *q = h->data;
-
-	q->timer_closed = true;
-	maybe_free(q);
-}
-
-static void on_quota(void *arg, int status, const char *body, size_t len, const char *code)
+static void on_quota(void *arg, const struct http_response *res)
 {
 	struct ses_quota *q = arg;
+	struct aws_error e;
 	double rate, max24, sent24;
 
-	q->in_flight = false;
-	if (q->closing) {
-		maybe_free(q);
+	q->call = NULL;
+	aws_creds_unref(q->creds);
+	q->creds = NULL;
+	if (q->closing)
 		return;
-	}
-	if (status == 200 && ses_quota_parse(body, len, &rate, &max24, &sent24) == 0) {
+	uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
+	if (aws_call_error(res, &e) == 0 &&
+	    ses_quota_parse(res->body.data, res->body.len, &rate, &max24, &sent24) == 0) {
 		/* Max24HourSend -1 means no daily limit. */
 		bool room = max24 < 0 || sent24 < max24;
 		ses_governor_set_target(q->gov, rate * q->share, room, mono_ms());
 		log_msg(LVL_INFO, "ses.quota", "max_send_rate=%g share=%g rate=%g sent_24h=%g "
 			"max_24h=%g", rate, q->share, rate * q->share, sent24, max24);
-		q->denied_logged = false;
+		q->failure_logged = false;
 		return;
 	}
-	if (!q->denied_logged) {
-		q->denied_logged = true;
-		log_msg(LVL_WARN, "ses.quota", "GetSendQuota failed (%s, status %d): using "
-			"send_rate_fallback %g/s", code && *code ? code : "no answer", status,
-			q->fallback);
+	if (!q->failure_logged) {
+		q->failure_logged = true;
+		log_msg(LVL_WARN, "ses.quota", "GetSendQuota failed (%s%s%s): using "
+			"send_rate_fallback %g/s", e.code[0] ? e.code : "no quota in the answer",
+			e.message[0] ? ": " : "", e.message, q->fallback);
 	}
 }
 
 static void tick(uv_timer_t *t)
 {
 	struct ses_quota *q = t->data;
+	struct aws_call_req req = {
+		.target = &q->target, .clock = sts_client_clock(q->id->sts),
+		.content_type = ses_content_type(SES_API_V1),
+		.body = q->body.data, .body_len = q->body.len,
+		.timeout_ms = q->timeout_ms, .max_response = 64 * 1024,
+	};
 
-	if (q->in_flight || q->closing)
+	if (q->closing || q->call)
 		return;
-	if (ses_client_query(q->client, "GetSendQuota", on_quota, q) == 0)
-		q->in_flight = true;
+	/* Only verified shared-account credentials sign it; none yet (the
+	 * relay is starting, or STS fails): look again shortly. */
+	q->creds = creds_cache_current(q->id->cache);
+	if (q->creds == NULL) {
+		uv_timer_start(&q->timer, tick, SES_QUOTA_CREDS_WAIT * 1000ULL, 0);
+		return;
+	}
+	req.creds = q->creds;
+	if (aws_call_send(q->id->http, &req, on_quota, q, &q->call) != 0) {
+		aws_creds_unref(q->creds);
+		q->creds = NULL;
+		q->call = NULL;
+		uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
+	}
 }
 
-int ses_quota_start(uv_loop_t *loop, struct ses_client *client, struct ses_governor *gov,
-	double share, double fallback, struct ses_quota **out)
+int ses_quota_start(uv_loop_t *loop, struct aws_identity *id, unsigned timeout_ms,
+	struct ses_governor *gov, double share, double fallback, struct ses_quota **out)
 {
 	struct ses_quota *q = calloc(1, sizeof(*q));
+	char url[AWS_URL_MAX];
 	int r;
 
 	if (q == NULL)
 		return -ENOMEM;
-	q->client = client;
+	q->id = id;
 	q->gov = gov;
 	q->share = share;
 	q->fallback = fallback;
-	r = uv_timer_init(loop, &q->timer);
+	q->timeout_ms = timeout_ms;
+	r = aws_query_add(&q->body, "Action", "GetSendQuota");
+	if (r == 0)
+		r = aws_query_add(&q->body, "Version", "2010-12-01");
+	if (r == 0)
+		r = aws_endpoint_resolve(AWS_SERVICE_SES, id->region, url, sizeof(url));
+	if (r == 0)
+		r = aws_target_init(&q->target, url, "", id->region, "ses");
+	if (r == 0)
+		r = uv_timer_init(loop, &q->timer);
 	if (r) {
+		buf_free(&q->body);
 		free(q);
-		return r;
+		return r < 0 ? r : -EINVAL;
 	}
 	q->timer.data = q;
-	uv_timer_start(&q->timer, tick, 0, SES_QUOTA_INTERVAL * 1000ULL);
+	uv_timer_start(&q->timer, tick, 0, 0);
 	uv_unref((uv_handle_t *)&q->timer);	/* never what keeps the loop alive */
 	*out = q;
 	return 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct ses_quota *q = h->data;
+
+	buf_free(&q->body);
+	free(q);
 }
 
 void ses_quota_close(struct ses_quota *q)
@@ -129,5 +169,10 @@ void ses_quota_close(struct ses_quota *q)
 	if (q == NULL || q->closing)
 		return;
 	q->closing = true;
+	if (q->call)
+		http_call_cancel(q->call);
+	q->call = NULL;
+	aws_creds_unref(q->creds);
+	q->creds = NULL;
 	uv_close((uv_handle_t *)&q->timer, on_close);
 }
