@@ -55,6 +55,7 @@ struct queue {
 	int open_handles;
 	uint64_t timer_due;		/* ms (uv_now) the timer is set for, 0: none */
 	struct queue_control *control;	/* owned; closes itself */
+	int lock_fd;			/* the queue directory's flock, -1: none */
 };
 
 /* One delivery round of one message (main loop; file work on the pool). */
@@ -890,6 +891,7 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 	}
 	q->loop = loop;
 	q->inner = inner;
+	q->lock_fd = -1;
 	q->lifetime = cfg->queue_lifetime;
 	q->concurrency = cfg->queue_concurrency;
 	q->retry_min = cfg->queue_retry_min;
@@ -919,9 +921,10 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	r = queue_store_open(q->dir);
+	r = queue_store_open(q->dir, &q->lock_fd);
 	if (r) {
-		snprintf(err, errlen, "key \"queue_dir\": %s: %s", q->dir, strerror(-r));
+		snprintf(err, errlen, "key \"queue_dir\": %s: %s", q->dir, r == -EWOULDBLOCK ?
+			"in use by another running relay" : strerror(-r));
 		goto fail;
 	}
 	s.q = q;
@@ -957,6 +960,8 @@ void queue_free(struct queue *q)
 	for (size_t i = 0; i < q->n; i++)
 		entry_free(q->v[i]);
 	free(q->v);
+	if (q->lock_fd >= 0)
+		close(q->lock_fd);
 	free(q->dir);
 	free(q->bounce_from);
 	free(q->hostname);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -57,13 +58,25 @@ static int clear_tmp(const char *dir)
 	return 0;
 }
 
-int queue_store_open(const char *dir)
+int queue_store_open(const char *dir, int *lock_fd)
 {
 	char p[PATH_MAX];
-	int r;
+	int r, fd;
 
+	*lock_fd = -1;
 	if ((r = mkdir1(dir)) != 0)
 		return r;
+	if ((r = path(p, sizeof(p), dir, ".lock", NULL)) != 0)
+		return r;
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*lock_fd = fd;
 	if ((r = path(p, sizeof(p), dir, "tmp", NULL)) != 0 || (r = mkdir1(p)) != 0)
 		return r;
 	if ((r = path(p, sizeof(p), dir, "quarantine", NULL)) != 0 || (r = mkdir1(p)) != 0)

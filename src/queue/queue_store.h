@@ -19,8 +19,11 @@
 
 #include "buf.h"
 
-/* Create the directories (and clear tmp/). 0 or -errno. */
-int queue_store_open(const char *dir);
+/* Create the directories, take the directory's lock (<dir>/.lock, an
+ * flock held through *lock_fd until the process exits: two relays
+ * delivering one queue would send everything twice) and clear tmp/.
+ * 0, -EWOULDBLOCK when another process holds the lock, or -errno. */
+int queue_store_open(const char *dir, int *lock_fd);
 /* tmp write + fsync + rename + directory fsync. 0 or -errno (the
  * temporary file removed). */
 int queue_store_write(const char *dir, const char *id, const void *head, size_t head_len,

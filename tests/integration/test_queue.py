@@ -206,7 +206,8 @@ class QueueCase(unittest.TestCase):
         self.relay.proc = None
 
     def queue_files(self):
-        return sorted(f for f in os.listdir(self.qdir) if os.path.isfile(os.path.join(self.qdir, f)))
+        return sorted(f for f in os.listdir(self.qdir)
+                      if os.path.isfile(os.path.join(self.qdir, f)) and not f.startswith("."))
 
 
 class BatchTest(QueueCase):
@@ -234,6 +235,15 @@ class BatchTest(QueueCase):
         self.assertEqual(sorted(got), rcpts)
         self.relay.wait_log(r"event=queue\.delivered .*nrcpt=120 attempts=1", 10)
         wait_until(lambda: self.queue_files() == [], 10, what="queue file removed")
+        self.relay.stop()
+
+    def test_second_relay_on_the_same_queue_is_refused(self):
+        self.start()
+        r = subprocess.run([self.relay.bin, "--config", os.path.join(self.dir, "sesrelay.conf")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.relay.env,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"in use by another running relay", r.stderr)
         self.relay.stop()
 
     def test_max_recipients_above_50_needs_queue_mode(self):
@@ -334,8 +344,16 @@ class CrashTest(QueueCase):
             t.join(30)
         with lock:
             acked_now = list(acked)
-        wait_until(lambda: all(self.fake.arrived(m) for m in acked_now), 60, interval=0.2,
-                   what="every acknowledged message at the fake")
+        try:
+            # The backlog drains at the fake's rate.
+            wait_until(lambda: all(self.fake.arrived(m) for m in acked_now),
+                       len(acked_now) / self.rate * 2 + 30, interval=0.2,
+                       what="every acknowledged message at the fake")
+        except AssertionError:
+            missing = [m for m in acked_now if not self.fake.arrived(m)]
+            self.fail("%d acknowledged messages not delivered, e.g. %s; queue: %s; relay "
+                      "alive: %s; log:\n%s" % (len(missing), missing[:3], self.queue_files()[:10],
+                                               self.relay.alive(), self.relay.log_tail(40)))
         wait_until(lambda: self.queue_files() == [], 30, what="an empty queue")
         windows += [float(w) for w in re.findall(r"event=queue\.recorded .*window_seconds=(\S+)",
                                                   self.relay.log())]
