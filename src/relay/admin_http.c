@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "metrics_queue.h"
 #include "queue_backend.h"
+#include "ses_governor.h"
 
 /* After the answer: how long unread client bytes are drained before the
  * close, so the kernel does not reset the connection under the reply. */
@@ -208,8 +209,19 @@ static void scrape(struct admin_conn *c, bool head_only)
 	struct metrics_queue_scrape qx = { 0 };
 	struct queue *q = queue_backend_queue(a->be);
 	struct creds_cache *cache = backend_creds(a->be);
+	struct ses_governor *gov = backend_governor(a->be);
 	struct buf b = BUF_INIT;
 	char why[128];
+
+	if (gov) {
+		struct ses_governor_stats gs;
+		ses_governor_stats(gov, uv_hrtime() / 1000000, &gs);
+		qx.have_governor = true;
+		qx.rate = gs.rate;
+		qx.tokens = gs.tokens;
+		qx.throttles = gs.throttles;
+		qx.paused = gs.paused;
+	}
 
 	if (q) {
 		struct queue_stats qs;

@@ -65,6 +65,15 @@ struct creds_cache *backend_creds(struct backend *be)
 	return be && strcmp(be->ops->name, "ses") == 0 ? ses_backend_creds(be) : NULL;
 }
 
+struct ses_governor *backend_governor(struct backend *be)
+{
+	struct backend *inner = queue_backend_inner(be);
+
+	if (inner)
+		be = inner;
+	return be && strcmp(be->ops->name, "ses") == 0 ? ses_backend_governor(be) : NULL;
+}
+
 void backend_free(struct backend *be)
 {
 	struct backend *inner;

@@ -15,6 +15,7 @@
 #include "delivery.h"
 
 struct creds_cache;
+struct ses_governor;
 
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
@@ -25,6 +26,8 @@ int backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend
 	struct backend **out, char *err, size_t errlen);
 /* The shared-account credentials cache behind be, or NULL. */
 struct creds_cache *backend_creds(struct backend *be);
+/* The send-rate governor behind be, or NULL. */
+struct ses_governor *backend_governor(struct backend *be);
 void backend_free(struct backend *be);
 
 #endif

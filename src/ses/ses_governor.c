@@ -142,7 +142,9 @@ void ses_governor_set_target(struct ses_governor *g, double rate, bool room_left
 	advance(g, now_ms);
 	if (rate > 0) {
 		g->target = rate;
-		if (g->rate > rate)
+		/* A new quota is taken at once, unless a recent Throttling
+		 * answer says to climb back to it step by step. */
+		if (g->rate > rate || g->last_cut_ms == 0 || now_ms >= g->last_cut_ms + 60000)
 			g->rate = rate;
 		if (g->tokens > capacity(g))
 			g->tokens = capacity(g);

@@ -264,6 +264,8 @@ class BurstTest(QueueCase):
         n, clients = (2000, 20) if FULL else (200, 20)
         self.start(queue_concurrency=16)
         self.relay.wait_log(r"event=ses\.quota .*rate=20\b", 15)
+        admin = metrics_addr(self.relay)
+        self.assertEqual(metric(admin, "sesrelay_send_rate"), 20)
         mids = [new_mid() for _ in range(n)]
         replies = {}
         lock = threading.Lock()
@@ -285,6 +287,10 @@ class BurstTest(QueueCase):
         wait_until(lambda: all(self.fake.arrived(m) for m in mids), n / self.rate * 3 + 30,
                    interval=0.2, what="every message at the fake")
         done = time.monotonic() - t0
+        wait_until(lambda: metric(admin, "sesrelay_queue_messages") == 0, 10, what="empty queue")
+        self.assertEqual(metric(admin, "sesrelay_queue_delivered_total"), n)
+        self.assertEqual(metric(admin, "sesrelay_queue_accepted_total"), n)
+        self.assertEqual(metric(admin, "sesrelay_send_throttles_total"), self.fake.throttled)
         self.relay.stop()
         dup = [m for m in mids if self.fake.arrived(m) != 1]
         self.assertEqual(dup, [])
@@ -300,6 +306,26 @@ class BurstTest(QueueCase):
         self.assertLessEqual(self.fake.throttled, max(1, calls // 100))
         if later:
             self.assertLessEqual(late_throttled, max(1, len(later) // 100))
+
+
+class WorkersTest(QueueCase):
+    def test_two_workers_share_one_queue(self):
+        self.start(workers=2)
+        mids = [new_mid() for _ in range(40)]
+
+        def client(k):
+            for mid in mids[k::8]:
+                self.assertEqual(send(self.relay.addr, message(mid))[0], 250)
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        wait_until(lambda: all(self.fake.arrived(m) for m in mids), 20, what="every message")
+        self.assertTrue(all(self.fake.arrived(m) == 1 for m in mids))
+        # One scheduler: every send from the main loop's queue.
+        self.assertEqual(len(re.findall(r"event=queue\.start", self.relay.log())), 1)
+        self.relay.stop()
 
 
 class CrashTest(QueueCase):

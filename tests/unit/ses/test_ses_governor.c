@@ -66,6 +66,7 @@ static void test_aimd(void)
 static void test_pause_and_target(void)
 {
 	struct ses_governor *g;
+	struct ses_governor_stats st;
 	uint64_t w;
 
 	CHECK_INT(ses_governor_new(1, &g), 0);
@@ -76,6 +77,13 @@ static void test_pause_and_target(void)
 	/* GetSendQuota shows room again: sending resumes, at the new target. */
 	ses_governor_set_target(g, 14, true, 2000);
 	CHECK(!ses_governor_paused(g, 2000));
+	ses_governor_stats(g, 2000, &st);
+	CHECK(st.rate > 13.99 && st.rate < 14.01);
+	/* After a Throttling answer a higher quota is climbed to, not jumped to. */
+	ses_governor_throttled(g, 2000);
+	ses_governor_set_target(g, 28, true, 2500);
+	ses_governor_stats(g, 2500, &st);
+	CHECK(st.rate > 6.99 && st.rate < 7.01);
 	CHECK_INT(ses_governor_reserve(g, 1, 2000, 0, &w), 0);
 	ses_governor_set_target(g, 14, false, 3000);
 	CHECK(ses_governor_paused(g, 3000));
