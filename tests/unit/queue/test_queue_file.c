@@ -2,6 +2,8 @@
  * rewrite only the mutable region, and truncation or corruption anywhere
  * is refused instead of misread. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,8 +201,39 @@ static void test_refusals(void)
 	buf_free(&f);
 }
 
+/* Files written independently (proto/queue/, made from the format's
+ * description) parse and verify. */
+static void test_seed_files(void)
+{
+	static const struct { const char *name; const char *state; bool held; } want[] = {
+		{ "simple.q", "P", false }, { "batches.q", "DFP", true }, { "escaped.q", "PP", false },
+	};
+	static char b[1 << 16];
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char path[512];
+		struct queue_file qf;
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "%s/proto/queue/%s", PROJECT_ROOT, want[i].name);
+		f = fopen(path, "rb");
+		CHECK(f != NULL);
+		if (f == NULL)
+			continue;
+		n = fread(b, 1, sizeof(b), f);
+		fclose(f);
+		CHECK_INT(queue_file_parse(b, n, &qf), 0);
+		CHECK_INT(queue_file_verify(&qf, b, n), 0);
+		CHECK_STR(qf.state, want[i].state);
+		CHECK_INT(qf.held, want[i].held);
+		queue_file_free(&qf);
+	}
+}
+
 int main(void)
 {
+	test_seed_files();
 	test_roundtrip();
 	test_null_sender_and_batches();
 	test_update_in_place();
