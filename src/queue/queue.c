@@ -32,6 +32,8 @@ struct qentry {
 	bool busy;			/* a delivery round owns it */
 	bool deleted;			/* delete asked while busy */
 	bool flush;			/* due now, whatever `next` says */
+	size_t vidx;			/* place in queue.v */
+	long hidx;			/* place in queue.heap, -1: not waiting */
 };
 
 struct queue {
@@ -43,8 +45,13 @@ struct queue {
 	bool bounces;
 
 	uv_mutex_t lock;		/* guards everything below */
-	struct qentry **v;
+	struct qentry **v;		/* every message; cap entries allocated */
 	size_t n, cap;
+	/* Messages waiting for their turn (not busy, held or deleted), a
+	 * min-heap on when they are due, so the scheduler's work per wake-up
+	 * does not grow with the queue. Same capacity as v. */
+	struct qentry **heap;
+	size_t hn;
 	uint64_t bytes;
 	uint64_t held;
 	uint64_t reserved_n, reserved_bytes;	/* admitted, not yet added */
@@ -53,7 +60,6 @@ struct queue {
 	uv_async_t wake;
 	uv_timer_t timer;
 	int open_handles;
-	uint64_t timer_due;		/* ms (uv_now) the timer is set for, 0: none */
 	struct queue_control *control;	/* owned; closes itself */
 	int lock_fd;			/* the queue directory's flock, -1: none */
 };
@@ -104,33 +110,114 @@ static void entry_free(struct qentry *e)
 	}
 }
 
+/* ---- the waiting heap (callers hold q->lock) ---- */
+
+static int64_t due_key(const struct qentry *e)
+{
+	return e->flush ? INT64_MIN : e->next;
+}
+
+static void heap_set(struct queue *q, size_t i, struct qentry *e)
+{
+	q->heap[i] = e;
+	e->hidx = (long)i;
+}
+
+static void sift_up(struct queue *q, size_t i)
+{
+	struct qentry *e = q->heap[i];
+
+	while (i > 0 && due_key(q->heap[(i - 1) / 2]) > due_key(e)) {
+		heap_set(q, i, q->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(q, i, e);
+}
+
+static void sift_down(struct queue *q, size_t i)
+{
+	struct qentry *e = q->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= q->hn)
+			break;
+		if (c + 1 < q->hn && due_key(q->heap[c + 1]) < due_key(q->heap[c]))
+			c++;
+		if (due_key(q->heap[c]) >= due_key(e))
+			break;
+		heap_set(q, i, q->heap[c]);
+		i = c;
+	}
+	heap_set(q, i, e);
+}
+
+static void heap_remove(struct queue *q, struct qentry *e)
+{
+	size_t i = (size_t)e->hidx;
+	struct qentry *last;
+
+	if (e->hidx < 0)
+		return;
+	e->hidx = -1;
+	last = q->heap[--q->hn];
+	if (i < q->hn) {
+		heap_set(q, i, last);
+		sift_up(q, i);
+		sift_down(q, (size_t)last->hidx);
+	}
+}
+
+/* Put e where its state says: waiting (in the heap, by when it is due)
+ * or not. */
+static void heap_update(struct queue *q, struct qentry *e)
+{
+	bool waiting = !e->busy && !e->held && !e->deleted;
+
+	if (!waiting) {
+		heap_remove(q, e);
+	} else if (e->hidx < 0) {
+		heap_set(q, q->hn++, e);
+		sift_up(q, q->hn - 1);
+	} else {
+		sift_up(q, (size_t)e->hidx);
+		sift_down(q, (size_t)e->hidx);
+	}
+}
+
+/* ---- index (callers hold q->lock) ---- */
+
 static int index_add(struct queue *q, struct qentry *e)
 {
 	if (q->n == q->cap) {
 		size_t ncap = q->cap ? q->cap * 2 : 64;
-		struct qentry **nv = realloc(q->v, ncap * sizeof(*nv));
+		struct qentry **nv = realloc(q->v, ncap * sizeof(*nv)), **nh;
 		if (nv == NULL)
 			return -ENOMEM;
 		q->v = nv;
+		nh = realloc(q->heap, ncap * sizeof(*nh));
+		if (nh == NULL)
+			return -ENOMEM;
+		q->heap = nh;
 		q->cap = ncap;
 	}
+	e->vidx = q->n;
+	e->hidx = -1;
 	q->v[q->n++] = e;
 	q->bytes += e->size;
 	q->held += e->held;
+	heap_update(q, e);
 	return 0;
 }
 
 static void index_remove(struct queue *q, struct qentry *e)
 {
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->v[i] == e) {
-			q->v[i] = q->v[--q->n];
-			q->bytes -= e->size;
-			q->held -= e->held;
-			entry_free(e);
-			return;
-		}
-	}
+	heap_remove(q, e);
+	q->v[e->vidx] = q->v[--q->n];
+	q->v[e->vidx]->vidx = e->vidx;
+	q->bytes -= e->size;
+	q->held -= e->held;
+	entry_free(e);
 }
 
 static void set_error(struct qentry *e, const char *text)
@@ -344,6 +431,7 @@ static void job_end(struct qjob *j)
 			e->next = j->qf.next_attempt;
 			set_error(e, j->qf.error);
 		}
+		heap_update(q, e);
 	}
 	q->inflight--;
 	uv_mutex_unlock(&q->lock);
@@ -731,6 +819,8 @@ static void start_job(struct queue *q, struct qentry *e)
 	if (j == NULL) {
 		uv_mutex_lock(&q->lock);
 		e->busy = false;
+		e->next = now_s() + q->retry_min;
+		heap_update(q, e);
 		q->inflight--;
 		uv_mutex_unlock(&q->lock);
 		return;
@@ -742,10 +832,7 @@ static void start_job(struct queue *q, struct qentry *e)
 
 static void on_timer(uv_timer_t *t)
 {
-	struct queue *q = t->data;
-
-	q->timer_due = 0;
-	kick(q);
+	kick(t->data);
 }
 
 static void on_wake(uv_async_t *a)
@@ -753,46 +840,41 @@ static void on_wake(uv_async_t *a)
 	kick(a->data);
 }
 
-/* Start every due message the concurrency allows; set the timer for the
- * next one. */
+/* Start due messages while the concurrency allows, earliest first; set
+ * the timer for the next one. Work per call: the messages started, times
+ * log(queue size). */
 static void kick(struct queue *q)
 {
 	struct qentry *start[64];
 	size_t ns = 0;
 	int64_t now = now_s(), soonest = INT64_MAX;
+	bool more = false;
 
 	if (q->stopping || q->closed)
 		return;
 	uv_mutex_lock(&q->lock);
-	for (size_t i = 0; i < q->n; i++) {
-		struct qentry *e = q->v[i];
-		if (e->busy || e->held || e->deleted)
-			continue;
-		if (e->next > now && !e->flush) {
-			if (e->next < soonest)
-				soonest = e->next;
-			continue;
-		}
-		if (q->inflight >= q->concurrency || ns == sizeof(start) / sizeof(start[0])) {
-			soonest = now;
-			continue;
+	while (q->hn > 0 && due_key(q->heap[0]) <= now && q->inflight < q->concurrency) {
+		struct qentry *e = q->heap[0];
+		if (ns == sizeof(start) / sizeof(start[0])) {
+			more = true;
+			break;
 		}
 		e->busy = true;
 		e->flush = false;
+		heap_remove(q, e);
 		q->inflight++;
 		start[ns++] = e;
 	}
+	if (q->hn > 0)
+		soonest = due_key(q->heap[0]);
 	uv_mutex_unlock(&q->lock);
 	for (size_t i = 0; i < ns; i++)
 		start_job(q, start[i]);
-	if (soonest != INT64_MAX && !(soonest <= now && q->inflight >= q->concurrency)) {
-		uint64_t delay = soonest > now ? (uint64_t)(soonest - now) * 1000 : 10;
-		uint64_t due = uv_now(q->loop) + delay;
-		if (q->timer_due == 0 || due < q->timer_due) {
-			q->timer_due = due;
-			uv_timer_start(&q->timer, on_timer, delay, 0);
-		}
-	}
+	if (more)
+		uv_timer_start(&q->timer, on_timer, 0, 0);
+	else if (soonest > now && soonest != INT64_MAX)
+		uv_timer_start(&q->timer, on_timer, (uint64_t)(soonest - now) * 1000, 0);
+	/* Due but no slot: the next round to end calls kick(). */
 }
 
 void queue_shutdown(struct queue *q)
@@ -960,6 +1042,7 @@ void queue_free(struct queue *q)
 	for (size_t i = 0; i < q->n; i++)
 		entry_free(q->v[i]);
 	free(q->v);
+	free(q->heap);
 	if (q->lock_fd >= 0)
 		close(q->lock_fd);
 	free(q->dir);
@@ -1061,6 +1144,7 @@ int queue_cmd_flush(struct queue *q, const char *id)
 		if (id == NULL || strcmp(q->v[i]->id, id) == 0) {
 			/* A held message stays held: release it first. */
 			q->v[i]->flush = !q->v[i]->held;
+			heap_update(q, q->v[i]);
 			r = 0;
 		}
 	}
@@ -1126,6 +1210,7 @@ int queue_cmd_hold(struct queue *q, const char *id, bool hold)
 	q->held -= e->held;
 	e->held = hold;
 	q->held += e->held;
+	heap_update(q, e);
 	uv_mutex_unlock(&q->lock);
 	log_msg(LVL_INFO, hold ? "queue.hold" : "queue.release", "id=%s", id);
 	if (!hold)
