@@ -20,11 +20,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics_queue.h"
+
 struct buf;
 
 #define METRICS_MAX_ERROR_CODES 64
 
-/* Connections (server.c): opened/closed pair up; refused ones were
+/* Connections (smtp_session.c): opened/closed pair up; refused ones were
  * opened too. `reason` is the smtp.reject reason as logged
  * ("max_connections", "max_connections_per_ip", "network",
  * "shutting_down"); anything else is ignored. */
@@ -48,6 +50,7 @@ struct metrics_scrape {
 	double creds_seconds_left;	/* until the held set expires; 0 if none */
 	unsigned long sts_refresh_ok;
 	unsigned long sts_refresh_failed;
+	struct metrics_queue_scrape queue;	/* queue and governor (metrics_queue.h) */
 };
 
 /* Append the whole exposition to out. 0 or -ENOMEM. */

@@ -959,9 +959,10 @@ bad:
 	return 0;
 }
 
-int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
-	struct queue **out, char *err, size_t errlen)
+int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inner_new,
+	struct queue **out, struct backend **inner_out, char *err, size_t errlen)
 {
+	struct backend *inner = NULL;
 	struct queue *q = calloc(1, sizeof(*q));
 	char host[256];
 	struct scan s = { 0 };
@@ -972,7 +973,6 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 		return -ENOMEM;
 	}
 	q->loop = loop;
-	q->inner = inner;
 	q->lock_fd = -1;
 	q->lifetime = cfg->queue_lifetime;
 	q->concurrency = cfg->queue_concurrency;
@@ -981,8 +981,6 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 	q->max_messages = cfg->queue_max_messages;
 	q->max_bytes = cfg->queue_max_bytes;
 	q->min_free = cfg->queue_min_free;
-	q->max_file = QUEUE_MAX_HEADER + (inner->max_message_size ? inner->max_message_size
-		: cfg->max_message_size) + 64 * 1024;
 	q->bounces = cfg->bounces;
 	if (cfg->hostname == NULL && gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -1020,6 +1018,17 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 		&q->control, err, errlen);
 	if (r)
 		goto fail;
+	/* The inner back end last: nothing after it can fail, so it never
+	 * has to be taken down again before the loop has run. */
+	r = inner_new(cfg, loop, &inner, err, errlen);
+	if (r) {
+		queue_control_close(q->control);	/* frees itself */
+		q->control = NULL;
+		goto fail;
+	}
+	q->inner = inner;
+	q->max_file = QUEUE_MAX_HEADER + (inner->max_message_size ? inner->max_message_size
+		: cfg->max_message_size) + 64 * 1024;
 	uv_async_init(loop, &q->wake, on_wake);
 	uv_timer_init(loop, &q->timer);
 	q->wake.data = q->timer.data = q;
@@ -1027,6 +1036,7 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
 	log_msg(LVL_INFO, "queue.start", "%s: %zu message(s) queued, %zu quarantined",
 		q->dir, s.ok, s.bad);
 	*out = q;
+	*inner_out = inner;
 	uv_async_send(&q->wake);	/* deliver what was left at the last stop */
 	return 0;
 fail:

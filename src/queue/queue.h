@@ -14,7 +14,7 @@
  * a delivery status notification (queue_dsn.h) queued like any message.
  *
  * Ownership: struct queue owns its index and its uv handles; the inner
- * back end is borrowed and must outlive it. queue_shutdown() stops taking new work, lets the
+ * back end it built is the caller's and must outlive it. queue_shutdown() stops taking new work, lets the
  * deliveries in flight finish (their state is written), then closes the
  * handles and shuts the inner back end down; queue_free() after the loop
  * has run releases the rest. The index is guarded by one mutex.
@@ -34,10 +34,17 @@
 
 struct queue;
 
-/* Open cfg->queue_dir, index what is there (unreadable files go to
- * quarantine/), and start the scheduler on loop. Nothing of cfg is kept. */
-int queue_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
-	struct queue **out, char *err, size_t errlen);
+/* How the queue builds the back end it sends through. */
+typedef int (*queue_inner_new_fn)(const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
+
+/* Open cfg->queue_dir (taking its lock), index what is there (unreadable
+ * files go to quarantine/), open the control socket, then build the inner
+ * back end with inner_new (*inner_out, owned by the caller, which frees it
+ * after the queue) and start the scheduler on loop. Nothing of cfg is
+ * kept. */
+int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inner_new,
+	struct queue **out, struct backend **inner_out, char *err, size_t errlen);
 void queue_shutdown(struct queue *q);
 void queue_free(struct queue *q);
 /* The inner back end's size limit. */

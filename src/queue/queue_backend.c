@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "metrics.h"
 #include "queue_file.h"
 #include "queue_id.h"
 #include "queue_store.h"
@@ -212,9 +213,56 @@ static void qb_shutdown(struct backend *b)
 {
 	struct qbackend *be = (struct qbackend *)b;
 
+	/* The inner back end is shut down by the queue once its last
+	 * delivery round has ended. */
 	if (be->owner)
 		queue_shutdown(be->q);
 }
+
+static bool qb_ready(struct backend *b, char *why, size_t n)
+{
+	struct qbackend *be = (struct qbackend *)b;
+	char full[128];
+
+	if (queue_is_full(be->q, full, sizeof(full))) {
+		snprintf(why, n, "queue full: %s", full);
+		return false;
+	}
+	return be->inner == NULL || backend_ready(be->inner, why, n);
+}
+
+static void qb_metrics(struct backend *b, struct metrics_scrape *x)
+{
+	struct qbackend *be = (struct qbackend *)b;
+	struct queue_stats st;
+	char why[128];
+
+	if (be->inner)
+		backend_metrics(be->inner, x);
+	queue_stats(be->q, &st);
+	x->queue.have_queue = true;
+	x->queue.messages = st.messages;
+	x->queue.bytes = st.bytes;
+	x->queue.held = st.held;
+	x->queue.oldest_seconds = st.oldest_seconds;
+	x->queue.full = queue_is_full(be->q, why, sizeof(why));
+}
+
+static void qb_free(struct backend *b)
+{
+	struct qbackend *be = (struct qbackend *)b;
+
+	if (be == NULL)
+		return;
+	if (be->owner) {
+		queue_free(be->q);
+		backend_free(be->inner);
+	}
+	free(be);
+}
+
+static int qb_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
 
 static const struct backend_ops queue_ops = {
 	.name = "queue",
@@ -222,10 +270,33 @@ static const struct backend_ops queue_ops = {
 	.write = qb_write,
 	.commit = qb_commit,
 	.abort = qb_abort,
+	.new_worker = qb_new_worker,
+	.ready = qb_ready,
+	.metrics = qb_metrics,
 	.shutdown = qb_shutdown,
+	.free = qb_free,
 };
 
-int queue_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
+/* A worker's: writes queue files on its own loop's thread pool into the
+ * one queue main owns; main's scheduler delivers them. */
+static int qb_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen)
+{
+	struct qbackend *m = (struct qbackend *)main, *be = calloc(1, sizeof(*be));
+
+	(void)cfg;
+	if (be == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	be->base = m->base;
+	be->q = m->q;
+	be->loop = loop;
+	*out = &be->base;
+	return 0;
+}
+
+int queue_backend_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inner_new,
 	struct backend **out, char *err, size_t errlen)
 {
 	struct qbackend *be = calloc(1, sizeof(*be));
@@ -235,53 +306,15 @@ int queue_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = queue_new(cfg, loop, inner, &be->q, err, errlen);
+	r = queue_new(cfg, loop, inner_new, &be->q, &be->inner, err, errlen);
 	if (r) {
 		free(be);
 		return r;
 	}
 	be->base.ops = &queue_ops;
-	be->base.max_message_size = inner->max_message_size;
-	be->inner = inner;
+	be->base.max_message_size = be->inner->max_message_size;
 	be->loop = loop;
 	be->owner = true;
 	*out = &be->base;
 	return 0;
-}
-
-int queue_backend_new_worker(struct backend *main, uv_loop_t *loop, struct backend **out)
-{
-	struct qbackend *m = (struct qbackend *)main, *be;
-
-	if (main->ops != &queue_ops)
-		return -EINVAL;
-	be = calloc(1, sizeof(*be));
-	if (be == NULL)
-		return -ENOMEM;
-	be->base = m->base;
-	be->q = m->q;
-	be->loop = loop;
-	*out = &be->base;
-	return 0;
-}
-
-struct queue *queue_backend_queue(struct backend *b)
-{
-	return b && b->ops == &queue_ops ? ((struct qbackend *)b)->q : NULL;
-}
-
-struct backend *queue_backend_inner(struct backend *b)
-{
-	return b && b->ops == &queue_ops ? ((struct qbackend *)b)->inner : NULL;
-}
-
-void queue_backend_free(struct backend *b)
-{
-	struct qbackend *be = (struct qbackend *)b;
-
-	if (be == NULL)
-		return;
-	if (be->owner)
-		queue_free(be->q);
-	free(be);
 }

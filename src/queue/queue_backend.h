@@ -5,10 +5,11 @@
  * stored: the queue's limits and a write that fails for lack of space
  * answer `452 4.3.1`.
  *
- * Ownership: the main back end (queue_backend_new) owns the queue and
- * borrows the inner back end (which must outlive it); a worker's
- * (queue_backend_new_worker) borrows the main one's queue. Transactions
- * own their copy of the envelope and the message.
+ * Ownership: the main back end (queue_backend_new) owns the queue and the
+ * inner back end; a worker's (ops->new_worker) borrows the main one's
+ * queue. ops->ready adds the queue's limits to the inner back end's
+ * readiness, ops->metrics the queue's figures to its metrics.
+ * Transactions own their copy of the envelope and the message.
  */
 #ifndef SESRELAY_QUEUE_BACKEND_H
 #define SESRELAY_QUEUE_BACKEND_H
@@ -21,13 +22,9 @@
 #include "delivery.h"
 #include "queue.h"
 
-int queue_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend *inner,
+/* The main back end: opens the queue (queue_new), which builds the back
+ * end it sends through with inner_new. Workers' come from ops->new_worker. */
+int queue_backend_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inner_new,
 	struct backend **out, char *err, size_t errlen);
-int queue_backend_new_worker(struct backend *main, uv_loop_t *loop, struct backend **out);
-/* NULL when be is not a queue back end. */
-struct queue *queue_backend_queue(struct backend *be);
-/* The inner back end of a main queue back end (NULL for a worker's). */
-struct backend *queue_backend_inner(struct backend *be);
-void queue_backend_free(struct backend *be);
 
 #endif
