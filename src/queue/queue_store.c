@@ -13,24 +13,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "durable.h"
+
 static int path(char *out, size_t n, const char *dir, const char *sub, const char *name)
 {
 	int w = snprintf(out, n, "%s%s%s%s%s", dir, sub ? "/" : "", sub ? sub : "",
 		name ? "/" : "", name ? name : "");
 
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		r = -errno;
-	close(fd);
-	return r;
 }
 
 static int mkdir1(const char *p)
@@ -85,7 +75,7 @@ int queue_store_open(const char *dir, int *lock_fd)
 		return -errno;
 	if ((r = clear_tmp(dir)) != 0)
 		return r;
-	return fsync_dir(dir);
+	return durable_fsync_dir(dir);
 }
 
 static int write_all(int fd, const struct iovec *iov0, int n)
@@ -138,7 +128,7 @@ int queue_store_write(const char *dir, const char *id, const void *head, size_t 
 		return r;
 	}
 	/* The rename is durable only once the directory is. */
-	r = fsync_dir(dir);
+	r = durable_fsync_dir(dir);
 	if (r)
 		unlink(dst);
 	return r;
@@ -242,7 +232,7 @@ int queue_store_remove(const char *dir, const char *id)
 		return r;
 	if (unlink(f) != 0 && errno != ENOENT)
 		return -errno;
-	return fsync_dir(dir);
+	return durable_fsync_dir(dir);
 }
 
 int queue_store_quarantine(const char *dir, const char *name)
@@ -256,9 +246,9 @@ int queue_store_quarantine(const char *dir, const char *name)
 		return r;
 	if (rename(from, to) != 0)
 		return -errno;
-	if ((r = fsync_dir(q)) != 0)
+	if ((r = durable_fsync_dir(q)) != 0)
 		return r;
-	return fsync_dir(dir);
+	return durable_fsync_dir(dir);
 }
 
 int queue_store_free_bytes(const char *dir, uint64_t *out)

@@ -140,6 +140,12 @@ class FakeAws:
             mid = "fake-%06d" % self.ses_requests
             with self.lock:
                 self.accepted.append(mid)
+            return self.answer(conn, what, mid)
+        return self.answer(conn, what)
+
+    def answer(self, conn, what, mid=None):
+        """Send SES's answer for a behaviour; False when the connection is gone."""
+        if what == "ok":
             self.reply(conn, 200, "<SendRawEmailResponse><SendRawEmailResult><MessageId>%s"
                                   "</MessageId></SendRawEmailResult></SendRawEmailResponse>" % mid)
         elif what == "throttle":
