@@ -98,6 +98,8 @@ static const struct key keys[] = {
 	D("role_duration", role_duration, "3600", 900, 43200),
 	S("region", region, NULL),
 	S("base_credentials", base_credentials, "chain"),
+	B("allow_same_account", allow_same_account, "no"),
+	S("shared_account", shared_account, NULL),
 	D("sts_timeout", sts_timeout, "10", 1, 300),
 	D("refresh_before_expiry", refresh_before_expiry, "900", 60, 43200),
 	D("refresh_min_remaining", refresh_min_remaining, "60", 5, 3600),
@@ -130,9 +132,29 @@ static const struct key keys[] = {
 	S("send_rate_fallback", send_rate_fallback, "14"),
 	D("rate_wait", rate_wait, "2", 0, 60),
 	D("queue_rate_wait", queue_rate_wait, "60", 1, 3600),
+	B("soft_bounce", soft_bounce, "no"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* What SIGHUP cannot change: listeners and threads are made at start, and
+ * the back end keeps these for its lifetime (the message encoding and
+ * size limit, the SES connection pool, what every send carries). Named in
+ * the config.reload log line and in sesrelay.conf(5). Everything else,
+ * the shared-account identity included, applies on reload. */
+static const char restart_keys[] =
+	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
+	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce, "
+	/* The queue and the governor are built once, with the back end. */
+	"delivery, queue_dir, queue_lifetime, queue_max_messages, queue_max_bytes, "
+	"queue_min_free, queue_concurrency, queue_retry_min, queue_retry_max, bounces, "
+	"bounce_from, send_rate, send_rate_share, send_rate_fallback, rate_wait, queue_rate_wait";
+
+const char *config_restart_keys(void)
+{
+	return restart_keys;
+}
 
 size_t config_key_count(void)
 {
@@ -536,6 +558,12 @@ static int validate(struct config *c, char *err, size_t errlen)
 	}
 	if (c->queue_retry_min > c->queue_retry_max) {
 		snprintf(err, errlen, "%s: key \"queue_retry_min\" must not be above queue_retry_max", where);
+		return -EINVAL;
+	}
+	if (c->shared_account && (strlen(c->shared_account) != 12 ||
+		strspn(c->shared_account, "0123456789") != 12)) {
+		snprintf(err, errlen, "%s: key \"shared_account\": \"%s\" is not a 12-digit AWS "
+			"account ID", where, c->shared_account);
 		return -EINVAL;
 	}
 	if (c->refresh_min_remaining >= c->refresh_before_expiry) {

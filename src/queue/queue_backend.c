@@ -248,6 +248,15 @@ static void qb_metrics(struct backend *b, struct metrics_scrape *x)
 	x->queue.full = queue_is_full(be->q, why, sizeof(why));
 }
 
+/* SIGHUP: the queue's own keys need a restart; what the inner back end
+ * can change (the shared-account identity) it changes. */
+static int qb_reload(struct backend *b, const struct config *cfg)
+{
+	struct qbackend *be = (struct qbackend *)b;
+
+	return be->inner ? backend_reload(be->inner, cfg) : 0;
+}
+
 static void qb_free(struct backend *b)
 {
 	struct qbackend *be = (struct qbackend *)b;
@@ -273,6 +282,7 @@ static const struct backend_ops queue_ops = {
 	.new_worker = qb_new_worker,
 	.ready = qb_ready,
 	.metrics = qb_metrics,
+	.reload = qb_reload,
 	.shutdown = qb_shutdown,
 	.free = qb_free,
 };
@@ -313,6 +323,7 @@ int queue_backend_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new
 	}
 	be->base.ops = &queue_ops;
 	be->base.max_message_size = be->inner->max_message_size;
+	be->base.size_note = be->inner->size_note;
 	be->loop = loop;
 	be->owner = true;
 	*out = &be->base;

@@ -20,13 +20,13 @@
 
 struct ses_quota {
 	uv_timer_t timer;
-	struct aws_identity *id;	/* borrowed */
+	struct identity_slot *slot;	/* borrowed */
 	struct ses_governor *gov;	/* borrowed */
 	struct aws_target target;	/* the v1 Query API, whichever API sends mail */
 	struct buf body;
+	struct aws_identity *id;	/* held while a call is in flight */
 	struct aws_creds *creds;	/* held while a call is in flight */
 	struct http_call *call;
-	unsigned timeout_ms;
 	double share, fallback;
 	bool closing;
 	bool failure_logged;
@@ -72,6 +72,8 @@ static void on_quota(void *arg, const struct http_response *res)
 	q->call = NULL;
 	aws_creds_unref(q->creds);
 	q->creds = NULL;
+	aws_identity_unref(q->id);
+	q->id = NULL;
 	if (q->closing)
 		return;
 	uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
@@ -97,57 +99,63 @@ static void tick(uv_timer_t *t)
 {
 	struct ses_quota *q = t->data;
 	struct aws_call_req req = {
-		.target = &q->target, .clock = sts_client_clock(q->id->sts),
+		.target = &q->target,
 		.content_type = ses_content_type(SES_API_V1),
-		.body = q->body.data, .body_len = q->body.len,
-		.timeout_ms = q->timeout_ms, .max_response = 64 * 1024,
+		.body = q->body.data, .body_len = q->body.len, .max_response = 64 * 1024,
 	};
+	char url[AWS_URL_MAX];
 
 	if (q->closing || q->call)
 		return;
-	/* Only verified shared-account credentials sign it; none yet (the
-	 * relay is starting, or STS fails): look again shortly. */
-	q->creds = creds_cache_current(q->id->cache);
-	if (q->creds == NULL) {
+	/* The identity of now (a reload may have switched it), its endpoint
+	 * and region; only its verified shared-account credentials sign. None
+	 * yet (the relay is starting, or STS fails): look again shortly. */
+	q->id = identity_slot_get(q->slot);
+	q->creds = q->id ? creds_cache_current(q->id->cache) : NULL;
+	if (q->creds == NULL ||
+	    aws_endpoint_resolve(AWS_SERVICE_SES, q->id->region, url, sizeof(url)) != 0 ||
+	    aws_target_init(&q->target, url, "", q->id->region, "ses") != 0) {
+		aws_creds_unref(q->creds);
+		q->creds = NULL;
+		aws_identity_unref(q->id);
+		q->id = NULL;
 		uv_timer_start(&q->timer, tick, SES_QUOTA_CREDS_WAIT * 1000ULL, 0);
 		return;
 	}
 	req.creds = q->creds;
+	req.clock = sts_client_clock(q->id->sts);
+	req.timeout_ms = q->id->ses_timeout_ms;
 	if (aws_call_send(q->id->http, &req, on_quota, q, &q->call) != 0) {
 		aws_creds_unref(q->creds);
 		q->creds = NULL;
+		aws_identity_unref(q->id);
+		q->id = NULL;
 		q->call = NULL;
 		uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
 	}
 }
 
-int ses_quota_start(uv_loop_t *loop, struct aws_identity *id, unsigned timeout_ms,
-	struct ses_governor *gov, double share, double fallback, struct ses_quota **out)
+int ses_quota_start(uv_loop_t *loop, struct identity_slot *slot, struct ses_governor *gov,
+	double share, double fallback, struct ses_quota **out)
 {
 	struct ses_quota *q = calloc(1, sizeof(*q));
-	char url[AWS_URL_MAX];
 	int r;
 
 	if (q == NULL)
 		return -ENOMEM;
-	q->id = id;
+	q->slot = slot;
 	q->gov = gov;
 	q->share = share;
 	q->fallback = fallback;
-	q->timeout_ms = timeout_ms;
 	r = aws_query_add(&q->body, "Action", "GetSendQuota");
 	if (r == 0)
 		r = aws_query_add(&q->body, "Version", "2010-12-01");
-	if (r == 0)
-		r = aws_endpoint_resolve(AWS_SERVICE_SES, id->region, url, sizeof(url));
-	if (r == 0)
-		r = aws_target_init(&q->target, url, "", id->region, "ses");
 	if (r == 0)
 		r = uv_timer_init(loop, &q->timer);
 	if (r) {
 		buf_free(&q->body);
 		free(q);
-		return r < 0 ? r : -EINVAL;
+		return r < 0 ? r : -ENOMEM;
 	}
 	q->timer.data = q;
 	uv_timer_start(&q->timer, tick, 0, 0);
@@ -174,5 +182,7 @@ void ses_quota_close(struct ses_quota *q)
 	q->call = NULL;
 	aws_creds_unref(q->creds);
 	q->creds = NULL;
+	aws_identity_unref(q->id);
+	q->id = NULL;
 	uv_close((uv_handle_t *)&q->timer, on_close);
 }

@@ -7,7 +7,9 @@
  * governor keeps send_rate_fallback.
  *
  * Ownership: struct ses_quota owns its timer and its request body and
- * borrows the identity and the governor, which must outlive it.
+ * borrows the identity slot and the governor, which must outlive it; each
+ * call holds a reference to the identity current when it started (a
+ * reload may switch the slot meanwhile).
  * ses_quota_close() closes the timer and cancels a call in flight; the
  * object frees itself once the loop has run the close callback.
  */
@@ -21,12 +23,12 @@
 #define SES_QUOTA_INTERVAL 300	/* seconds between GetSendQuota calls */
 #define SES_QUOTA_CREDS_WAIT 2	/* seconds between looks for credentials at start */
 
-struct aws_identity;
+struct identity_slot;
 struct ses_governor;
 struct ses_quota;
 
-int ses_quota_start(uv_loop_t *loop, struct aws_identity *id, unsigned timeout_ms,
-	struct ses_governor *gov, double share, double fallback, struct ses_quota **out);
+int ses_quota_start(uv_loop_t *loop, struct identity_slot *slot, struct ses_governor *gov,
+	double share, double fallback, struct ses_quota **out);
 void ses_quota_close(struct ses_quota *q);
 
 /* Parse a GetSendQuota answer (pure). 0 or -EINVAL. */
