@@ -98,6 +98,11 @@ class RateFake(FakeAws):
                 self.received.setdefault(mid, []).append(dests)
                 sid = "fake-%06d" % self.ses_requests
                 self.accepted.append(sid)
+        if what == "daily":
+            self.reply(conn, 400, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling"
+                                  "</Code><Message>Daily message quota exceeded.</Message>"
+                                  "</Error></ErrorResponse>")
+            return True
         return self.answer(conn, what, sid if what == "ok" else None)
 
     def arrived(self, mid):
@@ -395,6 +400,20 @@ class FailureTest(QueueCase):
         self.assertEqual(self.fake.arrived(mid), 0)
         self.relay.stop()
 
+    def test_bounces_off_logs_and_counts(self):
+        self.fake.fail = lambda dests: "rejected" if dests[0].endswith("@bad.example") else None
+        self.start(bounces="off", queue_lifetime="1h")
+        admin = metrics_addr(self.relay)
+        mid = new_mid()
+        self.assertEqual(send(self.relay.addr, message(mid), ["x@bad.example"])[0], 250)
+        self.relay.wait_log(r"event=queue\.bounce_suppressed .*bounces off", 10)
+        self.assertEqual(metric(admin, "sesrelay_queue_bounces_suppressed_total"), 1)
+        self.assertEqual(metric(admin, "sesrelay_queue_failed_total"), 1)
+        self.assertEqual(metric(admin, "sesrelay_queue_bounces_total"), 0)
+        wait_until(lambda: self.queue_files() == [], 10, what="the failed message removed")
+        self.assertEqual(self.fake.received, {})
+        self.relay.stop()
+
     def test_hold_release_delete_and_flush(self):
         down = {"on": True}
         self.fake.fail = lambda dests: "500" if down["on"] else None
@@ -580,6 +599,28 @@ class SyncGovernorTest(QueueCase):
         self.assertEqual(codes.count(451), len(refused))
         self.assertEqual(self.fake.throttled, 0)
         self.assertEqual(len(self.fake.calls), codes.count(250))
+        self.relay.stop()
+
+    def test_daily_quota_pauses_sending(self):
+        self.fake.fail = lambda dests: "daily"
+        cfg = self.config()
+        cfg["delivery"] = "sync"
+        cfg["max_recipients"] = "50"
+        self.relay = Daemon(config=cfg, workdir=self.dir, env=self.fake.env())
+        self.relay.start()
+        self.addCleanup(self.relay.cleanup)
+        self.relay.wait_log(r"event=ses\.quota ", 15)
+        code, text = send(self.relay.addr, message(new_mid()))
+        self.assertEqual((code, text[:5]), (451, "4.7.0"))
+        self.assertIn("Daily message quota exceeded", text)
+        calls = len(self.fake.calls)
+        # Paused: the next messages are refused by the relay, SES is not asked.
+        for _ in range(3):
+            code, text = send(self.relay.addr, message(new_mid()))
+            self.assertEqual(code, 451, text)
+            self.assertIn("DailyQuotaPaused", text)
+        self.assertEqual(len(self.fake.calls), calls)
+        self.assertEqual(metric(metrics_addr(self.relay), "sesrelay_send_paused"), 1)
         self.relay.stop()
 
     def test_quota_denied_uses_the_fallback_and_says_so_once(self):
