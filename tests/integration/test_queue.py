@@ -500,7 +500,8 @@ class LimitsTest(QueueCase):
         self.start(queue_min_free="0", queue_retry_min="1h", queue_retry_max="1h")
         big = message(new_mid()) + (b"x" * 76 + b"\r\n") * 780       # about 60 KB
         codes = [send(self.relay.addr, big)[0] for _ in range(8)]
-        self.assertIn(452, codes)
+        self.assertIn(452, codes, "%s\n%s" % (subprocess.run(["df", "-k", self.qdir],
+                      stdout=subprocess.PIPE).stdout.decode(), self.relay.log_tail(40)))
         self.assertEqual(codes[:codes.index(452)], [250] * codes.index(452))
         stored = len(self.queue_files())
         self.assertEqual(stored, codes.count(250), self.relay.log_tail(30))  # every 250 on disk

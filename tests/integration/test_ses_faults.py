@@ -48,6 +48,13 @@ class FakeAws:
 
     def stop(self):
         self.running = False
+        # shutdown() wakes the accept() in serve(); a bare close() may not,
+        # and a later fake given the same descriptor would have its
+        # connections taken by this one's thread.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
     def serve(self):
@@ -55,6 +62,9 @@ class FakeAws:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
+                return
+            if not self.running:
+                conn.close()
                 return
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
