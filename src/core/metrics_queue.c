@@ -13,12 +13,6 @@ void metrics_queue_count(enum mq_counter c)
 		atomic_fetch_add_explicit(&counters[c], 1, memory_order_relaxed);
 }
 
-void metrics_queue_reset(void)
-{
-	for (int i = 0; i < MQ_NCOUNTERS; i++)
-		atomic_store(&counters[i], 0);
-}
-
 static unsigned long get(enum mq_counter c)
 {
 	return atomic_load_explicit(&counters[c], memory_order_relaxed);

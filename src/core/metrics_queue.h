@@ -43,6 +43,5 @@ struct metrics_queue_scrape {
 };
 
 int metrics_queue_render(struct buf *out, const struct metrics_queue_scrape *x);
-void metrics_queue_reset(void);
 
 #endif

@@ -321,17 +321,6 @@ const char *queue_dir(const struct queue *q)
 	return q->dir;
 }
 
-unsigned queue_batch_size(const struct queue *q)
-{
-	(void)q;
-	return QUEUE_MAX_BATCH;
-}
-
-uint64_t queue_max_message_size(const struct queue *q)
-{
-	return q->inner->max_message_size;
-}
-
 void queue_stats(struct queue *q, struct queue_stats *st)
 {
 	int64_t oldest = 0, now = now_s();

@@ -47,8 +47,6 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inne
 	struct queue **out, struct backend **inner_out, char *err, size_t errlen);
 void queue_shutdown(struct queue *q);
 void queue_free(struct queue *q);
-/* The inner back end's size limit. */
-uint64_t queue_max_message_size(const struct queue *q);
 
 /* Any thread. Reserve room for one message of at least `size` octets (0:
  * not known yet). 0, or -ENOSPC with *res = 452 4.3.1 naming the limit. */
@@ -59,7 +57,6 @@ void queue_unadmit(struct queue *q, uint64_t size);
 void queue_add(struct queue *q, uint64_t reserved, const char *id, uint64_t file_size,
 	const char *mail_from, size_t nrcpt, int64_t created);
 const char *queue_dir(const struct queue *q);
-unsigned queue_batch_size(const struct queue *q);
 
 /* Why new mail is refused now ("" when it is not), for /readyz. */
 bool queue_is_full(struct queue *q, char *why, size_t n);

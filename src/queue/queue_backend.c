@@ -114,7 +114,7 @@ static void do_store(uv_work_t *w)
 		.id = t->id, .created = t->created, .mail_from = t->mail_from,
 		.rcpts = (const char *const *)t->rcpts, .nrcpt = t->nrcpt,
 		.smtputf8 = t->smtputf8, .body_8bit = t->body_8bit,
-		.batch_size = queue_batch_size(t->be->q),
+		.batch_size = QUEUE_MAX_BATCH,	/* SES's destinations per call */
 	};
 	int r = queue_file_build(&t->head, &m, t->msg.data, t->msg.len);
 

@@ -31,8 +31,7 @@ int queue_control_new(uv_loop_t *loop, struct queue *q, const char *dir, unsigne
 	unsigned max_conns, struct queue_control **out, char *err, size_t errlen);
 void queue_control_close(struct queue_control *c);
 
-/* The command's answer (pure apart from the queue calls). For tests and
- * the socket. Appends one JSON line to out. */
+/* The answer to one request line: one JSON line appended to out. */
 int queue_control_run(struct queue *q, const char *line, struct buf *out);
 
 #endif
