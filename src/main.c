@@ -19,6 +19,8 @@ static void usage(FILE *f)
 		"       sesrelay [-c FILE] check [--identity ID] [--send-test ADDRESS [--from SENDER]]\n"
 		"                                                 preflight: prove which account mail leaves from\n"
 		"       sesrelay [-c FILE] whoami                 show base and assumed identities\n"
+		"       sesrelay [-c FILE] queue list|show ID|flush [ID]|delete ID|hold ID|release ID [--json]\n"
+		"                                                 the queue of the running relay (delivery queue)\n"
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
@@ -114,6 +116,8 @@ int main(int argc, char **argv)
 		r = cmd_passwd(n, sub);
 	else if (strcmp(sub[0], "policy") == 0)
 		r = cmd_policy(n, sub);
+	else if (strcmp(sub[0], "queue") == 0)
+		r = cmd_queue(config_path, n, sub);
 	else {
 		fprintf(stderr, "sesrelay: unknown command %s\n", sub[0]);
 		usage(stderr);

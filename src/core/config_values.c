@@ -101,6 +101,47 @@ int config_check_sender(const char *v, char *why, size_t whylen)
 	return -EINVAL;
 }
 
+/* A full address (no @domain): the queue's bounce sender. */
+int config_check_address(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0' || (v[0] != '@' && config_check_sender(v, why, whylen) == 0))
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not an address (user@example.com)", v);
+	return -EINVAL;
+}
+
+/* A positive number up to max, or "auto" where allowed. Empty is refused:
+ * these keys have defaults, and an empty value is a mistake. */
+static int check_rate(const char *v, bool allow_auto, double max, char *why, size_t whylen)
+{
+	char *end;
+	double n;
+
+	if (allow_auto && strcmp(v, "auto") == 0)
+		return 0;
+	n = strtod(v, &end);
+	if (*v && end != v && *end == '\0' && n > 0 && n <= max)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not a number above 0 and at most %g%s", v, max,
+		allow_auto ? " (or auto)" : "");
+	return -EINVAL;
+}
+
+int config_check_send_rate(const char *v, char *why, size_t whylen)
+{
+	return check_rate(v, true, 100000, why, whylen);
+}
+
+int config_check_rate(const char *v, char *why, size_t whylen)
+{
+	return check_rate(v, false, 100000, why, whylen);
+}
+
+int config_check_rate_share(const char *v, char *why, size_t whylen)
+{
+	return check_rate(v, false, 1, why, whylen);
+}
+
 int config_check_tag(const char *v, char *why, size_t whylen)
 {
 	const char *eq = strchr(v, '=');

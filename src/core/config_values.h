@@ -9,6 +9,10 @@
 
 int config_check_listen(const char *v, char *why, size_t whylen);	/* HOST:PORT, [v6]:PORT */
 int config_check_sender(const char *v, char *why, size_t whylen);	/* address or @domain */
+int config_check_address(const char *v, char *why, size_t whylen);	/* user@domain */
+int config_check_send_rate(const char *v, char *why, size_t whylen);	/* (0, 100000] or auto */
+int config_check_rate(const char *v, char *why, size_t whylen);		/* (0, 100000] */
+int config_check_rate_share(const char *v, char *why, size_t whylen);	/* (0, 1] */
 int config_check_tag(const char *v, char *why, size_t whylen);		/* name=value */
 int config_check_role_arn(const char *v, char *why, size_t whylen);	/* IAM role ARN */
 int config_check_external_id(const char *v, char *why, size_t whylen);	/* STS ExternalId */

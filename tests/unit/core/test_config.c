@@ -121,6 +121,10 @@ static void test_values(void)
 	expect_error("backend outbox\nregion EU-West-1\n", ":2: region", NULL);
 	expect_error("backend outbox\n\nshared_account 11111111111\n", ":3: shared_account", NULL);
 	expect_ok("backend outbox\nshared_account 111111111111\n");
+	expect_error("backend outbox\nsend_rate fast\n", ":2: send_rate", "auto", NULL);
+	expect_error("backend outbox\n\nsend_rate_share 1.5\n", ":3: send_rate_share", NULL);
+	expect_error("backend outbox\nbounce_from @example.com\n", ":2: bounce_from", NULL);
+	expect_ok("backend outbox\nsend_rate 12.5\nsend_rate_share 0.5\nbounce_from postmaster@example.com\n");
 
 	expect_ok("backend outbox\nallow_senders @example.com, app@example.com o'neil+x@mail.example.com\n");
 	expect_error("backend outbox\nallow_senders @example.com\nallow_senders example.com\n",
