@@ -26,6 +26,7 @@
 
 #include "aws_creds.h"
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "config.h"
 
 struct http_client;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ses_errors.h"
+#include "sigv4.h"
 #include "sts_client.h"
 
 struct ses_client {

@@ -27,7 +27,6 @@
 #include "config.h"
 #include "delivery.h"
 #include "ses_message.h"
-#include "sigv4.h"
 
 struct http_client;
 struct identity_slot;

@@ -1,5 +1,6 @@
-/* SMTP AUTH: the users file, password hashing, SASL PLAIN/LOGIN decoding,
- * and verification off the event loop.
+/* SMTP AUTH: the users file, password hashing (auth_users.c), SASL
+ * PLAIN/LOGIN decoding (auth_sasl.c), and verification off the event loop
+ * (auth_async.c).
  *
  * Users file: one `user:hash` per line; blank lines and lines starting
  * with '#' are ignored. Hash formats (config/users.example documents them):

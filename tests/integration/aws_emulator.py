@@ -132,6 +132,23 @@ class EmulatorClient:
         self.configuration_set = i["configuration_set"]
         self.strict = i["strict"]
 
+    def relay_config(self, **over):
+        """A relay configuration that sends through this emulator: the SES back
+        end, the shared-account role with its ExternalId, the emulator's region;
+        `over` adds or replaces keys."""
+        conf = {"backend": "ses", "role_arn": self.role_arn, "external_id": self.external_id,
+                "region": self.region}
+        conf.update(over)
+        return conf
+
+    def reset(self):
+        """Back to the state a test starts from: no faults, no messages, the
+        role trusting the dev account, zeroed request counters."""
+        self.clear_faults()
+        self.clear_messages()
+        self.set_trust(True)
+        self.reset_stats()
+
     def _call(self, method, path, body=None, query=None):
         url = self.endpoint + PREFIX + path
         if query:

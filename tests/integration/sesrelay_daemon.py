@@ -289,6 +289,25 @@ class Daemon:
         return s
 
 
+def started(test, config, env=None):
+    """A daemon started for one test case `test`: stopped after it (when still
+    running, so a test may stop it itself) and its files removed."""
+    d = Daemon(config=config, env=env)
+    d.start()
+    test.addCleanup(d.cleanup)
+    test.addCleanup(lambda: d.alive() and d.stop())
+    return d
+
+
+def make_message(sender="app@example.com", to="rcpt@example.org", subject="hello",
+                 body="hi\r\n", extra=None):
+    """A small RFC 5322 message with a unique Message-ID, as bytes."""
+    lines = ["From: %s" % sender] + (["To: %s" % to] if to else []) + [
+        "Subject: %s" % subject, "Message-ID: <%s@test>" % os.urandom(6).hex()]
+    lines += extra or []
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
 def strip_received(eml):
     """The message minus the one Received: field the relay prepends
     (including its folded continuation lines)."""

@@ -16,52 +16,29 @@ import subprocess
 import sys
 import time
 import unittest
-from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, strip_received, wait_until  # noqa: E402
+from sesrelay_daemon import make_message, started, strip_received, wait_until  # noqa: E402
 
-EMU = None
-
-
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 
 
-def tearDownModule():
-    if EMU:
-        EMU.stop()
-
-
-def message(sender="app@example.com", to="rcpt@example.org", subject="hello", body="hi\r\n",
-            extra=None):
-    lines = ["From: %s" % sender] + (["To: %s" % to] if to else []) + [
-        "Subject: %s" % subject, "Message-ID: <%s@test>" % os.urandom(6).hex()]
-    lines += extra or []
-    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+message = make_message
 
 
 class RelayCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        EMU.clear_faults()
-        EMU.clear_messages()
-        EMU.set_trust(True)
-        EMU.reset_stats()
-        cfg = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
-               "region": EMU.region, "ses_timeout": "10", "timeout_data": "60"}
+        EMU.reset()
+        cfg = EMU.relay_config(ses_timeout="10", timeout_data="60")
         cfg.update(self.config)
         cfg.update(self.extra_config())
-        self.relay = Daemon(config=cfg, env=EMU.daemon_env())
-        self.relay.start()
-        self.addCleanup(self.relay.cleanup)
-        self.addCleanup(self.relay.stop)
+        self.relay = started(self, cfg, EMU.daemon_env())
 
     def extra_config(self):
         return {}
@@ -370,12 +347,7 @@ class BadBaseCredentialsTest(unittest.TestCase):
         env = EMU.daemon_env()
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
         EMU.clear_messages()
-        relay = Daemon(config={"backend": "ses", "role_arn": EMU.role_arn,
-                               "external_id": EMU.external_id, "region": EMU.region},
-                       env=env)
-        relay.start()
-        self.addCleanup(relay.cleanup)
-        self.addCleanup(relay.stop)
+        relay = started(self, EMU.relay_config(), env)
         with smtplib.SMTP(relay.host, relay.port, timeout=60) as s:
             s.ehlo("client.test")
             s.mail("app@example.com")

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import shutil
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,4 +1,4 @@
-/* Users file, password hashing and verification. */
+/* The users file (auth_users_file): loading, password hashing and verification. */
 #include "auth.h"
 
 #include <ctype.h>
