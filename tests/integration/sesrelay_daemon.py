@@ -299,6 +299,16 @@ def started(test, config, env=None):
     return d
 
 
+def stop_and_remove(d, tmp):
+    """The end of a test class's daemon: stop it (insisting on exit 0), then
+    remove its files and the class's directory tmp, whatever happened."""
+    try:
+        d.stop()
+    finally:
+        d.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def make_message(sender="app@example.com", to="rcpt@example.org", subject="hello",
                  body="hi\r\n", extra=None):
     """A small RFC 5322 message with a unique Message-ID, as bytes."""

@@ -12,7 +12,6 @@ import socket
 import sys
 import tempfile
 import threading
-import shutil
 import time
 import unittest
 
@@ -45,11 +44,7 @@ class AbuseCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.d.stop()
-        finally:
-            cls.d.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        sd.stop_and_remove(cls.d, cls.tmp)
 
     def client(self, timeout=10.0, source=None):
         c = Client(self.d.addr, timeout, source)

@@ -10,7 +10,6 @@ tests/data/mail-corpus).
 import glob
 import os
 import re
-import shutil
 import smtplib
 import socket
 import subprocess
@@ -73,11 +72,7 @@ class RelayCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.d.stop()
-        finally:
-            cls.d.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        sd.stop_and_remove(cls.d, cls.tmp)
 
     def smtp(self):
         s = smtplib.SMTP(self.d.host, self.d.port, local_hostname="client.example", timeout=30)
