@@ -440,8 +440,8 @@ static int ses_reload(struct backend *b, const struct config *cfg)
 	c.ses_api = be->api;
 	cur = identity_slot_peek(be->slot);
 	creds_cache_status(cur->cache, &ready, NULL, NULL);
-	aws_identity_config_digest(&c, digest);
-	if (memcmp(digest, cur->digest, sizeof(digest)) == 0 && ready && be->reload == NULL)
+	if (aws_identity_config_digest(&c, digest) == 0 &&
+	    memcmp(digest, cur->digest, sizeof(digest)) == 0 && ready && be->reload == NULL)
 		return 0;	/* nothing to change, and the running one works */
 	if (be->reload)
 		log_reload(LVL_WARN, "superseded", be->reload->id, NULL, NULL,
