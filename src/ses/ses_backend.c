@@ -7,12 +7,10 @@
 
 #include "aws_identity.h"
 #include "creds_cache.h"
-#include "http_client.h"
-#include "metrics.h"
 #include "header_filter.h"
+#include "http_client.h"
 #include "log.h"
 #include "metrics.h"
-#include "sts_client.h"
 #include "ses_client.h"
 #include "ses_message.h"
 
@@ -291,7 +289,7 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 }
 
 /* A worker's: its own HTTP client and SES client on its loop, signing
- * with main's credentials cache. */
+ * with the identity in main's slot. */
 static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
 	struct backend **out, char *err, size_t errlen)
 {
@@ -473,7 +471,6 @@ static int ses_reload(struct backend *b, const struct config *cfg)
 	return 0;
 }
 
-/* Ready = verified shared-account credentials are held. */
 static void ses_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;

@@ -45,7 +45,7 @@ struct auth_db;
 int auth_db_load(const char *path, struct auth_db **out, char *err, size_t errlen);
 struct auth_db *auth_db_ref(struct auth_db *db);
 void auth_db_unref(struct auth_db *db);		/* NULL is fine */
-/* Number of users loaded (for the reload log line). */
+/* Number of users loaded. */
 size_t auth_db_count(const struct auth_db *db);
 
 /* 0 if user and password match, -EACCES otherwise (-ENOMEM if the KDF
