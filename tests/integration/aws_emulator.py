@@ -77,6 +77,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -282,6 +283,22 @@ class Emulator(EmulatorClient):
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class EmulatorCase(unittest.TestCase):
+    """A test class with an emulator of its own (cls.emu, strict unless the
+    class says otherwise), up from before its first test to after its last."""
+
+    strict = True
+    emu = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator(strict=cls.strict).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
 
 
 def _server_env():

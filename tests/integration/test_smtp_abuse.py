@@ -28,6 +28,13 @@ class Client(RawClient):
         self.send(b"EHLO abuse.example\r\n")
         self.expect(250)
 
+    def start_data(self):
+        """MAIL, RCPT and DATA in one write, answered up to the 354."""
+        self.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        self.expect(250)
+        self.expect(250)
+        self.expect(354)
+
 
 class AbuseCase(unittest.TestCase):
     config = {}
@@ -166,10 +173,7 @@ class GarbageTest(AbuseCase):
     def test_overlong_data_line_memory_bounded(self):
         c = self.client(timeout=30)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         line = b"z" * 65536
         for _ in range(8 * 16):         # one 8 MB line
             c.send(line)
@@ -265,10 +269,7 @@ class FloodTest(AbuseCase):
         msg = b"Subject: bytes\r\n\r\n..stuffed\r\nplain\r\n...\r\nend\r\n"
         c = self.client()
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         for i in range(len(msg + b".\r\n")):
             c.send((msg + b".\r\n")[i:i + 1])
             time.sleep(0.002)
@@ -288,10 +289,7 @@ class HalfCloseTest(AbuseCase):
         c.expect(220)
         c.send(b"EHLO half.example\r\n")
         c.expect(250)
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         c.send(b"Subject: half\r\n\r\nx\r\n.\r\nQUIT\r\n")
         c.sock.shutdown(socket.SHUT_WR)
         codes = []
@@ -534,10 +532,7 @@ class TimeoutTest(AbuseCase):
         # (3 s here); data that keeps coming, slowly, is not cut off.
         c = self.client(timeout=10)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         t0 = time.monotonic()
         for part in (b"Subject: slow\r\n", b"\r\n", b"one\r\n", b"two\r\n", b"three\r\n"):
             c.send(part)
@@ -549,10 +544,7 @@ class TimeoutTest(AbuseCase):
     def test_data_stall(self):
         c = self.client(timeout=10)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         t0 = time.monotonic()
         c.send(b"Subject: stall\r\n")
         c.expect(421, "4.4.2")
