@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
+from raw_smtp import RawClient  # noqa: E402
 from sesrelay_daemon import make_message, started, strip_received, wait_until  # noqa: E402
 
 EMU = Emulator(strict=True)
@@ -264,32 +265,24 @@ class VanishedClientTest(RelayCase):
 
     HOLD_MS = 5000      # how long SES keeps the request: the client resets within it
 
-    def read_reply(self, f):
-        while True:
-            line = f.readline()
-            self.assertTrue(line, "connection closed early")
-            if line[3:4] != b"-":
-                return int(line[:3])
-
     def test_client_vanishes_during_commit(self):
         marker = "vanished-" + os.urandom(6).hex()
         EMU.fault("SendRawEmail", status=0, delay_ms=self.HOLD_MS, count=1)
-        sock = socket.create_connection(self.relay.addr, timeout=30)
-        f = sock.makefile("rb")
-        port = sock.getsockname()[1]
-        self.assertEqual(self.read_reply(f), 220)
+        c = RawClient(self.relay.addr, timeout=30)
+        self.addCleanup(c.close)
+        port = c.sock.getsockname()[1]
+        c.expect(220)
         sid = re.search(r"session=(\w+)", self.relay.wait_log(
             r"event=smtp\.connect .*port=%d\b" % port)).group(1)
-        sock.sendall(b"EHLO client.test\r\nMAIL FROM:<app@example.com>\r\n"
-                     b"RCPT TO:<rcpt@example.org>\r\nDATA\r\n")
-        self.assertEqual([self.read_reply(f) for _ in range(4)], [250, 250, 250, 354])
-        sock.sendall(message(subject=marker) + b".\r\n")
+        c.send(b"EHLO client.test\r\nMAIL FROM:<app@example.com>\r\n"
+               b"RCPT TO:<rcpt@example.org>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        c.send(message(subject=marker) + b".\r\n")
         self.relay.wait_log(r"event=smtp\.state session=%s from=data to=commit" % sid)
         wait_until(lambda: all(x["count"] == 0 for x in EMU.faults()), 30,
                    what="SES taking the request")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        f.close()
-        sock.close()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
         self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("total", 0), 0,
                          "SES answered before the client was gone: hold it longer")
         self.relay.wait_log(r"event=smtp\.disconnect session=%s" % sid, 30)
