@@ -254,6 +254,33 @@ class Daemon:
     def open_fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
+    def peer_ports(self):
+        """Client ports of the TCP connections the daemon has accepted (a
+        descriptor it holds), from /proc: a connection still waiting in
+        the kernel's accept queue has no descriptor and is not counted."""
+        inodes = set()
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        for fd in os.listdir(fd_dir):
+            try:
+                link = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            try:
+                with open("/proc/%d/net/%s" % (self.proc.pid, table)) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                col = row.split()
+                if len(col) > 9 and col[9] in inodes:
+                    ports.add(int(col[2].rsplit(":", 1)[1], 16))
+        ports.discard(0)
+        return ports
+
     # -- outbox ----------------------------------------------------------
 
     def outbox_ids(self):
