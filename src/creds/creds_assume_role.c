@@ -46,16 +46,16 @@ static bool name_char(char c)
 		strchr("_+=,.@-", c) != NULL;
 }
 
-int creds_session_name_valid(const char *s)
+bool creds_session_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
 	if (n < 2 || n > 64)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!name_char(s[i]))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 void creds_default_session_name(char *out, size_t outlen)
