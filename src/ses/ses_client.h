@@ -21,7 +21,6 @@
 #define SESRELAY_SES_CLIENT_H
 
 #include <stdbool.h>
-#include <time.h>
 #include <uv.h>
 
 #include "config.h"

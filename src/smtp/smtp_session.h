@@ -15,7 +15,6 @@
 
 #include <stdbool.h>
 
-#include <uv.h>
 
 #include "listener.h"
 #include "smtp_server.h"
