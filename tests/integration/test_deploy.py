@@ -247,9 +247,8 @@ class Container(unittest.TestCase):
         self.assertIn("deploy/container/sesrelay.conf /etc/sesrelay/sesrelay.conf", copies)
 
     def dockerfilelint(self, text):
-        exe = shutil.which("dockerfilelint")
-        if exe is None:
-            self.skipTest("dockerfilelint not installed (npm install -g dockerfilelint)")
+        exe = testdeps.require_tool("dockerfilelint", "npm package dockerfilelint "
+                                    "(.ci/npm-packages; .ci/run installs it)")
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "Containerfile")
             with open(path, "w") as f:
@@ -654,9 +653,7 @@ class CloudFormation(unittest.TestCase):
     FILES = ("shared-account.yaml", "sender-account.yaml")
 
     def lint(self, *paths):
-        exe = shutil.which("cfn-lint")
-        if exe is None:
-            self.skipTest("cfn-lint not installed")
+        exe = testdeps.require_tool("cfn-lint", "pip install cfn-lint (.ci/run installs it)")
         return subprocess.run([exe, "--", *paths], capture_output=True, text=True, timeout=300)
 
     def test_cfn_lint(self):
