@@ -263,6 +263,13 @@ static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loo
 	return backend_new(cfg, m->id, loop, out, err, errlen);
 }
 
+struct ses_client *ses_backend_client(struct backend *b)
+{
+	if (b == NULL || b->ops != &ses_ops)
+		return NULL;
+	return ((struct ses_backend *)b)->client;
+}
+
 static struct creds_cache *creds_of(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;

@@ -23,6 +23,8 @@ struct ses_client {
 	struct creds_cache *creds;	/* borrowed */
 	enum ses_api api;
 	struct aws_target target;	/* endpoint (its path prefix kept) + API path */
+	char endpoint[AWS_URL_MAX];	/* for the API front's paths */
+	char region[AWS_REGION_MAX];
 	unsigned timeout_ms;
 	unsigned max_retries;
 	unsigned backoff_ms;
@@ -33,8 +35,16 @@ struct ses_client {
 
 struct ses_send {
 	struct ses_client *c;
-	struct ses_body *body;		/* borrowed */
-	delivery_done_cb cb;
+	/* what is sent: the SMTP path's body, or the API front's request */
+	const struct aws_target *target;
+	const char *method;
+	const char *content_type;
+	const char *body;		/* borrowed */
+	size_t body_len;
+	const char *payload_hash;
+	struct aws_target own_target;	/* the API front's path */
+	delivery_done_cb cb;		/* SMTP: the reply */
+	ses_forward_cb fcb;		/* API front: SES's answer */
 	void *arg;
 	struct aws_creds *creds;	/* ref held while a request uses them */
 	struct creds_wait *wait;
@@ -66,10 +76,13 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->creds_elsewhere = o->creds_elsewhere;
 	/* An endpoint may carry a path prefix (a proxy in front of SES): the
 	 * API path follows it, in the URL and in the signature alike. */
-	if (aws_target_init(&c->target, o->endpoint, ses_request_path(c->api), o->region, "ses")) {
+	if (strlen(o->endpoint) >= sizeof(c->endpoint) || strlen(o->region) >= sizeof(c->region) ||
+			aws_target_init(&c->target, o->endpoint, ses_request_path(c->api), o->region, "ses")) {
 		ses_client_free(c);
 		return -EINVAL;
 	}
+	strcpy(c->endpoint, o->endpoint);
+	strcpy(c->region, o->region);
 	*out = c;
 	return 0;
 }
@@ -96,6 +109,32 @@ static void release(struct ses_send *s)
 	uv_close((uv_handle_t *)&s->timer, free_send);
 }
 
+/* API front: hand SES's answer (or the lack of one) back as it is. */
+static void forward_done(struct ses_send *s, const struct http_response *res,
+	const struct aws_error *e)
+{
+	struct ses_forward_result fr;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.seconds = s->seconds;
+	if (res && !res->error) {
+		fr.status = (int)res->status;
+		fr.body = res->body.data ? res->body.data : "";
+		fr.body_len = res->body.len;
+		fr.request_id = res->request_id;
+		fr.error_type = res->amzn_error_type;
+	} else {
+		fr.body = "";
+		fr.outcome_unknown = res && res->sent_body;
+	}
+	if (e) {
+		snprintf(fr.code, sizeof(fr.code), "%s", e->code);
+		snprintf(fr.message, sizeof(fr.message), "%s", e->message);
+	}
+	s->fcb(s->arg, &fr);
+	release(s);
+}
+
 static void finish(struct ses_send *s, struct delivery_result *res)
 {
 	res->backend_seconds = s->seconds;
@@ -112,6 +151,15 @@ static void fail(struct ses_send *s, const struct ses_error_rule *rule, const ch
 	char text[256];
 
 	metrics_ses_error(code);
+	if (s->fcb) {
+		/* no HTTP answer to pass on: credentials, or the call not made */
+		struct aws_error e;
+		memset(&e, 0, sizeof(e));
+		snprintf(e.code, sizeof(e.code), "%s", code);
+		snprintf(e.message, sizeof(e.message), "%s", message ? message : "");
+		forward_done(s, NULL, &e);
+		return;
+	}
 	if (message && *message)
 		snprintf(text, sizeof(text), "%s (%s: %.150s)", rule->reason, code, message);
 	else
@@ -178,6 +226,11 @@ static void on_http(void *arg, const struct http_response *res)
 		struct delivery_result ok;
 		char id[128];
 
+		if (s->fcb) {
+			forward_done(s, res, NULL);
+			return;
+		}
+
 		if (ses_parse_message_id(s->c->api, res->body.data, res->body.len, id, sizeof(id))) {
 			/* SES may have sent it; a 4xx invites a duplicate, never a loss. */
 			fail(s, ses_error_classify(SES_ERR_UNKNOWN, NULL, 0), "NoMessageId",
@@ -197,6 +250,11 @@ static void on_http(void *arg, const struct http_response *res)
 			retry_later(s);
 			return;
 		}
+		if (s->fcb) {
+			metrics_ses_error(e.code);
+			forward_done(s, res, &e);
+			return;
+		}
 		fail(s, rule, e.code, e.message);
 		return;
 	}
@@ -212,6 +270,11 @@ static void on_http(void *arg, const struct http_response *res)
 		retry_later(s);
 		return;
 	}
+	if (s->fcb) {
+		metrics_ses_error(e.code[0] ? e.code : SES_ERR_UNKNOWN);
+		forward_done(s, res, &e);
+		return;
+	}
 	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message);
 }
 
@@ -219,10 +282,9 @@ static int sign_and_send(struct ses_send *s)
 {
 	struct ses_client *c = s->c;
 	struct aws_call_req req = {
-		.target = &c->target, .creds = s->creds, .clock = c->clock, .key = &c->key,
-		.content_type = ses_content_type(c->api),
-		.body = s->body->body.data, .body_len = s->body->body.len,
-		.payload_hash = s->body->payload_hash,
+		.method = s->method, .target = s->target, .creds = s->creds, .clock = c->clock,
+		.key = &c->key, .content_type = s->content_type,
+		.body = s->body, .body_len = s->body_len, .payload_hash = s->payload_hash,
 		.timeout_ms = c->timeout_ms,
 		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
 		.max_response = 64 * 1024,
@@ -291,19 +353,11 @@ static void send_attempt(struct ses_send *s)
 		fail(s, ses_error_classify(SES_ERR_NETWORK, NULL, 0), SES_ERR_NETWORK, strerror(-r));
 }
 
-int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
-	void *arg, struct ses_send **out)
+static int start(struct ses_send *s, struct ses_send **out)
 {
-	struct ses_send *s = calloc(1, sizeof(*s));
-	int r;
+	struct ses_client *c = s->c;
+	int r = uv_timer_init(c->loop, &s->timer);
 
-	if (s == NULL)
-		return -ENOMEM;
-	s->c = c;
-	s->body = body;
-	s->cb = cb;
-	s->arg = arg;
-	r = uv_timer_init(c->loop, &s->timer);
 	if (r) {
 		free(s);
 		return r;
@@ -314,6 +368,48 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_c
 	 * function has returned. */
 	uv_timer_start(&s->timer, on_timer, 0, 0);
 	return 0;
+}
+
+int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
+	void *arg, struct ses_send **out)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->c = c;
+	s->target = &c->target;
+	s->method = "POST";
+	s->content_type = ses_content_type(c->api);
+	s->body = body->body.data;
+	s->body_len = body->body.len;
+	s->payload_hash = body->payload_hash;
+	s->cb = cb;
+	s->arg = arg;
+	return start(s, out);
+}
+
+int ses_client_forward(struct ses_client *c, const struct ses_forward_req *req, ses_forward_cb cb,
+	void *arg, struct ses_send **out)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	if (aws_target_init(&s->own_target, c->endpoint, req->path, c->region, "ses")) {
+		free(s);
+		return -EINVAL;
+	}
+	s->c = c;
+	s->target = &s->own_target;
+	s->method = req->method;
+	s->content_type = req->content_type;
+	s->body = req->body;
+	s->body_len = req->body_len;
+	s->payload_hash = req->payload_hash;
+	s->fcb = cb;
+	s->arg = arg;
+	return start(s, out);
 }
 
 void ses_send_cancel(struct ses_send *s)
