@@ -29,6 +29,11 @@ enum txn_class { T_2XX, T_4XX, T_5XX, T_COUNT };
 static const double ses_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
 #define NBOUNDS (sizeof(ses_bounds) / sizeof(ses_bounds[0]))
 
+struct api_slot {
+	const char *api, *action, *outcome;	/* literals, set before publishing */
+	counter n;
+};
+
 struct error_slot {
 	char code[64];			/* written once, before the slot is published */
 	counter n;
@@ -48,9 +53,14 @@ static struct {
 	struct error_slot errors[METRICS_MAX_ERROR_CODES];
 	atomic_size_t nerrors;			/* published slots */
 	counter errors_other;
+	struct api_slot api[METRICS_MAX_API_SERIES];
+	atomic_size_t napi;
+	counter api_other;
+	counter api_buckets[NBOUNDS + 1];
+	counter api_sum_ns;
 } m;
 
-#define METRICS_MAX_TEXT (32 * 1024)
+#define METRICS_MAX_TEXT (48 * 1024)
 
 static pthread_mutex_t error_claim = PTHREAD_MUTEX_INITIALIZER;
 
@@ -158,6 +168,50 @@ void metrics_ses_error(const char *raw)
 		ADD(m.errors_other, 1);
 }
 
+static struct api_slot *find_api(const char *api, const char *action, const char *outcome,
+	size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (strcmp(m.api[i].api, api) == 0 && strcmp(m.api[i].action, action) == 0 &&
+				strcmp(m.api[i].outcome, outcome) == 0)
+			return &m.api[i];
+	return NULL;
+}
+
+void metrics_api_request(const char *api, const char *action, const char *outcome,
+	double seconds)
+{
+	size_t i = 0, n = atomic_load_explicit(&m.napi, memory_order_acquire);
+	struct api_slot *s = find_api(api, action, outcome, 0, n);
+
+	if (s == NULL) {
+		pthread_mutex_lock(&error_claim);
+		{
+			size_t now = atomic_load_explicit(&m.napi, memory_order_relaxed);
+			s = find_api(api, action, outcome, n, now);
+			if (s == NULL && now < METRICS_MAX_API_SERIES) {
+				s = &m.api[now];
+				s->api = api;
+				s->action = action;
+				s->outcome = outcome;
+				atomic_store_explicit(&s->n, 0, memory_order_relaxed);
+				atomic_store_explicit(&m.napi, now + 1, memory_order_release);
+			}
+		}
+		pthread_mutex_unlock(&error_claim);
+	}
+	if (s)
+		ADD(s->n, 1);
+	else
+		ADD(m.api_other, 1);
+	if (!(seconds >= 0))
+		seconds = 0;
+	while (i < NBOUNDS && seconds > ses_bounds[i])
+		i++;
+	ADD(m.api_buckets[i], 1);
+	ADD(m.api_sum_ns, (uint64_t)(seconds * 1e9 + 0.5));
+}
+
 void metrics_reset(void)
 {
 	memset(&m, 0, sizeof(m));
@@ -260,6 +314,32 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 	if (GET(m.errors_other))
 		buf_printf(b, "sesrelay_ses_errors_total{code=\"other\"} %llu\n",
 			(unsigned long long)GET(m.errors_other));
+
+	head(b, "sesrelay_api_requests_total", "counter",
+		"Requests of the AWS SDK front answered, by API, action and outcome (sent: SES "
+		"accepted; refused: by the relay; failed: SES or the network refused; unknown: no "
+		"answer after SES may have taken it).");
+	nerr = atomic_load_explicit(&m.napi, memory_order_acquire);
+	for (size_t i = 0; i < nerr; i++)
+		buf_printf(b, "sesrelay_api_requests_total{api=\"%s\",action=\"%s\",outcome=\"%s\"} %llu\n",
+			m.api[i].api, m.api[i].action, m.api[i].outcome,
+			(unsigned long long)GET(m.api[i].n));
+	if (GET(m.api_other))
+		buf_printf(b, "sesrelay_api_requests_total{api=\"other\",action=\"other\",outcome=\"other\"} %llu\n",
+			(unsigned long long)GET(m.api_other));
+	head(b, "sesrelay_api_request_duration_seconds", "histogram",
+		"Time from an API request's head to its answer.");
+	cum = 0;
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += GET(m.api_buckets[i]);
+		buf_printf(b, "sesrelay_api_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			ses_bounds[i], cum);
+	}
+	cum += GET(m.api_buckets[NBOUNDS]);
+	buf_printf(b, "sesrelay_api_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	buf_printf(b, "sesrelay_api_request_duration_seconds_sum %.9f\n",
+		(double)GET(m.api_sum_ns) / 1e9);
+	buf_printf(b, "sesrelay_api_request_duration_seconds_count %llu\n", cum);
 
 	if (x && x->have_creds) {
 		head(b, "sesrelay_sts_refreshes_total", "counter",

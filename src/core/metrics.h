@@ -41,6 +41,15 @@ void metrics_smtp_txn(int code, uint64_t size, size_t nrcpt);
 void metrics_ses_request(double seconds);
 void metrics_ses_error(const char *code);
 
+/* One request of the API front, answered: api ("ses", "sesv2",
+ * "pinpoint"), action ("SendEmail", ..., "unknown") and outcome ("sent",
+ * "refused", "failed", "unknown") must be string literals (kept by
+ * pointer); series past METRICS_MAX_API_SERIES count as "other". seconds:
+ * from the request head to the answer. */
+#define METRICS_MAX_API_SERIES 96
+void metrics_api_request(const char *api, const char *action, const char *outcome,
+	double seconds);
+
 /* State read at scrape time. */
 struct metrics_scrape {
 	bool have_creds;		/* backend ses: the creds_* series exist */
