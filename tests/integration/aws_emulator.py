@@ -441,7 +441,8 @@ class EmulatorApp:
                            [("Content-Type", "text/plain; charset=utf-8")], sys.exc_info())
         reply = b"".join(chunks)
         status = seen.get("status", 500)
-        if status == 200 and action in ("SendRawEmail", "SESv2.SendEmail"):
+        if status == 200 and action in ("SendRawEmail", "SendEmail", "SendTemplatedEmail",
+                                        "SESv2.SendEmail"):
             mid = _xml_value(reply, "MessageId")
             if mid is None:
                 try:
@@ -553,11 +554,21 @@ class EmulatorApp:
                 continue
             for m in list(backend.sent_messages):
                 raw = getattr(m, "raw_data", None)
-                if raw is None:
-                    continue
-                data = raw.encode("utf-8", "surrogateescape")
+                # SendEmail (Simple content) keeps no raw message: listed
+                # with its parameters and no raw_* fields.
+                data = raw.encode("utf-8", "surrogateescape") if raw is not None else None
                 with self.lock:
                     sent = self.sends.get(m.id, {})
+                if data is None:
+                    out.append({"account": acct, "region": reg, "message_id": m.id,
+                                "api": sent.get("api"), "params": sent.get("params"),
+                                "access_key_id": sent.get("access_key_id"),
+                                "signed_region": sent.get("signed_region"),
+                                "security_token": sent.get("security_token"),
+                                "raw_size": None, "raw_sha256": None, "raw_b64": None,
+                                "source": getattr(m, "source", None),
+                                "subject": getattr(m, "subject", None)})
+                    continue
                 out.append({
                     "account": acct, "region": reg, "message_id": m.id,
                     "api": sent.get("api"), "params": sent.get("params"),

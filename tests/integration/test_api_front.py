@@ -1,0 +1,312 @@
+"""AWS SDK clients -> sesrelay's API front -> SES in the shared account.
+
+Real SDK clients (boto3 `ses` and `sesv2`, the AWS CLI) are pointed at the
+relay only through AWS_ENDPOINT_URL_SES / AWS_ENDPOINT_URL_SESV2, sign with
+a key pair from the relay's clients file, and the relay forwards to the
+emulator (tests/integration/aws_emulator.py --strict, which verifies every
+signature and keeps the shared and dev accounts apart). So these tests see
+what a real application would: its SDK's own parsing of our answers and
+errors, and where each message landed.
+"""
+
+import base64
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+from unittest import mock
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import testdeps  # noqa: E402
+from aws_emulator import Emulator  # noqa: E402
+from sesrelay_daemon import Daemon  # noqa: E402
+
+EMU = None
+KEY_ID = "SRLYTESTAPP000000001"
+SECRET = "tK3vZ8qR1mN4pL7wX2cV5bJ9hG6fD0sA3eY8uI1o"
+
+_API_RE = re.compile(r'event=api\.listen\b.*?\baddr="?([0-9.]+):(\d+)')
+
+
+def setUpModule():
+    global EMU
+    testdeps.require_module("boto3", "pip install boto3 (or the Debian python3-boto3)")
+    EMU = Emulator(strict=True)
+    EMU.start()
+
+
+def tearDownModule():
+    if EMU:
+        EMU.stop()
+
+
+def raw_message(sender, to="rcpt@example.org", subject="hello", extra=()):
+    lines = ["From: %s" % sender, "To: %s" % to, "Subject: %s" % subject,
+             "Message-ID: <%s@test>" % os.urandom(6).hex()] + list(extra)
+    return ("\r\n".join(lines) + "\r\n\r\nhi\r\n").encode()
+
+
+class ApiCase(unittest.TestCase):
+    auth = "sigv4"
+    ses_max_retries = "0"
+
+    def setUp(self):
+        EMU.clear_faults()
+        EMU.clear_messages()
+        EMU.set_trust(True)
+        EMU.reset_stats()
+        self.relay = Daemon(config={}, env=EMU.daemon_env())
+        clients = os.path.join(self.relay.workdir, "clients")
+        with open(clients, "w") as f:
+            f.write("# test applications\n")
+            f.write("billing key_id=%s secret=%s senders=@example.com configuration_set=%s "
+                    "tags=app=billing\n" % (KEY_ID, SECRET, EMU.configuration_set))
+        os.chmod(clients, 0o600)
+        self.relay.config.update({
+            "backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
+            "region": EMU.region, "ses_timeout": "10", "ses_max_retries": self.ses_max_retries,
+            "api_listen": "127.0.0.1:0", "api_auth": self.auth, "clients_file": clients,
+            "source_arn": "arn:aws:ses:%s:%s:identity/example.com" % (EMU.region,
+                                                                     EMU.shared_account),
+        })
+        self.relay.start()
+        self.addCleanup(self.relay.cleanup)
+        self.addCleanup(self.relay.stop)
+        line = self.relay.wait_log(r"event=api\.listen")
+        m = _API_RE.search(line)
+        self.api = "http://%s:%s" % (m.group(1), m.group(2))
+
+    # -- SDK clients configured the way an application would be -----------
+
+    def sdk_env(self):
+        """An application's environment: its own (dev) credentials replaced
+        by the relay's key pair, and one endpoint variable per API."""
+        return {"AWS_ENDPOINT_URL_SES": self.api, "AWS_ENDPOINT_URL_SESV2": self.api,
+                "AWS_ENDPOINT_URL_PINPOINT": self.api, "AWS_ACCESS_KEY_ID": KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": EMU.region,
+                "AWS_DEFAULT_REGION": EMU.region,
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def client(self, service, key_id=KEY_ID, secret=SECRET, attempts=1):
+        import boto3
+        from botocore.config import Config
+
+        env = self.sdk_env()
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = key_id, secret
+        with mock.patch.dict(os.environ, env, clear=False):
+            for k in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                os.environ.pop(k, None)
+            session = boto3.session.Session()
+            return session.client(service, config=Config(
+                retries={"mode": "standard", "total_max_attempts": attempts}))
+
+    def shared(self):
+        return EMU.messages(account=EMU.shared_account)
+
+    def dev(self):
+        return EMU.messages(account=EMU.dev_account)
+
+    def emulator_requests(self):
+        return [r for r in EMU.requests(200) if r.get("action") not in (None,)]
+
+    def assert_error(self, call, code):
+        from botocore.exceptions import ClientError
+        with self.assertRaises(ClientError) as cm:
+            call()
+        self.assertEqual(cm.exception.response["Error"]["Code"], code,
+                         cm.exception.response)
+        return cm.exception
+
+    # -- sending ----------------------------------------------------------
+
+    def test_sesv2_simple_lands_in_shared_account(self):
+        c = self.client("sesv2")
+        self.assertEqual(c.meta.endpoint_url, self.api)
+        out = c.send_email(
+            FromEmailAddress="Billing <billing@example.com>",
+            Destination={"ToAddresses": ["rcpt@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "Invoice"},
+                                "Body": {"Text": {"Data": "Your invoice."}}}},
+            EmailTags=[{"Name": "kind", "Value": "invoice"}])
+        msgs = self.shared()
+        self.assertEqual([m["message_id"] for m in msgs], [out["MessageId"]])
+        self.assertEqual(self.dev(), [])
+        self.assertEqual(out["ResponseMetadata"]["HTTPStatusCode"], 200)
+        line = self.relay.wait_log(r"event=api\.request .*outcome=sent")
+        self.assertIn("app=billing" if self.auth == "sigv4" else "app=network", line)
+        self.assertIn("action=SendEmail", line)
+        self.assertIn("message_id=" + out["MessageId"], line)
+
+    def test_sesv2_raw_lands_with_x_ses_headers_stripped(self):
+        c = self.client("sesv2")
+        raw = raw_message("app@example.com", extra=["X-SES-CONFIGURATION-SET: other"])
+        out = c.send_email(Content={"Raw": {"Data": raw}})
+        msgs = self.shared()
+        self.assertEqual([m["message_id"] for m in msgs], [out["MessageId"]])
+        self.assertEqual(self.dev(), [])
+        landed = base64.b64decode(msgs[0]["raw_b64"])
+        self.assertNotIn(b"X-SES-", landed)
+        self.assertEqual(landed, raw.replace(b"X-SES-CONFIGURATION-SET: other\r\n", b""))
+        # the relay's identity ARN and the policy's configuration set and tags
+        params = msgs[0]["params"]
+        self.assertEqual(params["FromArn"], self.relay.config["source_arn"])
+        if self.auth == "sigv4":
+            self.assertEqual(params["ConfigurationSetName"], EMU.configuration_set)
+            self.assertIn({"Name": "app", "Value": "billing"}, params["Tags"])
+        # signed by the assumed shared-account role, not the caller's key
+        self.assertNotIn(msgs[0]["access_key_id"], (KEY_ID, EMU.dev_keys[0]))
+
+    def test_ses_v1_send_email_and_raw(self):
+        c = self.client("ses")
+        self.assertEqual(c.meta.endpoint_url, self.api)
+        a = c.send_email(Source="billing@example.com",
+                         Destination={"ToAddresses": ["rcpt@example.org"]},
+                         Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}})
+        b = c.send_raw_email(RawMessage={"Data": raw_message("billing@example.com")})
+        ids = sorted(m["message_id"] for m in self.shared())
+        self.assertEqual(ids, sorted([a["MessageId"], b["MessageId"]]))
+        self.assertEqual(self.dev(), [])
+        quota = c.get_send_quota()
+        self.assertIn("Max24HourSend", quota)
+
+    def test_aws_cli_sesv2_send_email(self):
+        aws = testdeps.require_tool("aws", "the Debian package awscli")
+        env = dict(os.environ)
+        env.update(self.sdk_env())
+        env.pop("AWS_ENDPOINT_URL", None)
+        p = subprocess.run([aws, "sesv2", "send-email", "--endpoint-url", self.api,
+                            "--from-email-address", "billing@example.com",
+                            "--destination", "ToAddresses=rcpt@example.org",
+                            "--content", "Simple={Subject={Data=cli},Body={Text={Data=x}}}",
+                            "--output", "json"], capture_output=True, text=True, env=env,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("MessageId", p.stdout)
+        self.assertEqual(len(self.shared()), 1)
+
+    # -- who may call and what ------------------------------------------
+
+    def test_wrong_secret_unknown_key_stale_date(self):
+        send = dict(FromEmailAddress="billing@example.com",
+                    Destination={"ToAddresses": ["rcpt@example.org"]},
+                    Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+        c = self.client("sesv2", secret=SECRET[:-1] + "x")
+        self.assert_error(lambda: c.send_email(**send), "SignatureDoesNotMatch")
+        c = self.client("sesv2", key_id="SRLYUNKNOWNKEY000001")
+        self.assert_error(lambda: c.send_email(**send), "InvalidClientTokenId")
+        c = self.client("ses")
+        import datetime
+        stale = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
+            datetime.timedelta(hours=1)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=stale):
+            self.assert_error(lambda: c.send_email(
+                Source="billing@example.com", Destination={"ToAddresses": ["r@example.org"]},
+                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}),
+                "RequestExpired")
+        self.assertEqual(self.shared() + self.dev(), [])
+
+    @staticmethod
+    def ses_calls():
+        """What the emulator was asked of SES (the relay's STS calls aside)."""
+        acts = EMU.stats().get("actions", {})
+        return {k: v for k, v in acts.items() if k not in ("AssumeRole", "GetCallerIdentity")}
+
+    def test_not_sending_calls_refused_and_never_forwarded(self):
+        before = self.ses_calls()
+        ses = self.client("ses")
+        self.assert_error(lambda: ses.delete_identity(Identity="example.com"), "AccessDenied")
+        self.assert_error(lambda: ses.verify_email_identity(EmailAddress="x@example.com"),
+                          "AccessDenied")
+        v2 = self.client("sesv2")
+        e = self.assert_error(lambda: v2.create_email_identity(EmailIdentity="evil.example"),
+                              "AccessDeniedException")
+        self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        self.assertEqual(self.ses_calls(), before)
+
+    def test_sender_outside_policy_refused(self):
+        v2 = self.client("sesv2")
+        self.assert_error(lambda: v2.send_email(
+            FromEmailAddress="ceo@example.net", Destination={"ToAddresses": ["r@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}),
+            "AccessDeniedException")
+        ses = self.client("ses")
+        self.assert_error(lambda: ses.send_raw_email(
+            Source="billing@example.com",
+            RawMessage={"Data": raw_message("ceo@example.net")}), "AccessDenied")
+        self.assertEqual(self.shared() + self.dev(), [])
+
+    def test_caller_identity_arn_and_endpoint_id_refused(self):
+        v2 = self.client("sesv2")
+        content = {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}
+        self.assert_error(lambda: v2.send_email(
+            FromEmailAddress="billing@example.com", Destination={"ToAddresses": ["r@example.org"]},
+            FromEmailAddressIdentityArn="arn:aws:ses:%s:%s:identity/example.com" % (
+                EMU.region, EMU.dev_account), Content=content), "BadRequestException")
+        self.assertEqual(self.shared() + self.dev(), [])
+
+    def test_upstream_throttling_seen_by_sdk_and_nothing_sent_twice(self):
+        EMU.fault("SendEmail", status=400, code="Throttling", message="Maximum sending rate exceeded.")
+        once = self.client("ses", attempts=1)
+        send = dict(Source="billing@example.com", Destination={"ToAddresses": ["r@example.org"]},
+                    Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}})
+        self.assert_error(lambda: once.send_email(**send), "Throttling")
+        self.assertEqual(self.shared(), [])
+        EMU.fault("SendEmail", status=400, code="Throttling", message="Maximum sending rate exceeded.")
+        retrying = self.client("ses", attempts=3)
+        out = retrying.send_email(**send)
+        self.assertEqual(out["ResponseMetadata"]["RetryAttempts"], 1)
+        self.assertEqual([m["message_id"] for m in self.shared()], [out["MessageId"]])
+
+    def test_malformed_requests_get_errors_not_hangs(self):
+        import http.client
+        host, port = self.api[len("http://"):].split(":")
+        unsigned = (403, "MissingAuthenticationToken") if self.auth == "sigv4" else \
+            (400, "BadRequestException")
+        cases = [
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, "NotImplemented"),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 413, None),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, "MalformedRequest"),
+            (b"POST /v2/email/outbound-emails HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+             b"Content-Type: application/json\r\n\r\n{}", unsigned[0], unsigned[1]),
+        ]
+        for req, status, code in cases:
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.sendall(req)
+                resp = http.client.HTTPResponse(s)
+                resp.begin()
+                body = resp.read().decode()
+                self.assertEqual(resp.status, status, (req, body))
+                self.assertTrue(resp.getheader("x-amzn-RequestId"))
+                if code:
+                    self.assertIn(code, body + (resp.getheader("x-amzn-ErrorType") or ""))
+        self.assertEqual(self.shared(), [])
+
+
+class NetworkModeCase(ApiCase):
+    """`api_auth network`: the application keeps whatever credentials its
+    SDK has (here the dev account's own keys) and only sets the endpoint."""
+    auth = "network"
+
+    def test_dev_credentials_accepted_from_allowed_network(self):
+        c = self.client("sesv2", key_id=EMU.dev_keys[0], secret=EMU.dev_keys[1])
+        out = c.send_email(
+            FromEmailAddress="app@example.com", Destination={"ToAddresses": ["r@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+        self.assertEqual([m["message_id"] for m in self.shared()], [out["MessageId"]])
+        self.assertEqual(self.dev(), [])
+        sent = self.shared()[0]
+        self.assertNotEqual(sent.get("access_key_id"), EMU.dev_keys[0])
+
+    # signatures are not checked in this mode
+    test_wrong_secret_unknown_key_stale_date = None
+    test_sender_outside_policy_refused = None
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
