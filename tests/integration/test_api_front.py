@@ -175,6 +175,29 @@ class ApiCase(unittest.TestCase):
         quota = c.get_send_quota()
         self.assertIn("Max24HourSend", quota)
 
+    def test_pinpoint_send_messages_becomes_sesv2_sends(self):
+        pp = self.client("pinpoint")
+        self.assertEqual(pp.meta.endpoint_url, self.api)
+        out = pp.send_messages(ApplicationId="0123456789abcdef0123456789abcdef", MessageRequest={
+            "Addresses": {"a@example.org": {"ChannelType": "EMAIL"},
+                          "b@example.org": {"ChannelType": "EMAIL"},
+                          "+15555550100": {"ChannelType": "SMS"}},
+            "MessageConfiguration": {"EmailMessage": {
+                "FromAddress": "billing@example.com",
+                "SimpleEmail": {"Subject": {"Charset": "UTF-8", "Data": "Hi"},
+                                "TextPart": {"Charset": "UTF-8", "Data": "text"},
+                                "HtmlPart": {"Charset": "UTF-8", "Data": "<p>html</p>"}}}}})
+        res = out["MessageResponse"]["Result"]
+        self.assertEqual(out["MessageResponse"]["ApplicationId"], "0123456789abcdef0123456789abcdef")
+        self.assertEqual(res["a@example.org"]["DeliveryStatus"], "SUCCESSFUL")
+        self.assertEqual(res["b@example.org"]["StatusCode"], 200)
+        self.assertEqual(res["+15555550100"]["DeliveryStatus"], "PERMANENT_FAILURE")
+        self.assertIn("EMAIL channel only", res["+15555550100"]["StatusMessage"])
+        ids = sorted(m["message_id"] for m in self.shared())
+        self.assertEqual(ids, sorted([res["a@example.org"]["MessageId"],
+                                      res["b@example.org"]["MessageId"]]))
+        self.assertEqual(self.dev(), [])
+
     def test_aws_cli_sesv2_send_email(self):
         aws = testdeps.require_tool("aws", "the Debian package awscli")
         env = dict(os.environ)
