@@ -65,6 +65,9 @@ size_t clients_count(const struct clients *c)
 }
 
 static int fail(char *err, size_t errlen, const char *where, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail(char *err, size_t errlen, const char *where, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(err, errlen, "%s:%u: ", where, line);

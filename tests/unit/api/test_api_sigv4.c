@@ -247,9 +247,43 @@ static void test_malformed_authorization(void)
 	}
 }
 
+/* Requests botocore signed (proto/api_http, see its README) verify. */
+static void test_botocore_requests(void)
+{
+	static const char *const files[] = {
+		"sesv2_send_email_simple.http", "ses_v1_send_raw_email.http",
+		"pinpoint_send_messages.http", "sesv2_get_account.http",
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512], tmp[8192], hash[65];
+		struct http_request req;
+		struct api_sigv4_caller c;
+		FILE *f;
+		size_t n;
+		int h;
+
+		snprintf(path, sizeof(path), "%s/proto/api_http/%s", PROJECT_ROOT, files[i]);
+		f = fopen(path, "rb");
+		CHECK(f != NULL);
+		if (f == NULL)
+			continue;
+		n = fread(tmp, 1, sizeof(tmp), f);
+		fclose(f);
+		h = http_parse_request(tmp, n, &lim, &req);
+		CHECK(h > 0);
+		if (h <= 0)
+			continue;
+		sigv4_sha256_hex(tmp + h, n - (size_t)h, hash);
+		CHECK_INT(api_sigv4_verify(&req, hash, "service", VEC_NOW, secret_for_vectors,
+			(void *)VEC_SECRET, &c, NULL, 0), API_SIGV4_OK);
+	}
+}
+
 int main(void)
 {
 	test_suite_vectors();
+	test_botocore_requests();
 	test_route_requests();
 	test_malformed_authorization();
 	return check_report();
