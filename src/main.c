@@ -14,6 +14,7 @@ static void usage(FILE *f)
 		"                                                 preflight: prove which account mail leaves from\n"
 		"       sesrelay [--config FILE] whoami           show base and assumed identities\n"
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
+		"       sesrelay client NAME --senders LIST ...   print a clients-file line with a fresh API key pair\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
 		"       sesrelay --version | --help\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_whoami(config_path, argc - i, argv + i);
 	if (strcmp(argv[i], "passwd") == 0)
 		return cmd_passwd(argc - i, argv + i);
+	if (strcmp(argv[i], "client") == 0)
+		return cmd_client(argc - i, argv + i);
 	if (strcmp(argv[i], "policy") == 0)
 		return cmd_policy(argc - i, argv + i);
 	fprintf(stderr, "sesrelay: unknown command %s\n", argv[i]);

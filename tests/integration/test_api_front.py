@@ -24,20 +24,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon  # noqa: E402
+from sesrelay_daemon import Daemon, require_binary  # noqa: E402
 
 EMU = None
-KEY_ID = "SRLYTESTAPP000000001"
-SECRET = "tK3vZ8qR1mN4pL7wX2cV5bJ9hG6fD0sA3eY8uI1o"
+KEY_ID = SECRET = CLIENT_LINE = None    # made by `sesrelay client` in setUpModule
 
 _API_RE = re.compile(r'event=api\.listen\b.*?\baddr="?([0-9.]+):(\d+)')
 
 
 def setUpModule():
-    global EMU
+    global EMU, CLIENT_LINE, KEY_ID, SECRET
     testdeps.require_module("boto3", "pip install boto3 (or the Debian python3-boto3)")
     EMU = Emulator(strict=True)
     EMU.start()
+    # The application's entry as an operator makes it: a fresh key pair.
+    p = subprocess.run([require_binary(), "client", "billing", "--senders", "@example.com",
+                        "--configuration-set", EMU.configuration_set, "--tags", "app=billing"],
+                       capture_output=True, text=True, timeout=30, check=True)
+    CLIENT_LINE = p.stdout.strip()
+    KEY_ID = re.search(r"\bkey_id=(\S+)", CLIENT_LINE).group(1)
+    SECRET = re.search(r"\bsecret=(\S+)", CLIENT_LINE).group(1)
 
 
 def tearDownModule():
@@ -64,8 +70,7 @@ class ApiCase(unittest.TestCase):
         clients = os.path.join(self.relay.workdir, "clients")
         with open(clients, "w") as f:
             f.write("# test applications\n")
-            f.write("billing key_id=%s secret=%s senders=@example.com configuration_set=%s "
-                    "tags=app=billing\n" % (KEY_ID, SECRET, EMU.configuration_set))
+            f.write(CLIENT_LINE + "\n")
         os.chmod(clients, 0o600)
         self.relay.config.update({
             "backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
@@ -93,12 +98,13 @@ class ApiCase(unittest.TestCase):
                 "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "AWS_EC2_METADATA_DISABLED": "true"}
 
-    def client(self, service, key_id=KEY_ID, secret=SECRET, attempts=1):
+    def client(self, service, key_id=None, secret=None, attempts=1):
         import boto3
         from botocore.config import Config
 
         env = self.sdk_env()
-        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = key_id, secret
+        env["AWS_ACCESS_KEY_ID"] = key_id or KEY_ID
+        env["AWS_SECRET_ACCESS_KEY"] = secret or SECRET
         with mock.patch.dict(os.environ, env, clear=False):
             for k in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
                 os.environ.pop(k, None)
