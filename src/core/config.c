@@ -488,8 +488,8 @@ static int validate(struct config *c, char *err, size_t errlen)
 			c->require_tls ? "require_tls" : "smtps_listen");
 		return -EINVAL;
 	}
-	if (c->require_auth && !c->auth_users_file) {
-		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file", where);
+	if (c->require_auth && !c->auth_users_file && !c->clients_file) {
+		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file or clients_file", where);
 		return -EINVAL;
 	}
 	if (c->api_listen.n && c->api_auth == API_AUTH_UNSET) {

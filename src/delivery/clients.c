@@ -64,6 +64,11 @@ size_t clients_count(const struct clients *c)
 	return c->n;
 }
 
+const struct client *clients_at(const struct clients *c, size_t i)
+{
+	return &c->v[i];
+}
+
 static int fail(char *err, size_t errlen, const char *where, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 

@@ -71,6 +71,8 @@ int clients_load(const char *path, struct clients **out, char *err, size_t errle
 struct clients *clients_ref(struct clients *c);
 void clients_unref(struct clients *c);		/* NULL is fine */
 size_t clients_count(const struct clients *c);
+/* The i-th entry, in file order (i < clients_count()). */
+const struct client *clients_at(const struct clients *c, size_t i);
 
 const struct client *clients_by_name(const struct clients *c, const char *name);
 /* The client holding this access key id, or NULL (compared in full). */

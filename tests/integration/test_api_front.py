@@ -317,6 +317,49 @@ class ApiCase(unittest.TestCase):
         self.assertEqual(self.shared(), [])
 
 
+class SmtpPolicyCase(unittest.TestCase):
+    """The clients file's policy applies to SMTP AUTH users too: the
+    envelope sender and every From mailbox must be the client's."""
+
+    def setUp(self):
+        bin_ = require_binary()
+        pw = subprocess.run([bin_, "passwd", "billing"], input="s3cret-pass\n", text=True,
+                            capture_output=True, timeout=60, check=True).stdout.strip()
+        line = subprocess.run([bin_, "client", "billing", "--no-key", "--senders",
+                               "@example.com", "--password-hash", pw.split(":", 1)[1]],
+                              capture_output=True, text=True, timeout=30, check=True).stdout
+        self.relay = Daemon(config={})
+        clients = os.path.join(self.relay.workdir, "clients")
+        with open(clients, "w") as f:
+            f.write(line)
+        self.relay.config.update({"clients_file": clients, "allow_plaintext_auth": "yes",
+                                  "require_auth": "yes", "allow_networks": "192.0.2.0/24"})
+        self.relay.start()
+        self.addCleanup(self.relay.cleanup)
+        self.addCleanup(self.relay.stop)
+
+    def send(self, envelope_from, header_from):
+        import smtplib
+        msg = raw_message(header_from)
+        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=30) as s:
+            s.ehlo("client.test")
+            s.login("billing", "s3cret-pass")
+            code, text = s.mail(envelope_from)
+            if code != 250:
+                return code, text.decode()
+            s.rcpt("rcpt@example.org")
+            code, text = s.data(msg)
+            return code, text.decode()
+
+    def test_sender_policy_of_an_smtp_user(self):
+        self.assertEqual(self.send("app@example.com", "App <app@example.com>")[0], 250)
+        code, text = self.send("ceo@example.net", "ceo@example.net")
+        self.assertEqual(code, 550, text)
+        code, text = self.send("app@example.com", "CEO <ceo@example.net>")
+        self.assertEqual((code, text), (550, "5.7.1 From <ceo@example.net> not allowed for this user"))
+        self.assertEqual(len(self.relay.outbox_ids()), 1)
+
+
 class NetworkModeCase(ApiCase):
     """`api_auth network`: the application keeps whatever credentials its
     SDK has (here the dev account's own keys) and only sets the endpoint."""
