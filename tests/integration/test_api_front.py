@@ -317,6 +317,78 @@ class ApiCase(unittest.TestCase):
         self.assertEqual(self.shared(), [])
 
 
+JS_PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes", "api_sdk.js")
+JS_MODULES = ("@aws-sdk/client-sesv2", "@aws-sdk/client-ses", "@aws-sdk/client-pinpoint")
+
+
+def node_path():
+    """Where the JS SDK is: NODE_PATH (.ci/run installs .ci/npm-packages
+    there), else node_modules under the build directory."""
+    paths = [p for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p]
+    build = os.environ.get("BUILD_ROOT")
+    if build:
+        paths.append(os.path.join(build, "npm", "node_modules"))
+    return os.pathsep.join(paths)
+
+
+class JsSdkCase(ApiCase):
+    """The AWS SDK for JavaScript v3 (client-sesv2, client-ses,
+    client-pinpoint): a second, independent SDK signs our requests and
+    parses our answers."""
+
+    def setUp(self):
+        node = testdeps.require_tool("node", "the Debian package nodejs")
+        env = dict(os.environ, NODE_PATH=node_path())
+        p = subprocess.run([node, "-e", "for (const m of process.argv.slice(1)) require(m)"]
+                           + list(JS_MODULES), env=env, capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            testdeps.missing("the AWS SDK for JavaScript v3 (%s)" % ", ".join(JS_MODULES),
+                             "the npm packages in .ci/npm-packages (npm install)")
+        self.node = node
+        super().setUp()
+
+    def js(self, call, **over):
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("AWS_"):
+                del env[k]
+        env.update(self.sdk_env())
+        env.update(over)
+        env["NODE_PATH"] = node_path()
+        p = subprocess.run([self.node, JS_PROBE, call], env=env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        import json
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_js_sdk_sends_and_errors(self):
+        a = self.js("sesv2-send")
+        b = self.js("ses-send")
+        c = self.js("ses-raw")
+        d = self.js("pinpoint-send")
+        res = d["MessageResponse"]["Result"]["a@example.org"]
+        self.assertEqual(res["DeliveryStatus"], "SUCCESSFUL")
+        ids = sorted(m["message_id"] for m in self.shared())
+        self.assertEqual(ids, sorted([a["MessageId"], b["MessageId"], c["MessageId"],
+                                      res["MessageId"]]))
+        self.assertEqual(self.dev(), [])
+        self.assertEqual(self.js("ses-delete-identity")["error"], "AccessDenied")
+        e = self.js("sesv2-create-identity")
+        self.assertEqual((e["error"], e["status"]), ("AccessDeniedException", 403))
+        self.assertEqual(self.js("sesv2-send-ceo")["error"], "AccessDeniedException")
+        e = self.js("sesv2-send", AWS_SECRET_ACCESS_KEY=SECRET[:-1] + "x")
+        self.assertEqual(e["error"], "SignatureDoesNotMatch")
+        e = self.js("ses-send", AWS_ACCESS_KEY_ID="SRLYUNKNOWNKEY000001")
+        self.assertEqual(e["error"], "InvalidClientTokenId")
+        self.assertEqual(len(self.shared()), 4)
+
+    # the boto3 tests are ApiCase's; run them once
+    for _name in [n for n in dir(ApiCase) if n.startswith("test_")]:
+        locals()[_name] = None
+    del _name
+
+
 class SmtpPolicyCase(unittest.TestCase):
     """The clients file's policy applies to SMTP AUTH users too: the
     envelope sender and every From mailbox must be the client's."""
