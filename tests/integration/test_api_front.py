@@ -204,6 +204,51 @@ class ApiCase(unittest.TestCase):
                                       res["b@example.org"]["MessageId"]]))
         self.assertEqual(self.dev(), [])
 
+    def test_ses_v1_templated_and_bulk_templated(self):
+        ses = self.client("ses")
+        a = ses.send_templated_email(Source="billing@example.com",
+                                     Destination={"ToAddresses": ["a@example.org"]},
+                                     Template=EMU.template, TemplateData='{"name": "A"}')
+        ses.send_bulk_templated_email(
+            Source="billing@example.com", Template=EMU.template, DefaultTemplateData='{"name": "x"}',
+            Destinations=[{"Destination": {"ToAddresses": ["b@example.org"]},
+                           "ReplacementTemplateData": '{"name": "B"}'}])
+        ids = [m["message_id"] for m in self.shared()]
+        self.assertIn(a["MessageId"], ids)
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(self.dev(), [])
+
+    def test_sesv2_templates_bulk_and_account_through_the_fake(self):
+        # moto lacks these SESv2 calls: the emulator's small fake answers
+        # them after checking the signature is the assumed role's.
+        EMU.clear_fake_calls()
+        v2 = self.client("sesv2")
+        acct = v2.get_account()
+        self.assertTrue(acct["SendingEnabled"])
+        one = v2.send_email(FromEmailAddress="billing@example.com",
+                            Destination={"ToAddresses": ["a@example.org"]},
+                            Content={"Template": {"TemplateName": "welcome",
+                                                  "TemplateData": '{"name": "A"}'}})
+        bulk = v2.send_bulk_email(
+            FromEmailAddress="billing@example.com",
+            DefaultContent={"Template": {"TemplateName": "welcome", "TemplateData": "{}"}},
+            BulkEmailEntries=[{"Destination": {"ToAddresses": ["b@example.org"]}},
+                              {"Destination": {"ToAddresses": ["c@example.org"]}}])
+        self.assertEqual(len(bulk["BulkEmailEntryResults"]), 2)
+        calls = EMU.fake_calls()
+        self.assertEqual([c["action"] for c in calls],
+                         ["SESv2.GetAccount", "SESv2.SendEmail.Template", "SESv2.SendBulkEmail"])
+        for c in calls:
+            self.assertEqual(c["account"], EMU.shared_account)
+            self.assertNotIn(c["access_key_id"], (KEY_ID, EMU.dev_keys[0]))
+        self.assertEqual(calls[1]["reply"]["MessageId"], one["MessageId"])
+        self.assertEqual(calls[2]["request"]["FromEmailAddressIdentityArn"],
+                         self.relay.config["source_arn"])
+        if self.auth == "sigv4":
+            self.assertIn({"Name": "app", "Value": "billing"},
+                          calls[2]["request"]["DefaultEmailTags"])
+        self.assertEqual(self.shared(), [])
+
     def test_aws_cli_sesv2_send_email(self):
         aws = testdeps.require_tool("aws", "the Debian package awscli")
         env = dict(os.environ)
