@@ -337,6 +337,19 @@ class ApiCase(unittest.TestCase):
         self.assertEqual(out["ResponseMetadata"]["RetryAttempts"], 1)
         self.assertEqual([m["message_id"] for m in self.shared()], [out["MessageId"]])
 
+    def test_no_answer_after_sending_is_not_retryable(self):
+        # SES's connection drops after the request went out: it may have
+        # sent the mail, so the SDK must get an error it does not retry.
+        EMU.fault("SESv2.SendEmail", drop=True)
+        v2 = self.client("sesv2", attempts=3)
+        e = self.assert_error(lambda: v2.send_email(
+            FromEmailAddress="billing@example.com", Destination={"ToAddresses": ["r@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}),
+            "RequestOutcomeUnknown")
+        self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(e.response["ResponseMetadata"]["RetryAttempts"], 0)
+        self.assertEqual(self.ses_calls().get("SESv2.SendEmail", {}).get("total"), 1)
+
     def test_malformed_requests_get_errors_not_hangs(self):
         import http.client
         host, port = self.api[len("http://"):].split(":")
