@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* Input bytes encoded per EVP_EncodeBlock call: a multiple of 3, so only
@@ -88,17 +89,6 @@ int aws_query_add_n(struct buf *out, const char *key, const void *value, size_t 
 	return r;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode p[0..n) into out (which has room for n bytes); its length. */
 static long form_decode(const char *p, size_t n, char *out)
 {
@@ -109,7 +99,8 @@ static long form_decode(const char *p, size_t n, char *out)
 			out[o++] = ' ';
 		} else if (p[i] == '%') {
 			int hi, lo;
-			if (i + 2 >= n || (hi = hexdigit(p[i + 1])) < 0 || (lo = hexdigit(p[i + 2])) < 0)
+			if (i + 2 >= n || (hi = OPENSSL_hexchar2int((unsigned char)p[i + 1])) < 0 ||
+					(lo = OPENSSL_hexchar2int((unsigned char)p[i + 2])) < 0)
 				return -1;
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;

@@ -246,10 +246,28 @@ static void one(struct buf *b, const char *name, const char *type, const char *h
 	buf_printf(b, "%s %llu\n", name, v);
 }
 
+/* A histogram over the ses_bounds buckets (per bucket, not cumulative). */
+static void histogram(struct buf *b, const char *name, const char *help, counter *buckets,
+	counter *sum_ns)
+{
+	unsigned long long cum = 0;
+
+	head(b, name, "histogram", help);
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += GET(buckets[i]);
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, ses_bounds[i], cum);
+	}
+	cum += GET(buckets[NBOUNDS]);
+	/* +Inf is the bucket total, not a count kept apart: a scrape racing
+	 * a record must still see cumulative buckets that never decrease. */
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	buf_printf(b, "%s_sum %.9f\n", name, (double)GET(*sum_ns) / 1e9);
+	buf_printf(b, "%s_count %llu\n", name, cum);
+}
+
 int metrics_render(struct buf *b, const struct metrics_scrape *x)
 {
 	size_t nerr;
-	unsigned long long cum = 0;
 	long long cur = (long long)atomic_load_explicit(&m.conn_current, memory_order_relaxed);
 
 	/* The exposition is bounded (fixed series plus at most 64 codes of 63
@@ -287,20 +305,9 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 	one(b, "sesrelay_recipients_total", "counter",
 		"Recipients of accepted messages.", GET(m.recipients));
 
-	head(b, "sesrelay_ses_request_duration_seconds", "histogram",
-		"Duration of each SES HTTP request (every attempt, retries included).");
-	for (size_t i = 0; i < NBOUNDS; i++) {
-		cum += GET(m.ses_buckets[i]);
-		buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			ses_bounds[i], cum);
-	}
-	cum += GET(m.ses_buckets[NBOUNDS]);
-	/* +Inf is the bucket total, not ses_count: a scrape racing a record
-	 * must still see cumulative buckets that never decrease. */
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_sum %.9f\n",
-		(double)GET(m.ses_sum_ns) / 1e9);
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_count %llu\n", cum);
+	histogram(b, "sesrelay_ses_request_duration_seconds",
+		"Duration of each SES HTTP request (every attempt, retries included).",
+		m.ses_buckets, &m.ses_sum_ns);
 
 	head(b, "sesrelay_ses_errors_total", "counter",
 		"SES sends that failed, by AWS error code (or the relay's own: NoCredentials, "
@@ -327,19 +334,8 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 	if (GET(m.api_other))
 		buf_printf(b, "sesrelay_api_requests_total{api=\"other\",action=\"other\",outcome=\"other\"} %llu\n",
 			(unsigned long long)GET(m.api_other));
-	head(b, "sesrelay_api_request_duration_seconds", "histogram",
-		"Time from an API request's head to its answer.");
-	cum = 0;
-	for (size_t i = 0; i < NBOUNDS; i++) {
-		cum += GET(m.api_buckets[i]);
-		buf_printf(b, "sesrelay_api_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			ses_bounds[i], cum);
-	}
-	cum += GET(m.api_buckets[NBOUNDS]);
-	buf_printf(b, "sesrelay_api_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-	buf_printf(b, "sesrelay_api_request_duration_seconds_sum %.9f\n",
-		(double)GET(m.api_sum_ns) / 1e9);
-	buf_printf(b, "sesrelay_api_request_duration_seconds_count %llu\n", cum);
+	histogram(b, "sesrelay_api_request_duration_seconds",
+		"Time from an API request's head to its answer.", m.api_buckets, &m.api_sum_ns);
 
 	if (x && x->have_creds) {
 		head(b, "sesrelay_sts_refreshes_total", "counter",

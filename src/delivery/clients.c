@@ -128,17 +128,6 @@ static bool sender_ok(char *s)
 	return true;
 }
 
-static char *dupn(const char *s, size_t n)
-{
-	char *d = malloc(n + 1);
-
-	if (d) {
-		memcpy(d, s, n);
-		d[n] = '\0';
-	}
-	return d;
-}
-
 /* Split value at ',' into a fresh array of copies. */
 static int split_list(const char *v, char ***out, size_t *n, size_t max)
 {
@@ -157,7 +146,7 @@ static int split_list(const char *v, char ***out, size_t *n, size_t max)
 		if (na == NULL)
 			goto nomem;
 		a = na;
-		a[k] = dupn(v, len);
+		a[k] = strndup(v, len);
 		if (a[k] == NULL)
 			goto nomem;
 		k++;
@@ -257,7 +246,7 @@ static int set_field(struct client *cl, const char *key, size_t klen, char *v,
 			char *eq = strchr(items[i], '=');
 			if (cl->tags && eq && name_ok(items[i], (size_t)(eq - items[i]), 256) &&
 					name_ok(eq + 1, strlen(eq + 1), 256)) {
-				cl->tags[cl->ntags].name = dupn(items[i], (size_t)(eq - items[i]));
+				cl->tags[cl->ntags].name = strndup(items[i], (size_t)(eq - items[i]));
 				cl->tags[cl->ntags].value = strdup(eq + 1);
 				cl->ntags++;
 				if (!cl->tags[cl->ntags - 1].name || !cl->tags[cl->ntags - 1].value)
