@@ -300,9 +300,11 @@ static void respond(struct api_conn *c, const char *outcome, const char *message
 		c->nreq < c->rt->cfg.api_max_requests_per_connection;
 	if (!keep)
 		c->close_after = true;
+	/* head and body in one write: two would meet Nagle and the client's
+	 * delayed ACK and wait tens of milliseconds between them */
 	if (api_answer_head(&c->ans, keep, time(NULL), &head) ||
-			send_bytes(c, head.data, head.len) ||
-			send_bytes(c, c->ans.body.data ? c->ans.body.data : "", c->ans.body.len)) {
+			buf_append(&head, c->ans.body.data ? c->ans.body.data : "", c->ans.body.len) ||
+			send_bytes(c, head.data, head.len)) {
 		buf_free(&head);
 		conn_close(c);
 		return;
@@ -708,6 +710,8 @@ static void on_accept(void *arg, struct listener_conn *lc, enum listener_verdict
 		conn_close(c);
 		return;
 	}
+	/* answers are whole: nothing gains from waiting to coalesce them */
+	uv_tcp_nodelay(&c->conn.tcp, 1);
 	if (c->rt->tls && tls_conn_new(c->rt->tls, &c->tls)) {
 		conn_close(c);
 		return;
