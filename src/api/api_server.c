@@ -64,6 +64,7 @@ struct api_conn {
 	struct pp_slot *slots;
 	size_t pending;			/* SES calls in flight */
 	struct api_answer ans;
+	struct sigv4_key key;		/* the caller's derived signing key, wiped on free */
 	char read_buf[READ_CHUNK];
 };
 
@@ -89,6 +90,7 @@ static void conn_maybe_free(struct api_conn *c)
 	api_pinpoint_free(&c->pp);
 	free(c->slots);
 	api_answer_free(&c->ans);
+	sigv4_key_clear(&c->key);
 	api_runtime_unref(c->rt);
 	listener_conn_free(&c->conn);
 }
@@ -485,8 +487,8 @@ static int authenticate(struct api_conn *c, const char *body, size_t blen)
 		return -EPERM;
 	}
 	sigv4_sha256_hex(body, blen, hash);
-	v = api_sigv4_verify(&c->req, hash, c->route.service, time(NULL), secret_of, rt->clients,
-		&caller, why, sizeof(why));
+	v = api_sigv4_verify_cached(&c->req, hash, c->route.service, time(NULL), secret_of,
+		rt->clients, &c->key, &caller, why, sizeof(why));
 	if (v < 0) {
 		conn_close(c);
 		return v;

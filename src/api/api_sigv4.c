@@ -155,6 +155,20 @@ int api_sigv4_verify(const struct http_request *req, const char *payload_hash,
 	const char *service, time_t now, api_sigv4_secret_fn secret_of, void *arg,
 	struct api_sigv4_caller *caller, char *why, size_t whylen)
 {
+	struct sigv4_key key;
+	int r;
+
+	memset(&key, 0, sizeof(key));
+	r = api_sigv4_verify_cached(req, payload_hash, service, now, secret_of, arg, &key, caller,
+		why, whylen);
+	sigv4_key_clear(&key);
+	return r;
+}
+
+int api_sigv4_verify_cached(const struct http_request *req, const char *payload_hash,
+	const char *service, time_t now, api_sigv4_secret_fn secret_of, void *arg,
+	struct sigv4_key *key, struct api_sigv4_caller *caller, char *why, size_t whylen)
+{
 	const struct http_field *auth = NULL, *datef = NULL;
 	struct span cred, sh, sig, parts[5];
 	char date[17], names[MAX_SIGNED][64], path[2048], query[2048], method[HTTP_MAX_METHOD + 1];
@@ -162,7 +176,6 @@ int api_sigv4_verify(const struct http_request *req, const char *payload_hash,
 	size_t offs[MAX_SIGNED], nh = 0;
 	struct buf values = BUF_INIT, authz = BUF_INIT;
 	struct sigv4_request sr;
-	struct sigv4_key key;
 	const char *secret, *p, *mine;
 	bool have_host = false, have_date = false;
 	time_t t;
@@ -279,9 +292,7 @@ int api_sigv4_verify(const struct http_request *req, const char *payload_hash,
 	sr.region = caller->region;
 	sr.service = caller->service;
 	sr.amz_date = date;
-	memset(&key, 0, sizeof(key));
-	r = sigv4_authorization(&sr, caller->key_id, secret, &key, &authz);
-	sigv4_key_clear(&key);
+	r = sigv4_authorization(&sr, caller->key_id, secret, key, &authz);
 	if (r) {
 		r = r == -ENOMEM ? -ENOMEM : say(why, whylen, API_SIGV4_MISMATCH,
 			"The request signature we calculated does not match the signature you provided.");

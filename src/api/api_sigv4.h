@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "http_parse.h"
+#include "sigv4.h"
 
 #define API_SIGV4_MAX_SKEW 900		/* seconds either way, as AWS allows */
 #define API_SIGV4_MAX_KEY_ID 128
@@ -50,6 +51,11 @@ struct api_sigv4_caller {
 int api_sigv4_verify(const struct http_request *req, const char *payload_hash,
 	const char *service, time_t now, api_sigv4_secret_fn secret_of, void *arg,
 	struct api_sigv4_caller *caller, char *why, size_t whylen);
+/* The same with a derived-key cache (sigv4_key_get: one per connection
+ * saves the HMAC chain on every request of a kept-alive caller). */
+int api_sigv4_verify_cached(const struct http_request *req, const char *payload_hash,
+	const char *service, time_t now, api_sigv4_secret_fn secret_of, void *arg,
+	struct sigv4_key *key, struct api_sigv4_caller *caller, char *why, size_t whylen);
 
 /* The AWS error code of a verdict ("SignatureDoesNotMatch" ...). */
 const char *api_sigv4_code(enum api_sigv4_verdict v);
