@@ -142,7 +142,7 @@ static const struct key keys[] = {
  * the config.reload log line and in sesrelay.conf(5). Everything else,
  * the shared-account identity included, applies on reload. */
 static const char restart_keys[] =
-	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"listen, smtps_listen, api_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
 	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
 	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce";
 

@@ -350,6 +350,24 @@ class ApiCase(unittest.TestCase):
         self.assertEqual(e.response["ResponseMetadata"]["RetryAttempts"], 0)
         self.assertEqual(self.ses_calls().get("SESv2.SendEmail", {}).get("total"), 1)
 
+    def test_sighup_reloads_the_clients_file(self):
+        if self.auth != "sigv4":
+            self.skipTest("keys are not checked with api_auth network")
+        line = subprocess.run([require_binary(), "client", "web", "--senders", "@example.com"],
+                              capture_output=True, text=True, timeout=30, check=True).stdout
+        key = re.search(r"\bkey_id=(\S+)", line).group(1)
+        secret = re.search(r"\bsecret=(\S+)", line).group(1)
+        send = dict(FromEmailAddress="web@example.com",
+                    Destination={"ToAddresses": ["r@example.org"]},
+                    Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+        web = self.client("sesv2", key_id=key, secret=secret)
+        self.assert_error(lambda: web.send_email(**send), "InvalidClientTokenId")
+        with open(self.relay.config["clients_file"], "a") as f:
+            f.write(line)
+        self.relay.reload()
+        out = self.client("sesv2", key_id=key, secret=secret).send_email(**send)
+        self.assertEqual([m["message_id"] for m in self.shared()], [out["MessageId"]])
+
     def test_malformed_requests_get_errors_not_hangs(self):
         import http.client
         host, port = self.api[len("http://"):].split(":")
