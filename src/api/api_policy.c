@@ -33,10 +33,11 @@ int api_policy_sender(const struct api_policy *p, const char *value, size_t n,
 	if (cl == NULL) {
 		/* `api_auth network`: the relay's allow_senders, as for SMTP
 		 * clients in allow_networks; empty allows any sender. */
-		if (p->cfg->allow_senders.n == 0)
+		const struct strlist *l = p->allow_senders ? p->allow_senders : &p->cfg->allow_senders;
+		if (l->n == 0)
 			return 0;
-		network.senders = p->cfg->allow_senders.v;
-		network.nsenders = p->cfg->allow_senders.n;
+		network.senders = l->v;
+		network.nsenders = l->n;
 		cl = &network;
 	}
 	r = client_check_from(cl, value, n, bad, sizeof(bad));

@@ -19,8 +19,12 @@
 #include "config.h"
 
 struct api_policy {
-	const struct client *client;	/* NULL: `api_auth network`, cfg->allow_senders rules */
-	const struct config *cfg;	/* ARNs, configuration_set, message_tags, ses_headers */
+	const struct client *client;	/* NULL: `api_auth network`, allow_senders rules */
+	/* ARNs, configuration_set, message_tags, ses_headers: keys that need
+	 * a restart, so the configuration the relay started with, as the SMTP
+	 * path's back end keeps them */
+	const struct config *cfg;
+	const struct strlist *allow_senders;	/* the configuration in force; NULL: cfg's */
 };
 
 /* Why a request is not forwarded: the HTTP status and AWS error code to

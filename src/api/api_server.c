@@ -596,7 +596,8 @@ static void process(struct api_conn *c)
 		}
 	}
 	pol.client = c->client;
-	pol.cfg = &rt->cfg;
+	pol.cfg = &c->srv->boot->cfg;
+	pol.allow_senders = &rt->cfg.allow_senders;
 	memset(&why, 0, sizeof(why));
 	switch (c->route.api) {
 	case API_SES:
@@ -762,6 +763,7 @@ void api_server_init(struct api_server *srv, uv_loop_t *loop, struct listener *l
 	srv->loop = loop;
 	srv->listener = l;
 	srv->rt = api_runtime_ref(rt);
+	srv->boot = api_runtime_ref(rt);
 	srv->ses = ses;
 	srv->stopping = false;
 	set_caps(srv);
@@ -796,5 +798,6 @@ void api_server_shutdown(struct api_server *srv, bool force)
 void api_server_free(struct api_server *srv)
 {
 	api_runtime_unref(srv->rt);
-	srv->rt = NULL;
+	api_runtime_unref(srv->boot);
+	srv->rt = srv->boot = NULL;
 }

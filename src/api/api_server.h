@@ -32,6 +32,9 @@ struct api_server {
 	uv_loop_t *loop;
 	struct listener *listener;	/* borrowed */
 	struct api_runtime *rt;		/* ref, for new connections */
+	/* ref: the runtime the relay started with, for the keys that need a
+	 * restart (identity ARNs, configuration set, tags, ses_headers) */
+	struct api_runtime *boot;
 	struct ses_client *ses;		/* borrowed: the loop's back end's */
 	bool stopping;
 };
