@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, require_binary  # noqa: E402
+from sesrelay_daemon import Daemon, make_cert, require_binary  # noqa: E402
 
 EMU = None
 KEY_ID = SECRET = CLIENT_LINE = None    # made by `sesrelay client` in setUpModule
@@ -60,6 +60,7 @@ def raw_message(sender, to="rcpt@example.org", subject="hello", extra=()):
 class ApiCase(unittest.TestCase):
     auth = "sigv4"
     ses_max_retries = "0"
+    https = False
 
     def setUp(self):
         EMU.clear_faults()
@@ -79,12 +80,15 @@ class ApiCase(unittest.TestCase):
             "source_arn": "arn:aws:ses:%s:%s:identity/example.com" % (EMU.region,
                                                                      EMU.shared_account),
         })
+        if self.https:
+            self.cert, key = make_cert(self.relay.workdir, cn="localhost")
+            self.relay.config.update({"api_tls_cert": self.cert, "api_tls_key": key})
         self.relay.start()
         self.addCleanup(self.relay.cleanup)
         self.addCleanup(self.relay.stop)
         line = self.relay.wait_log(r"event=api\.listen")
         m = _API_RE.search(line)
-        self.api = "http://%s:%s" % (m.group(1), m.group(2))
+        self.api = "%s://%s:%s" % ("https" if self.https else "http", m.group(1), m.group(2))
 
     # -- SDK clients configured the way an application would be -----------
 
@@ -96,7 +100,8 @@ class ApiCase(unittest.TestCase):
                 "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": EMU.region,
                 "AWS_DEFAULT_REGION": EMU.region,
                 "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true"}
+                "AWS_EC2_METADATA_DISABLED": "true",
+                **({"AWS_CA_BUNDLE": self.cert} if self.https else {})}
 
     def client(self, service, key_id=None, secret=None, attempts=1):
         import boto3
@@ -506,6 +511,15 @@ class SmtpPolicyCase(unittest.TestCase):
         code, text = self.send("app@example.com", "CEO <ceo@example.net>")
         self.assertEqual((code, text), (550, "5.7.1 From <ceo@example.net> not allowed for this user"))
         self.assertEqual(len(self.relay.outbox_ids()), 1)
+
+
+class HttpsCase(ApiCase):
+    """The same SDK calls over HTTPS (api_tls_cert/api_tls_key), the SDK
+    trusting the relay's certificate through AWS_CA_BUNDLE."""
+    https = True
+
+    # the plain-socket tests speak HTTP; the SDK tests run over TLS here
+    test_malformed_requests_get_errors_not_hangs = None
 
 
 class NetworkModeCase(ApiCase):
