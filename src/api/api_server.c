@@ -75,6 +75,8 @@ struct write_req {
 };
 
 static void advance(struct api_conn *c);
+static void read_resume(struct api_conn *c);
+static void arm(struct api_conn *c, unsigned seconds);
 
 /* ---- lifetime ---- */
 
@@ -123,8 +125,15 @@ static void on_written(uv_write_t *w, int status)
 	c->writes_pending--;
 	if (c->closing)
 		return;
-	if (status < 0 || (c->close_after && c->writes_pending == 0 && c->state != C_BUSY))
+	if (status < 0 || (c->close_after && c->writes_pending == 0 && c->state != C_BUSY)) {
 		conn_close(c);
+		return;
+	}
+	/* the answer has left: the next request may be read and served */
+	if (c->writes_pending == 0 && c->state == C_IDLE && !c->close_after && !c->reading) {
+		read_resume(c);
+		advance(c);
+	}
 }
 
 static int write_raw(struct api_conn *c, const char *p, size_t n)
@@ -282,14 +291,23 @@ static void next_request(struct api_conn *c)
 		c->state = C_IDLE;
 		if (c->writes_pending == 0)
 			conn_close(c);
+		else
+			arm(c, c->rt->cfg.api_timeout_idle);	/* a client that never reads */
 		return;
 	}
 	buf_consume(&c->in, used < c->in.len ? used : c->in.len);
 	c->state = C_IDLE;
 	c->head_len = 0;
 	c->body_len = 0;
-	read_resume(c);
-	advance(c);
+	/* A client that sends requests without reading the answers must not
+	 * make them pile up here: the next request waits for this answer to
+	 * leave (on_written). */
+	if (c->writes_pending == 0) {
+		read_resume(c);
+		advance(c);
+	} else {
+		arm(c, c->rt->cfg.api_timeout_idle);	/* a client that never reads */
+	}
 }
 
 static void respond(struct api_conn *c, const char *outcome, const char *message_id)
