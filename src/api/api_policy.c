@@ -101,6 +101,18 @@ int api_policy_tags(const struct api_policy *p, struct api_tags *t)
 	return r;
 }
 
+bool api_policy_sets_tag(const struct api_policy *p, const char *name)
+{
+	struct api_tags t = { .n = 0 };
+	size_t n = strlen(name);
+
+	api_policy_tags(p, &t);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].name_len == n && memcmp(t.v[i].name, name, n) == 0)
+			return true;
+	return false;
+}
+
 static int sink(void *arg, const char *p, size_t n)
 {
 	return buf_append(arg, p, n);

@@ -75,6 +75,9 @@ struct api_tags {
  * API code). -E2BIG past API_MAX_TAGS. */
 int api_tags_add(struct api_tags *t, const char *name, size_t name_len, const char *value);
 int api_policy_tags(const struct api_policy *p, struct api_tags *t);
+/* Does the policy set a tag of this name (which a caller's per-entry
+ * replacement tags of a bulk send must then not override)? */
+bool api_policy_sets_tag(const struct api_policy *p, const char *name);
 
 /* The raw message in base64 b64[0..n): decoded into raw (reset first),
  * its From header checked against the policy, X-SES-* header fields

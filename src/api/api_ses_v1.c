@@ -235,6 +235,17 @@ int api_translate_ses(const struct api_policy *p, struct api_route *rt, const ch
 		r = api_refuse(why, 400, INVALID, "more than %d message tags", API_MAX_TAGS);
 	if (r)
 		goto out;
+	for (size_t i = 0; rt->action == API_ACT_SEND_BULK_TEMPLATED_EMAIL && i < f.n; i++) {
+		/* Destinations.member.N.ReplacementTags.member.M.Name */
+		const char *k = f.v[i].key, *rt_tags = strstr(k, ".ReplacementTags.member.");
+		size_t kl = strlen(k);
+		if (has_prefix(k, "Destinations.member.") && rt_tags && kl > 5 &&
+				strcmp(k + kl - 5, ".Name") == 0 && api_policy_sets_tag(p, f.v[i].value)) {
+			r = api_refuse(why, 400, INVALID, "ReplacementTags may not set %.64s: sesrelay's "
+				"policy sets that tag", f.v[i].value);
+			goto out;
+		}
+	}
 	cs = api_policy_configuration_set(p, get(&f, "ConfigurationSetName"));
 	if (rt->action == API_ACT_SEND_RAW_EMAIL) {
 		r = raw_email(p, &f, &tags, cs, fw, why);

@@ -217,7 +217,17 @@ int api_translate_sesv2(const struct api_policy *p, const struct api_route *rt, 
 	if (rt->action == API_ACT_V2_SEND_EMAIL) {
 		r = api_sesv2_send_email_policy(p, req, why);
 	} else {
+		const cJSON *entries = cJSON_GetObjectItemCaseSensitive(req, "BulkEmailEntries"), *e;
 		r = common_policy(p, req, "DefaultEmailTags", why);
+		cJSON_ArrayForEach(e, entries) {
+			const cJSON *t, *tags = cJSON_GetObjectItemCaseSensitive(e, "ReplacementTags");
+			cJSON_ArrayForEach(t, tags) {
+				const char *name = str_member(t, "Name");
+				if (r == 0 && name && api_policy_sets_tag(p, name))
+					r = api_refuse(why, 400, BAD, "ReplacementTags may not set %.64s: "
+						"sesrelay's policy sets that tag", name);
+			}
+		}
 		from = str_member(req, "FromEmailAddress");
 		if (r == 0 && from == NULL)
 			r = api_refuse(why, 400, BAD, "FromEmailAddress is required");

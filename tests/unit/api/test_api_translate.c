@@ -311,6 +311,15 @@ static void test_v2(void)
 	CHECK_INT(v2("/v2/email/outbound-bulk-emails", "{\"FromEmailAddress\":\"ceo@example.com\","
 		"\"DefaultContent\":{}}", &fw, &why, &o), -EPERM);
 	api_forward_free(&fw);
+	/* a bulk entry may not override a tag the policy sets */
+	CHECK_INT(v2("/v2/email/outbound-bulk-emails", "{\"FromEmailAddress\":\"x@billing.example.org\","
+		"\"DefaultContent\":{},\"BulkEmailEntries\":[{\"ReplacementTags\":[{\"Name\":\"app\","
+		"\"Value\":\"other\"}]}]}", &fw, &why, &o), -EINVAL);
+	api_forward_free(&fw);
+	CHECK_INT(v1("Action=SendBulkTemplatedEmail&Version=2010-12-01&Source=billing%40example.com"
+		"&Template=t&Destinations.member.1.ReplacementTags.member.1.Name=relay"
+		"&Destinations.member.1.ReplacementTags.member.1.Value=x", &fw, &why, &(struct api_route){0}), -EINVAL);
+	api_forward_free(&fw);
 	CHECK_INT(v2("/v2/email/outbound-bulk-emails", "{\"FromEmailAddress\":\"x@billing.example.org\","
 		"\"DefaultContent\":{}}", &fw, &why, &o), 0);
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "DefaultEmailTags")), 2);
