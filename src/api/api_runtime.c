@@ -8,11 +8,13 @@
 #include "netacl.h"
 #include "tls.h"
 
-int api_runtime_load(const char *path, struct api_runtime **out, char *err, size_t errlen)
+int api_runtime_new(const struct config *cfg, void (*release)(void *owner), void *owner,
+	struct api_runtime **out, char *err, size_t errlen)
 {
 	struct api_runtime *rt = calloc(1, sizeof(*rt));
+	const char *where = cfg->path ? cfg->path : "configuration";
 	char why[512];
-	int r;
+	int r = 0;
 
 	*out = NULL;
 	if (rt == NULL) {
@@ -20,34 +22,32 @@ int api_runtime_load(const char *path, struct api_runtime **out, char *err, size
 		return -ENOMEM;
 	}
 	atomic_init(&rt->refs, 1);
-	r = config_load(&rt->cfg, path, err, errlen);
-	if (r) {
-		free(rt);
-		return r == -ENOMEM ? r : -EINVAL;
-	}
-	if (rt->cfg.clients_file) {
-		r = clients_load(rt->cfg.clients_file, &rt->clients, why, sizeof(why));
+	rt->cfg = cfg;
+	if (cfg->clients_file) {
+		r = clients_load(cfg->clients_file, &rt->clients, why, sizeof(why));
 		if (r) {
-			snprintf(err, errlen, "key \"clients_file\": %s", why);
+			snprintf(err, errlen, "%s: key \"clients_file\": %s", where, why);
 			goto fail;
 		}
 	}
-	if (rt->cfg.api_tls_cert) {
-		r = tls_ctx_load(rt->cfg.api_tls_cert, rt->cfg.api_tls_key, &rt->tls, why, sizeof(why));
+	if (cfg->api_tls_cert) {
+		r = tls_ctx_load(cfg->api_tls_cert, cfg->api_tls_key, &rt->tls, why, sizeof(why));
 		if (r) {
-			snprintf(err, errlen, "key \"api_tls_cert\": %s", why);
+			snprintf(err, errlen, "%s: key \"api_tls_cert\": %s", where, why);
 			goto fail;
 		}
 	}
-	r = netacl_parse(&rt->cfg.api_allow_networks, &rt->acl, why, sizeof(why));
+	r = netacl_parse(&cfg->api_allow_networks, &rt->acl, why, sizeof(why));
 	if (r) {
-		snprintf(err, errlen, "key \"api_allow_networks\": %s", why);
+		snprintf(err, errlen, "%s: key \"api_allow_networks\": %s", where, why);
 		goto fail;
 	}
+	rt->release = release;
+	rt->owner = owner;
 	*out = rt;
 	return 0;
 fail:
-	api_runtime_unref(rt);
+	api_runtime_unref(rt);		/* the owner stays the caller's */
 	return r == -ENOMEM ? r : -EINVAL;
 }
 
@@ -64,6 +64,7 @@ void api_runtime_unref(struct api_runtime *rt)
 	clients_unref(rt->clients);
 	tls_ctx_unref(rt->tls);
 	netacl_free(rt->acl);
-	config_free(&rt->cfg);
+	if (rt->release)
+		rt->release(rt->owner);
 	free(rt);
 }

@@ -259,7 +259,7 @@ static void log_request(struct api_conn *c, const char *outcome, const char *mes
 		return;
 	log_str(&l, "client", c->conn.addr);
 	log_str(&l, "app", c->client ? c->client->name :
-		c->rt->cfg.api_auth == API_AUTH_NETWORK ? "network" : "-");
+		c->rt->cfg->api_auth == API_AUTH_NETWORK ? "network" : "-");
 	log_str(&l, "api", api_kind_name(c->route.api));
 	log_str(&l, "action", c->route.name);
 	log_int(&l, "status", c->ans.status);
@@ -292,7 +292,7 @@ static void next_request(struct api_conn *c)
 		if (c->writes_pending == 0)
 			conn_close(c);
 		else
-			arm(c, c->rt->cfg.api_timeout_idle);	/* a client that never reads */
+			arm(c, c->rt->cfg->api_timeout_idle);	/* a client that never reads */
 		return;
 	}
 	buf_consume(&c->in, used < c->in.len ? used : c->in.len);
@@ -306,7 +306,7 @@ static void next_request(struct api_conn *c)
 		read_resume(c);
 		advance(c);
 	} else {
-		arm(c, c->rt->cfg.api_timeout_idle);	/* a client that never reads */
+		arm(c, c->rt->cfg->api_timeout_idle);	/* a client that never reads */
 	}
 }
 
@@ -317,7 +317,7 @@ static void respond(struct api_conn *c, const char *outcome, const char *message
 
 	c->nreq++;
 	keep = c->req.keep_alive && !c->close_after && !c->srv->stopping &&
-		c->nreq < c->rt->cfg.api_max_requests_per_connection;
+		c->nreq < c->rt->cfg->api_max_requests_per_connection;
 	if (!keep)
 		c->close_after = true;
 	/* head and body in one write: two would meet Nagle and the client's
@@ -496,7 +496,7 @@ static int authenticate(struct api_conn *c, const char *body, size_t blen)
 	char hash[65], why[256];
 	int v;
 
-	if (rt->cfg.api_auth == API_AUTH_NETWORK) {
+	if (rt->cfg->api_auth == API_AUTH_NETWORK) {
 		if (netacl_allows(rt->acl, (const struct sockaddr *)&c->conn.peer))
 			return 0;
 		respond_error(c, 403, c->route.api == API_SES ? "AccessDenied" :
@@ -586,9 +586,9 @@ static void process(struct api_conn *c)
 	uv_timer_stop(&c->timer);
 	/* the buffer may have moved since the head was parsed */
 	if (http_parse_request(c->in.data, c->in.len, &(struct http_limits){
-			.max_head = rt->cfg.api_max_header_size, .max_target = 2048,
-			.max_fields = rt->cfg.api_max_header_fields,
-			.max_body = rt->cfg.api_max_body_size }, &c->req) != (int)c->head_len) {
+			.max_head = rt->cfg->api_max_header_size, .max_target = 2048,
+			.max_fields = rt->cfg->api_max_header_fields,
+			.max_body = rt->cfg->api_max_body_size }, &c->req) != (int)c->head_len) {
 		conn_close(c);
 		return;
 	}
@@ -614,8 +614,8 @@ static void process(struct api_conn *c)
 		}
 	}
 	pol.client = c->client;
-	pol.cfg = &c->srv->boot->cfg;
-	pol.allow_senders = &rt->cfg.allow_senders;
+	pol.cfg = c->srv->boot->cfg;
+	pol.allow_senders = &rt->cfg->allow_senders;
 	memset(&why, 0, sizeof(why));
 	switch (c->route.api) {
 	case API_SES:
@@ -648,12 +648,12 @@ static uint64_t body_limit(const struct api_conn *c)
 {
 	uint64_t api = c->route.api == API_SESV2 ? API_V2_MAX_BODY : API_V1_MAX_BODY;
 
-	return api < c->rt->cfg.api_max_body_size ? api : c->rt->cfg.api_max_body_size;
+	return api < c->rt->cfg->api_max_body_size ? api : c->rt->cfg->api_max_body_size;
 }
 
 static void advance(struct api_conn *c)
 {
-	const struct config *cfg = &c->rt->cfg;
+	const struct config *cfg = c->rt->cfg;
 	struct http_limits lim = {
 		.max_head = cfg->api_max_header_size, .max_target = 2048,
 		.max_fields = cfg->api_max_header_fields, .max_body = cfg->api_max_body_size,
@@ -742,7 +742,7 @@ static void on_accept(void *arg, struct listener_conn *lc, enum listener_verdict
 		conn_close(c);
 		return;
 	}
-	arm(c, c->rt->cfg.api_timeout_header);
+	arm(c, c->rt->cfg->api_timeout_header);
 }
 
 void api_server_listener_opts(struct api_server *srv, struct listener_opts *o)
@@ -771,8 +771,8 @@ int api_server_listen_specs(const struct config *cfg, struct listen_spec **out, 
 
 static void set_caps(struct api_server *srv)
 {
-	listener_set_caps(srv->listener, srv->rt->cfg.api_max_connections,
-		srv->rt->cfg.api_max_connections_per_ip);
+	listener_set_caps(srv->listener, srv->rt->cfg->api_max_connections,
+		srv->rt->cfg->api_max_connections_per_ip);
 }
 
 void api_server_init(struct api_server *srv, uv_loop_t *loop, struct listener *l,

@@ -86,6 +86,22 @@ unsigned relay_workers(const struct config *cfg)
 	return n ? n : 1;
 }
 
+/* The API front's runtime on the configuration the SMTP runtime loaded:
+ * one load, so both fronts always run the same configuration. */
+static void runtime_release(void *owner)
+{
+	runtime_unref(owner);
+}
+
+static int api_runtime_from(struct runtime *rt, struct api_runtime **out, char *err, size_t errlen)
+{
+	int r = api_runtime_new(&rt->cfg, runtime_release, runtime_ref(rt), out, err, errlen);
+
+	if (r)
+		runtime_unref(rt);
+	return r;
+}
+
 /* -- a worker, on its loop ------------------------------------------- */
 
 static void worker_ended(struct worker *w)
@@ -356,9 +372,10 @@ static void reload(struct relay *m)
 		metrics_reload(false);
 		return;
 	}
-	if (m->api_rt && api_runtime_load(m->config_path, &art, err, sizeof(err)) != 0) {
+	if (m->api_rt && api_runtime_from(rt, &art, err, sizeof(err)) != 0) {
 		runtime_unref(rt);
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
 		return;
 	}
 	if (art) {
@@ -503,7 +520,7 @@ int relay_run(const char *config_path)
 		goto teardown;
 	}
 	if (rt->cfg.api_listen.n) {
-		r = api_runtime_load(config_path, &m->api_rt, err, sizeof(err));
+		r = api_runtime_from(rt, &m->api_rt, err, sizeof(err));
 		if (r == 0)
 			r = api_server_listen_specs(&rt->cfg, &specs, &nspecs);
 		if (r == 0) {

@@ -61,6 +61,7 @@ class ApiCase(unittest.TestCase):
     auth = "sigv4"
     ses_max_retries = "0"
     https = False
+    workers = "1"
 
     def setUp(self):
         EMU.clear_faults()
@@ -77,6 +78,7 @@ class ApiCase(unittest.TestCase):
             "backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
             "region": EMU.region, "ses_timeout": "10", "ses_max_retries": self.ses_max_retries,
             "api_listen": "127.0.0.1:0", "api_auth": self.auth, "clients_file": clients,
+            "workers": self.workers,
             "source_arn": "arn:aws:ses:%s:%s:identity/example.com" % (EMU.region,
                                                                      EMU.shared_account),
         })
@@ -547,6 +549,27 @@ class HttpsCase(ApiCase):
     # the plain-socket tests speak HTTP; the SDK tests run over TLS here
     test_malformed_requests_get_errors_not_hangs = None
     test_pipelined_requests_answered_in_order_on_one_connection = None
+
+
+class TwoWorkersCase(ApiCase):
+    """`workers 2`: the API front on both loops (one listener group, each
+    worker's own SES client), a reload reaching both."""
+    workers = "2"
+
+    def test_many_connections_over_both_workers(self):
+        c = [self.client("sesv2") for _ in range(6)]
+        ids = [x.send_email(FromEmailAddress="billing@example.com",
+                            Destination={"ToAddresses": ["r@example.org"]},
+                            Content={"Simple": {"Subject": {"Data": "s"},
+                                                "Body": {"Text": {"Data": "b"}}}})["MessageId"]
+               for x in c]
+        self.assertEqual(sorted(m["message_id"] for m in self.shared()), sorted(ids))
+
+    for _name in [n for n in dir(ApiCase) if n.startswith("test_") and n not in (
+            "test_sesv2_simple_lands_in_shared_account", "test_sighup_reloads_the_clients_file",
+            "test_pinpoint_send_messages_becomes_sesv2_sends")]:
+        locals()[_name] = None
+    del _name
 
 
 class NetworkModeCase(ApiCase):
