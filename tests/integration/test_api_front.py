@@ -78,7 +78,7 @@ class ApiCase(unittest.TestCase):
             "backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
             "region": EMU.region, "ses_timeout": "10", "ses_max_retries": self.ses_max_retries,
             "api_listen": "127.0.0.1:0", "api_auth": self.auth, "clients_file": clients,
-            "workers": self.workers,
+            "workers": self.workers, **getattr(self, "extra", {}),
             "source_arn": "arn:aws:ses:%s:%s:identity/example.com" % (EMU.region,
                                                                      EMU.shared_account),
         })
@@ -549,6 +549,46 @@ class HttpsCase(ApiCase):
     # the plain-socket tests speak HTTP; the SDK tests run over TLS here
     test_malformed_requests_get_errors_not_hangs = None
     test_pipelined_requests_answered_in_order_on_one_connection = None
+
+
+class SlowAndWrongCase(ApiCase):
+    """Bounds: a head that trickles past api_timeout_header is cut off; a
+    body of the wrong type is refused in the API's shape."""
+    auth = "network"
+
+    def setUp(self):
+        self.extra = {"api_timeout_header": "1"}
+        super().setUp()
+
+    def test_slow_head_is_closed(self):
+        host, port = self.api[len("http://"):].split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(b"POST /v2/email/outbound-emails HTTP/1.1\r\nHost: x\r\n")
+            self.assertEqual(s.recv(1), b"")        # closed, unanswered
+        self.relay.wait_log(r"event=api\.reject .*reason=timeout_header")
+
+    def test_wrong_content_type_refused(self):
+        import http.client
+        host, port = self.api[len("http://"):].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("POST", "/", body=b'{"Action": "SendEmail"}',
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        self.assertEqual(resp.status, 400)
+        self.assertIn("<Code>InvalidParameterValue</Code>", body)
+        conn.request("POST", "/v2/email/outbound-emails", body=b"Action=SendEmail",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        resp.read()
+        self.assertEqual((resp.status, resp.getheader("x-amzn-ErrorType")),
+                         (400, "BadRequestException"))
+        conn.close()
+        self.assertEqual(self.shared(), [])
+
+    for _name in [n for n in dir(ApiCase) if n.startswith("test_")]:
+        locals()[_name] = None
+    del _name
 
 
 class TwoWorkersCase(ApiCase):
