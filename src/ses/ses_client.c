@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ses_errors.h"
+#include "ses_governor.h"
 #include "sts_client.h"
 
 struct ses_client {
@@ -31,6 +32,8 @@ struct ses_client {
 	unsigned backoff_ms;
 	bool creds_elsewhere;
 	bool soft_bounce;
+	struct ses_governor *gov;	/* borrowed, may be NULL */
+	unsigned rate_wait_ms;
 	struct sigv4_key key;		/* derived key of the current credentials */
 };
 
@@ -44,6 +47,7 @@ struct ses_send {
 	const char *body;		/* borrowed */
 	size_t body_len;
 	const char *payload_hash;
+	size_t ndest;			/* recipients, for the send-rate governor */
 	const char *fwd_path;		/* the API front's API path (borrowed) */
 	struct aws_target own_target;	/* it on the identity's endpoint (fcb set) */
 	delivery_done_cb cb;		/* SMTP: the reply */
@@ -58,6 +62,8 @@ struct ses_send {
 	bool polling;			/* creds_elsewhere: waiting since poll_since */
 	uint64_t poll_since;
 	double seconds;			/* time spent in HTTP calls */
+	const char *refused;		/* governor's refusal (SES_ERR_RATE/PAUSED) */
+	uint64_t refused_wait_ms;
 };
 
 static void send_attempt(struct ses_send *s);
@@ -78,6 +84,8 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct identity_sl
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
 	c->creds_elsewhere = o->creds_elsewhere;
 	c->soft_bounce = o->soft_bounce;
+	c->gov = o->governor;
+	c->rate_wait_ms = o->rate_wait_ms;
 	/* An endpoint may carry a path prefix (a proxy in front of SES): the
 	 * API path follows it, in the URL and in the signature alike. A bad
 	 * one fails here, at start, rather than on the first message. */
@@ -189,18 +197,30 @@ static void on_timer(uv_timer_t *t)
 	send_attempt(t->data);
 }
 
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
 static void retry_later(struct ses_send *s, const char *code)
 {
 	struct logline l;
+	uint64_t delay = backoff_delay(s), wait = 0;
 
+	/* A retry is a send like any other: it waits for its tokens too (as
+	 * long as it has to: it was admitted already). */
+	if (s->c->gov && ses_governor_reserve(s->c->gov, s->ndest, mono_ms(),
+			UINT64_MAX, &wait) == 0 && wait > delay)
+		delay = wait;
 	if (log_begin(&l, LVL_WARN, "ses.retry")) {
 		if (s->session[0])
 			log_str(&l, "session", s->session);
 		log_str(&l, "code", code && *code ? code : SES_ERR_UNKNOWN);
 		log_int(&l, "attempt", s->attempts + 1);
+		log_uint(&l, "delay_ms", delay);
 		log_end(&l);
 	}
-	uv_timer_start(&s->timer, on_timer, backoff_delay(s), 0);
+	uv_timer_start(&s->timer, on_timer, delay, 0);
 }
 
 static void on_creds(void *arg, int err, struct aws_creds *creds, const struct aws_error *why)
@@ -249,6 +269,11 @@ static void on_http(void *arg, const struct http_response *res)
 		return;
 	}
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
+	/* Tell the governor: the rate (AIMD) or the daily quota (pause). */
+	if (s->c->gov && !res->error && strcmp(rule->enhanced, "4.4.5") == 0)
+		ses_governor_throttled(s->c->gov, mono_ms());
+	else if (s->c->gov && !res->error && strcmp(rule->reason, "daily sending quota exceeded") == 0)
+		ses_governor_daily_quota(s->c->gov, mono_ms());
 	if (res->error) {
 		/* Only a request that never reached SES is safe to send again. */
 		if (!res->sent_body && s->attempts <= s->id->ses_max_retries) {
@@ -347,6 +372,16 @@ static void send_attempt(struct ses_send *s)
 {
 	int r;
 
+	if (s->refused) {
+		char why[96];
+		snprintf(why, sizeof(why), "its recipients would wait %llu ms for the rate, "
+			"longer than allowed", (unsigned long long)s->refused_wait_ms);
+		fail(s, ses_error_classify(s->refused, NULL, 0), s->refused,
+			strcmp(s->refused, SES_ERR_PAUSED) == 0 ? "sending paused until the quota allows" : why,
+			false);
+		return;
+	}
+
 	if (s->creds == NULL) {
 		s->creds = creds_cache_current(s->id->cache);
 		if (s->creds == NULL && s->c->creds_elsewhere) {
@@ -369,10 +404,13 @@ static void send_attempt(struct ses_send *s)
 }
 
 /* s has what it sends and whom it tells; the identity is taken here. */
-static int start(struct ses_send *s, struct ses_send **out)
+static int start(struct ses_send *s, size_t ndestinations, struct ses_send **out)
 {
 	struct ses_client *c = s->c;
+	uint64_t wait = 0;
 	int r = uv_timer_init(c->loop, &s->timer);
+
+	s->ndest = ndestinations;
 
 	if (r) {
 		free(s);
@@ -390,9 +428,19 @@ static int start(struct ses_send *s, struct ses_send **out)
 		return -EINVAL;
 	}
 	*out = s;
+	if (c->gov) {
+		uint64_t now = mono_ms();
+		r = ses_governor_reserve(c->gov, ndestinations, now, c->rate_wait_ms, &wait);
+		if (r) {
+			/* Refused before anything is sent: the reply says so. */
+			s->refused = ses_governor_paused(c->gov, now) ? SES_ERR_PAUSED : SES_ERR_RATE;
+			s->refused_wait_ms = wait;
+			wait = 0;
+		}
+	}
 	/* First attempt from the loop, so the callback never runs before this
-	 * function has returned. */
-	uv_timer_start(&s->timer, on_timer, 0, 0);
+	 * function has returned; after the governor's wait. */
+	uv_timer_start(&s->timer, on_timer, wait, 0);
 	return 0;
 }
 
@@ -412,7 +460,7 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, const char *ses
 	s->cb = cb;
 	s->arg = arg;
 	snprintf(s->session, sizeof(s->session), "%s", session ? session : "");
-	return start(s, out);
+	return start(s, body->ndestinations, out);
 }
 
 int ses_client_forward(struct ses_client *c, const struct ses_forward_req *req, ses_forward_cb cb,
@@ -431,7 +479,7 @@ int ses_client_forward(struct ses_client *c, const struct ses_forward_req *req, 
 	s->payload_hash = req->payload_hash;
 	s->fcb = cb;
 	s->arg = arg;
-	return start(s, out);
+	return start(s, req->ndestinations ? req->ndestinations : 1, out);
 }
 
 void ses_send_cancel(struct ses_send *s)

@@ -40,6 +40,10 @@ static void test_api_keys(void)
 	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "needs backend ses") != NULL);
 	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth network\ndelivery queue\nbounce_from bounces@example.com\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs delivery sync") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
 		"api_auth sigv4\nclients_file /etc/sesrelay/clients\napi_tls_cert /c.pem\n");
 	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "api_tls_key") != NULL);
