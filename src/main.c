@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"       sesrelay [-c FILE] queue list|show ID|flush [ID]|delete ID|hold ID|release ID [--json]\n"
 		"                                                 the queue of the running relay (delivery queue)\n"
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
+		"       sesrelay client NAME --senders LIST ...   print a clients-file line with a fresh API key pair\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
 		"       sesrelay -V | --version\n"
@@ -114,6 +115,8 @@ int main(int argc, char **argv)
 		r = cmd_whoami(config_path, n, sub);
 	else if (strcmp(sub[0], "passwd") == 0)
 		r = cmd_passwd(n, sub);
+	else if (strcmp(sub[0], "client") == 0)
+		r = cmd_client(n, sub);
 	else if (strcmp(sub[0], "policy") == 0)
 		r = cmd_policy(n, sub);
 	else if (strcmp(sub[0], "queue") == 0)

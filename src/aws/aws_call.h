@@ -28,6 +28,7 @@
 
 #include "aws_creds.h"
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "http_client.h"
 #include "sigv4.h"
 
@@ -56,6 +57,7 @@ long aws_clock_skew(const struct aws_clock *c);
 long aws_clock_observe(struct aws_clock *c, time_t server_date);
 
 struct aws_call_req {
+	const char *method;		/* NULL: "POST"; "GET" for the read-only SESv2 calls */
 	const struct aws_target *target;
 	const struct aws_creds *creds;	/* NULL: sent unsigned */
 	const struct aws_clock *clock;	/* NULL: our clock */

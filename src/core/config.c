@@ -42,6 +42,8 @@ static const struct enum_name ses_headers_names[] = {
 	{ "strip", SES_HEADERS_STRIP }, { "reject", SES_HEADERS_REJECT }, { NULL, 0 } };
 static const struct enum_name bare_lf_names[] = {
 	{ "reject", BARE_LF_REJECT }, { "normalize", BARE_LF_NORMALIZE }, { NULL, 0 } };
+static const struct enum_name api_auth_names[] = {
+	{ "sigv4", API_AUTH_SIGV4 }, { "network", API_AUTH_NETWORK }, { NULL, 0 } };
 static const struct enum_name delivery_names[] = {
 	{ "sync", DELIVERY_SYNC }, { "queue", DELIVERY_QUEUE }, { NULL, 0 } };
 static const struct enum_name log_format_names[] = {
@@ -92,6 +94,21 @@ static const struct key keys[] = {
 	B("allow_open_relay", allow_open_relay, "no"),
 	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128", NULL),
 	L("allow_senders", allow_senders, "", config_check_sender),
+	S("clients_file", clients_file, NULL, NULL),
+	L("api_listen", api_listen, "", config_check_listen),
+	E("api_auth", api_auth, NULL, api_auth_names),
+	L("api_allow_networks", api_allow_networks, "127.0.0.0/8,::1/128", NULL),
+	S("api_tls_cert", api_tls_cert, NULL, NULL),
+	S("api_tls_key", api_tls_key, NULL, NULL),
+	Z("api_max_header_size", api_max_header_size, "16K", 1024, 64 * 1024),
+	U("api_max_header_fields", api_max_header_fields, "64", 8, 128),
+	Z("api_max_body_size", api_max_body_size, "41M", 1024, 41ULL << 20),
+	D("api_timeout_header", api_timeout_header, "10", 1, 300),
+	D("api_timeout_body", api_timeout_body, "60", 1, 3600),
+	D("api_timeout_idle", api_timeout_idle, "60", 1, 3600),
+	U("api_max_connections", api_max_connections, "1000", 1, 1000000),
+	U("api_max_connections_per_ip", api_max_connections_per_ip, "100", 1, 1000000),
+	U("api_max_requests_per_connection", api_max_requests_per_connection, "10000", 1, 1000000),
 	E("log_format", log_format, "logfmt", log_format_names),
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
@@ -150,7 +167,7 @@ static const struct key keys[] = {
  * the config.reload log line and in sesrelay.conf(5). Everything else,
  * the shared-account identity included, applies on reload. */
 static const char restart_keys[] =
-	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"listen, smtps_listen, api_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
 	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
 	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce, "
 	/* The queue and the governor are built once, with the back end. */
@@ -645,7 +662,27 @@ static int check_open_relay(const struct config *c, char *err, size_t errlen)
 	const char *open = NULL, *exposed = NULL, *exposed_key = NULL;
 	char w1[400], w2[400];
 
-	if (c->allow_open_relay || c->require_auth)
+	if (c->allow_open_relay)
+		return 0;
+	/* The API front with api_auth network is the same hole over HTTP. */
+	if (c->api_auth == API_AUTH_NETWORK) {
+		for (size_t i = 0; i < c->api_allow_networks.n && !open; i++)
+			if (config_network_admits_everyone(c->api_allow_networks.v[i]))
+				open = c->api_allow_networks.v[i];
+		for (size_t i = 0; i < c->api_listen.n && open && !exposed; i++)
+			if (!config_listen_is_loopback(c->api_listen.v[i]))
+				exposed = c->api_listen.v[i];
+		if (exposed) {
+			snprintf(err, errlen, "%s: \"%s\" lets every address send without "
+				"authentication through api_listen \"%s\" (api_auth network), which is "
+				"not loopback: an open relay. Narrow api_allow_networks, use api_auth "
+				"sigv4, or set allow_open_relay yes if this is really meant",
+				config_where(c, "api_allow_networks", open, w1, sizeof(w1)), open, exposed);
+			return -EINVAL;
+		}
+		open = NULL;
+	}
+	if (c->require_auth)
 		return 0;
 	for (size_t i = 0; i < c->allow_networks.n && !open; i++)
 		if (config_network_admits_everyone(c->allow_networks.v[i]))
@@ -687,9 +724,35 @@ static int validate(struct config *c, char *err, size_t errlen)
 			W(c->require_tls ? "require_tls" : "smtps_listen"));
 		return -EINVAL;
 	}
-	if (c->require_auth && !c->auth_users_file) {
-		snprintf(err, errlen, "%s: needs auth_users_file, which is not set",
+	if (c->require_auth && !c->auth_users_file && !c->clients_file) {
+		snprintf(err, errlen, "%s: needs auth_users_file or clients_file, neither is set",
 			W("require_auth"));
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->api_auth == API_AUTH_UNSET) {
+		snprintf(err, errlen, "%s: \"api_listen\" needs api_auth: sigv4 (callers sign with "
+			"keys from clients_file) or network (anyone in api_allow_networks)",
+			W("api_listen"));
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->backend != BACKEND_SES) {
+		snprintf(err, errlen, "%s: needs backend ses", W("api_listen"));
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->delivery == DELIVERY_QUEUE) {
+		/* an SDK caller gets SES's own answer, which a queue cannot give */
+		snprintf(err, errlen, "%s: needs delivery sync: API callers get SES's own answer",
+			W("api_listen"));
+		return -EINVAL;
+	}
+	if (c->api_auth == API_AUTH_SIGV4 && !c->clients_file) {
+		snprintf(err, errlen, "%s: sigv4 needs clients_file, which is not set", W("api_auth"));
+		return -EINVAL;
+	}
+	if (!c->api_tls_cert != !c->api_tls_key) {
+		snprintf(err, errlen, "%s: needs %s, which is not set",
+			c->api_tls_cert ? W("api_tls_cert") : W("api_tls_key"),
+			c->api_tls_cert ? "api_tls_key" : "api_tls_cert");
 		return -EINVAL;
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {

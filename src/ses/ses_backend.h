@@ -16,7 +16,6 @@
 #ifndef SESRELAY_SES_BACKEND_H
 #define SESRELAY_SES_BACKEND_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <uv.h>
@@ -28,5 +27,12 @@
  * cache) from cfg and starts assuming the role. Nothing of cfg is kept. */
 int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
+
+struct ses_client;
+
+/* The SES client of this back end's loop, for the API front on the same
+ * loop (same connections, credentials and retry rules); NULL when be is
+ * not a ses back end. Borrowed: lives as long as the back end. */
+struct ses_client *ses_backend_client(struct backend *be);
 
 #endif

@@ -4,10 +4,10 @@
  *
  * Ownership: struct runtime owns its config, TLS context ref, auth db ref
  * and netacl. It is refcounted (atomically: with `workers` > 1 a reload
- * on the main thread hands one runtime to every worker loop): each server
- * holds one ref for new connections, each session holds one for its
- * lifetime, so a reload never changes the rules under a connection
- * already open. Everything in it is read-only once loaded.
+ * on the main thread hands one runtime to every worker loop): each
+ * smtp_server holds one ref for new connections, each session holds one
+ * for its lifetime, so a reload never changes the rules under a
+ * connection already open. Everything in it is read-only once loaded.
  */
 #ifndef SESRELAY_RUNTIME_H
 #define SESRELAY_RUNTIME_H
@@ -19,13 +19,15 @@
 
 struct tls_ctx;
 struct auth_db;
+struct clients;
 struct netacl;
 
 struct runtime {
 	atomic_uint refs;
 	struct config cfg;
 	struct tls_ctx *tls;		/* NULL when no tls_cert */
-	struct auth_db *auth;		/* NULL when no auth_users_file */
+	struct auth_db *auth;		/* NULL when neither file gives a password */
+	struct clients *clients;	/* clients_file: passwords and sending policy */
 	struct netacl *acl;		/* allow_networks */
 	char hostname[256];		/* cfg.hostname or gethostname() */
 };

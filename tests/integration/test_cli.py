@@ -19,7 +19,7 @@ from sesrelay_daemon import require_binary, wait_until  # noqa: E402
 
 ROOT = os.environ.get("PROJECT_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMMANDS = ("run", "check", "whoami", "passwd", "policy", "queue")
+COMMANDS = ("run", "check", "whoami", "passwd", "client", "policy", "queue")
 
 
 def run(args, env=None, stdin=b""):

@@ -166,6 +166,54 @@ static void test_open_relay(void)
 	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 0.0.0.0/0\nrequire_auth yes\nauth_users_file /x\n");
 	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 0.0.0.0/0\nallow_open_relay yes\n");
 	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 10.0.0.0/8, 8000::/1\n");
+	/* The API front with api_auth network is the same hole. */
+	expect_error("role_arn arn:aws:iam::111111111111:role/r\napi_listen 0.0.0.0:8080\n"
+		"api_auth network\napi_allow_networks 0.0.0.0/0\n", ":4: api_allow_networks",
+		"api_listen \"0.0.0.0:8080\"", NULL);
+	expect_ok("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:8080\n"
+		"api_auth network\napi_allow_networks 0.0.0.0/0\n");
+}
+
+/* The API front has no silent default: api_listen needs api_auth, sigv4
+ * needs the clients file, the front needs the ses back end. */
+static void test_api_keys(void)
+{
+	struct config c;
+	char err[512];
+	const char *p;
+
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "\"api_listen\" needs api_auth") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\napi_auth sigv4\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs clients_file") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\napi_auth guess\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":3:") != NULL && strstr(err, "sigv4 network") != NULL);
+	p = write_tmp("backend outbox\napi_listen 127.0.0.1:0\napi_auth network\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs backend ses") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth network\ndelivery queue\nbounce_from bounces@example.com\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs delivery sync") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\napi_tls_cert /c.pem\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "api_tls_key") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\napi_max_body_size 50M\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":5:") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.api_auth, API_AUTH_SIGV4);
+	CHECK_INT(c.api_max_body_size, 41 << 20);
+	CHECK_INT(c.api_timeout_idle, 60);
+	config_free(&c);
+	unlink(p);
 }
 
 int main(void)
@@ -244,5 +292,6 @@ int main(void)
 	test_open_relay();
 
 	unlink(p);
+	test_api_keys();
 	return check_report();
 }
