@@ -1,16 +1,14 @@
 #!/usr/bin/env python3
 """STS stand-in for the benchmarks: HTTPS on loopback, answers AssumeRole
 (credentials expiring one hour after each call, so the relay never needs
-to refresh during a run) and GetCallerIdentity (signed with the assumed
-credentials: the account of the role ARN the relay asked for; signed with
-the base credentials: the base account, another one, as the relay's
-account rule requires), and counts every call.
+to refresh during a run) and GetCallerIdentity (the account of the role
+ARN the relay asked for), and counts every call.
 
 The relay calls STS once per credential lifetime, so this does not need
 to be fast; it needs to be countable: GET /_stats answers
 {"AssumeRole": n, "GetCallerIdentity": n, "other": n}.
 
-    python3 bench/sts_standin.py --cert C --key K [--account 222222222222]
+    python3 bench/sts_standin.py --cert C --key K [--account 111111111111]
 
 prints one JSON line {"port": N} once it listens, serves until SIGTERM.
 """
@@ -27,6 +25,7 @@ import threading
 import urllib.parse
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+BASE_ACCOUNT = "222222222222"   # the account of the relay's own (base) keys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -82,15 +81,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f'</AssumeRoleResult><ResponseMetadata><RequestId>bench-assume</RequestId>'
                 f'</ResponseMetadata></AssumeRoleResponse>'))
         elif action == "GetCallerIdentity":
-            if auth.startswith("AWS4-HMAC-SHA256 Credential=ASIABENCH"):
+            # The caller's account by the key that signed: the assumed
+            # role's session is in the role's account, the relay's base
+            # keys in the sender account (the relay proves the two differ).
+            if "Credential=ASIABENCHBENCHBENCH1/" in auth:
                 acct = self.server.role_account or self.server.account
-                who, arn = "AROABENCH:bench", f"arn:aws:sts::{acct}:assumed-role/bench/bench"
+                arn = f"arn:aws:sts::{acct}:assumed-role/bench/bench"
             else:
-                acct = self.server.account
-                who, arn = "AIDABENCH", f"arn:aws:iam::{acct}:user/bench"
+                acct = BASE_ACCOUNT
+                arn = f"arn:aws:iam::{acct}:user/bench-relay"
             self._send(200, (
                 f'<GetCallerIdentityResponse xmlns="{NS}"><GetCallerIdentityResult>'
-                f'<UserId>{who}</UserId><Account>{acct}</Account>'
+                f'<UserId>AROABENCH:bench</UserId><Account>{acct}</Account>'
                 f'<Arn>{arn}</Arn>'
                 f'</GetCallerIdentityResult><ResponseMetadata><RequestId>bench-gci'
                 f'</RequestId></ResponseMetadata></GetCallerIdentityResponse>'))
@@ -107,7 +109,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
-    ap.add_argument("--account", default="222222222222", help="the base credentials' account")
+    ap.add_argument("--account", default="111111111111")
     ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()
     srv = Server(("127.0.0.1", a.port), Handler)
