@@ -62,6 +62,9 @@ struct queue {
 	int open_handles;
 	struct queue_control *control;	/* owned; closes itself */
 	int lock_fd;			/* the queue directory's flock, -1: none */
+	/* The queue directory's fsyncs, shared by the writers (pool
+	 * threads) that create and remove files at about the same time. */
+	struct durable_group dirsync;
 };
 
 /* One delivery round of one message (main loop; file work on the pool). */
@@ -84,6 +87,7 @@ struct qjob {
 	uint64_t dsn_size;
 	bool remove;
 	uint64_t answered_ns;		/* when SES answered the current batch */
+	bool removal_records;		/* the file's removal records the last batch */
 };
 
 static int64_t now_s(void)
@@ -316,6 +320,11 @@ void queue_add(struct queue *q, uint64_t reserved, const char *id, uint64_t file
 	metrics_queue_count(MQ_QUEUED);
 }
 
+struct durable_group *queue_dirsync(struct queue *q)
+{
+	return &q->dirsync;
+}
+
 const char *queue_dir(const struct queue *q)
 {
 	return q->dir;
@@ -464,9 +473,9 @@ static void w_finish(uv_work_t *w)
 
 	/* The DSN's file is built whole (header and body in one buffer). */
 	if (j->dsn.len)
-		r = queue_store_write(j->q->dir, j->dsn_id, j->dsn.data, j->dsn.len, NULL, 0);
+		r = queue_store_write(&j->q->dirsync, j->q->dir, j->dsn_id, j->dsn.data, j->dsn.len, NULL, 0);
 	if (r == 0)
-		r = queue_store_remove(j->q->dir, j->e->id);
+		r = queue_store_remove(&j->q->dirsync, j->q->dir, j->e->id);
 	j->err = r;
 }
 
@@ -502,8 +511,33 @@ static void persist(struct qjob *j, void (*after)(struct qjob *))
 	start_work(j, w_persist, after);
 }
 
+static void log_recorded(struct qjob *j)
+{
+	struct logline l;
+
+	/* The window in which a crash would send this batch again. */
+	if (log_enabled(LVL_DEBUG) && log_begin(&l, LVL_DEBUG, "queue.recorded")) {
+		log_str(&l, "id", j->e->id);
+		log_uint(&l, "batch", j->b + 1);
+		log_double(&l, "window_seconds", (double)(uv_hrtime() - j->answered_ns) / 1e9);
+		log_end(&l);
+	}
+}
+
+static void after_round_persist(struct qjob *j);
+
 static void after_finish(struct qjob *j)
 {
+	if (j->err && j->removal_records) {
+		/* The file stays with its last batch still pending: record
+		 * that batch now, or the next round would send it again. */
+		log_msg(LVL_ERROR, "queue.io", "id=%s: cannot remove: %s", j->e->id,
+			strerror(-j->err));
+		j->removal_records = false;
+		j->qf.next_attempt = now_s() + j->q->retry_min;
+		persist(j, after_round_persist);
+		return;
+	}
 	if (j->err) {
 		/* The file stays; the next round (or start) finishes the job. */
 		log_msg(LVL_ERROR, "queue.io", "id=%s: cannot finish: %s", j->e->id,
@@ -511,6 +545,8 @@ static void after_finish(struct qjob *j)
 		j->qf.next_attempt = now_s() + j->q->retry_min;
 	} else {
 		j->remove = true;
+		if (j->removal_records)
+			log_recorded(j);
 		if (j->dsn.len) {
 			metrics_queue_count(MQ_BOUNCES);
 			uv_mutex_lock(&j->q->lock);
@@ -650,17 +686,7 @@ static void after_batch_persist(struct qjob *j)
 		job_end(j);
 		return;
 	}
-	if (log_enabled(LVL_DEBUG)) {
-		struct logline l;
-		/* The window in which a crash would send this batch again. */
-		if (log_begin(&l, LVL_DEBUG, "queue.recorded")) {
-			log_str(&l, "id", j->e->id);
-			log_uint(&l, "batch", j->b + 1);
-			log_double(&l, "window_seconds",
-				(double)(uv_hrtime() - j->answered_ns) / 1e9);
-			log_end(&l);
-		}
-	}
+	log_recorded(j);
 	j->b++;
 	next_batch(j);
 }
@@ -711,6 +737,14 @@ static void batch_done(void *arg, const struct delivery_result *res)
 	 * else, so a crash from here on does not send this batch again. The
 	 * time from SES's answer to the end of this write is the only window
 	 * in which a crash can cause a duplicate. */
+	if (strchr(j->qf.state, QB_PENDING) == NULL && strchr(j->qf.state, QB_FAILED) == NULL) {
+		/* Every batch is accepted: the file's removal (unlink and a
+		 * directory fsync shared with other writers) is the record, and
+		 * a state write just before it would only add a flush. */
+		j->removal_records = true;
+		finish(j, false);
+		return;
+	}
 	persist(j, after_batch_persist);
 }
 
@@ -990,6 +1024,11 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inne
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	r = durable_group_init(&q->dirsync, q->dir);
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	r = queue_store_open(q->dir, &q->lock_fd);
 	if (r) {
 		snprintf(err, errlen, "key \"queue_dir\": %s: %s", q->dir, r == -EWOULDBLOCK ?
@@ -1044,6 +1083,7 @@ void queue_free(struct queue *q)
 	free(q->heap);
 	if (q->lock_fd >= 0)
 		close(q->lock_fd);
+	durable_group_free(&q->dirsync);
 	free(q->dir);
 	free(q->bounce_from);
 	free(q->hostname);
@@ -1167,7 +1207,7 @@ int queue_cmd_delete(struct queue *q, const char *id)
 	uv_mutex_unlock(&q->lock);
 	if (e == NULL)
 		return -ENOENT;
-	r = queue_store_remove(q->dir, id);
+	r = queue_store_remove(&q->dirsync, q->dir, id);
 	if (r)
 		return r;
 	if (!busy) {

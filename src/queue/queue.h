@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "config.h"
 #include "delivery.h"
+#include "durable.h"
 
 struct queue;
 
@@ -57,6 +58,8 @@ void queue_unadmit(struct queue *q, uint64_t size);
 void queue_add(struct queue *q, uint64_t reserved, const char *id, uint64_t file_size,
 	const char *mail_from, size_t nrcpt, int64_t created);
 const char *queue_dir(const struct queue *q);
+/* The queue directory's group commit (durable.h), for its writers. */
+struct durable_group *queue_dirsync(struct queue *q);
 
 /* Why new mail is refused now ("" when it is not), for /readyz. */
 bool queue_is_full(struct queue *q, char *why, size_t n);

@@ -119,7 +119,7 @@ static void do_store(uv_work_t *w)
 	int r = queue_file_build(&t->head, &m, t->msg.data, t->msg.len);
 
 	if (r == 0)
-		r = queue_store_write(queue_dir(t->be->q), t->id, t->head.data, t->head.len,
+		r = queue_store_write(queue_dirsync(t->be->q), queue_dir(t->be->q), t->id, t->head.data, t->head.len,
 			t->msg.data, t->msg.len);
 	t->err = r;
 }
@@ -135,7 +135,7 @@ static void after_store(uv_work_t *w, int status)
 		/* A client that went away never saw a 250 and sends again: the
 		 * message is taken back rather than delivered twice. */
 		if (err == 0)
-			queue_store_remove(queue_dir(q), t->id);
+			queue_store_remove(queue_dirsync(q), queue_dir(q), t->id);
 		queue_unadmit(q, t->reserved);
 		if (t->aborted) {
 			txn_free(t);

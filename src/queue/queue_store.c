@@ -103,7 +103,12 @@ static int write_all(int fd, const struct iovec *iov0, int n)
 	return 0;
 }
 
-int queue_store_write(const char *dir, const char *id, const void *head, size_t head_len,
+static int dir_sync(struct durable_group *g, const char *dir)
+{
+	return g ? durable_group_sync(g) : durable_fsync_dir(dir);
+}
+
+int queue_store_write(struct durable_group *g, const char *dir, const char *id, const void *head, size_t head_len,
 	const void *body, size_t body_len)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
@@ -128,7 +133,7 @@ int queue_store_write(const char *dir, const char *id, const void *head, size_t 
 		return r;
 	}
 	/* The rename is durable only once the directory is. */
-	r = durable_fsync_dir(dir);
+	r = dir_sync(g, dir);
 	if (r)
 		unlink(dst);
 	return r;
@@ -223,7 +228,7 @@ int queue_store_update(const char *dir, const char *id, size_t off, const void *
 	return r;
 }
 
-int queue_store_remove(const char *dir, const char *id)
+int queue_store_remove(struct durable_group *g, const char *dir, const char *id)
 {
 	char f[PATH_MAX];
 	int r;
@@ -232,7 +237,7 @@ int queue_store_remove(const char *dir, const char *id)
 		return r;
 	if (unlink(f) != 0 && errno != ENOENT)
 		return -errno;
-	return durable_fsync_dir(dir);
+	return dir_sync(g, dir);
 }
 
 int queue_store_quarantine(const char *dir, const char *name)

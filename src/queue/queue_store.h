@@ -9,7 +9,7 @@
  * renamed into place and the directory fsynced: only then may the relay
  * answer 250. State changes rewrite the header's mutable region in place
  * and fdatasync it. Nothing here keeps state; every function takes the
- * directory.
+ * directory (and the writers its group commit).
  */
 #ifndef SESRELAY_QUEUE_STORE_H
 #define SESRELAY_QUEUE_STORE_H
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "durable.h"
 
 /* Create the directories, take the directory's lock (<dir>/.lock, an
  * flock held through *lock_fd until the process exits: two relays
@@ -25,8 +26,10 @@
  * 0, -EWOULDBLOCK when another process holds the lock, or -errno. */
 int queue_store_open(const char *dir, int *lock_fd);
 /* tmp write + fsync + rename + directory fsync. 0 or -errno (the
- * temporary file removed). */
-int queue_store_write(const char *dir, const char *id, const void *head, size_t head_len,
+ * temporary file removed). The directory fsync goes through g, the
+ * queue directory's group commit (durable.h), so files written at about
+ * the same time share one; g NULL: a fsync of its own. */
+int queue_store_write(struct durable_group *g, const char *dir, const char *id, const void *head, size_t head_len,
 	const void *body, size_t body_len);
 /* The whole file into out (reset first), at most max octets. */
 int queue_store_read(const char *dir, const char *id, struct buf *out, size_t max);
@@ -34,8 +37,9 @@ int queue_store_read(const char *dir, const char *id, struct buf *out, size_t ma
 int queue_store_read_head(const char *dir, const char *id, struct buf *out, size_t want);
 /* pwrite(off) + fdatasync. */
 int queue_store_update(const char *dir, const char *id, size_t off, const void *p, size_t n);
-/* unlink + directory fsync; a missing file is not an error. */
-int queue_store_remove(const char *dir, const char *id);
+/* unlink + directory fsync (through g as above); a missing file is not
+ * an error. */
+int queue_store_remove(struct durable_group *g, const char *dir, const char *id);
 /* Move into quarantine/ (both directories fsynced). */
 int queue_store_quarantine(const char *dir, const char *name);
 /* Octets a non-root writer may still use on the file system. */
