@@ -147,6 +147,7 @@ static const struct key keys[] = {
 	Z("queue_max_bytes", queue_max_bytes, "4G", 1 << 20, 1ULL << 42),
 	Z("queue_min_free", queue_min_free, "256M", 0, 1ULL << 42),
 	U("queue_concurrency", queue_concurrency, "16", 1, 1024),
+	U("queue_threads", queue_threads, "16", 1, 128),
 	D("queue_retry_min", queue_retry_min, "30", 1, 3600),
 	D("queue_retry_max", queue_retry_max, "1h", 1, 86400),
 	B("bounces", bounces, "on"),
@@ -176,7 +177,7 @@ static const char restart_keys[] =
 	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce, "
 	/* The queue and the governor are built once, with the back end. */
 	"delivery, queue_dir, queue_lifetime, queue_max_messages, queue_max_bytes, "
-	"queue_min_free, queue_concurrency, queue_retry_min, queue_retry_max, bounces, "
+	"queue_min_free, queue_concurrency, queue_threads, queue_retry_min, queue_retry_max, bounces, "
 	"bounce_from, send_rate, send_rate_share, send_rate_fallback, rate_wait, queue_rate_wait, "
 	"send_quota_interval, send_quota_pause, control_timeout, control_max_connections";
 

@@ -131,6 +131,7 @@ struct config {
 	uint64_t queue_max_bytes;	/* octets of queued messages */
 	uint64_t queue_min_free;	/* free octets on the queue's file system */
 	unsigned queue_concurrency;	/* messages being delivered at once */
+	unsigned queue_threads;		/* threads writing queue files (the libuv pool) */
 	unsigned queue_retry_min;	/* seconds: first retry delay */
 	unsigned queue_retry_max;	/* seconds: retry delay cap */
 	bool bounces;			/* send DSNs for failed messages */

@@ -470,6 +470,14 @@ int relay_run(const char *config_path)
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	signal(SIGPIPE, SIG_IGN);
+	if (rt->cfg.delivery == DELIVERY_QUEUE) {
+		/* Before any work reaches libuv's thread pool, which reads its
+		 * size once: each queue write waits for its fsyncs on a pool
+		 * thread, and only writes in flight together share one. */
+		char n[16];
+		snprintf(n, sizeof(n), "%u", rt->cfg.queue_threads);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
 	m = calloc(1, sizeof(*m));
 	if (m)
 		m->n = relay_workers(&rt->cfg);
