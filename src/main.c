@@ -16,6 +16,8 @@ static void usage(FILE *f)
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
+		"       sesrelay [--config FILE] sendmail [-t] [-i] [-f ADDR] [-F NAME] [RECIPIENT ...]\n"
+		"                                                 submit a message from stdin to the relay\n"
 		"       sesrelay --version | --help\n"
 		"\n"
 		"The configuration file defaults to none (built-in defaults); every key\n"
@@ -25,8 +27,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *config_path = getenv("SESRELAY_CONFIG");
+	const char *base = strrchr(argv[0], '/');
 	int i;
 
+	/* Installed as sesrelay-sendmail too: then every argument is sendmail's. */
+	if (strcmp(base ? base + 1 : argv[0], "sesrelay-sendmail") == 0)
+		return cmd_sendmail(config_path, argc, argv);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
 			printf("sesrelay %s\n", SESRELAY_VERSION);
@@ -58,6 +64,8 @@ int main(int argc, char **argv)
 		return cmd_passwd(argc - i, argv + i);
 	if (strcmp(argv[i], "policy") == 0)
 		return cmd_policy(argc - i, argv + i);
+	if (strcmp(argv[i], "sendmail") == 0)
+		return cmd_sendmail(config_path, argc - i, argv + i);
 	fprintf(stderr, "sesrelay: unknown command %s\n", argv[i]);
 	usage(stderr);
 	return 2;
