@@ -127,14 +127,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* The configuration: --config/SESRELAY_CONFIG when given, else the
- * packaged file when it exists, else built-in defaults. */
-static int load_config(const char *path, struct config *cfg)
+/* The configuration: --config/SESRELAY_CONFIG when given, else (without
+ * --server, which names the relay itself) the packaged file when it
+ * exists, else built-in defaults. */
+static int load_config(const char *path, bool server, struct config *cfg)
 {
 	char err[512];
 	int r;
 
-	if (path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+	if (path == NULL && !server && access(DEFAULT_CONFIG, R_OK) == 0)
 		path = DEFAULT_CONFIG;
 	/* Without a file only the SMTP defaults matter here: the relay's own
 	 * checks (role_arn for backend ses) are not sendmail's business. */
@@ -295,7 +296,7 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 	int r, rc;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (load_config(config_path, &cfg))
+	if (load_config(config_path, a->server != NULL, &cfg))
 		return EX_CONFIG;
 	memset(&s, 0, sizeof(s));
 	if (a->server) {
