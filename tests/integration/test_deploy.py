@@ -788,7 +788,7 @@ class Manual(unittest.TestCase):
 
     def test_sesrelay_8(self):
         text = read("deploy", "man", "sesrelay.8")
-        for word in ("Cm run", "Cm check", "Cm whoami", "Cm passwd", "Cm policy",
+        for word in ("Cm run", "Cm check", "Cm whoami", "Cm passwd", "Cm policy", "Cm sendmail",
                      "Dv SIGTERM", "Dv SIGINT", "Dv SIGHUP", "SESRELAY_", ".Sh EXIT STATUS",
                      ".Sh ENVIRONMENT", ".Sh FILES"):
             self.assertIn(word, text)
@@ -804,6 +804,14 @@ class Manual(unittest.TestCase):
             self.assertIn("send-test", opts)
             for opt in opts:
                 self.assertIn("Fl \\-" + opt.replace("-", "\\-"), text, opt)
+            # every option of the sendmail command's usage, long and short
+            usage = subprocess.run([BIN, "sendmail", "--no-such-option"], capture_output=True,
+                                   text=True).stderr
+            self.assertIn("--server", usage)
+            for opt in set(re.findall(r"--([a-z-]+)", usage)) - {"config", "no-such-option"}:
+                self.assertIn("Fl \\-" + opt.replace("-", "\\-"), text, opt)
+            for flag in re.findall(r"\[-([A-Za-z])\b", usage):
+                self.assertIn("Fl " + flag, text, flag)
         # every AWS_* variable the code reads
         env_vars = set()
         for part in os.listdir(os.path.join(ROOT, "src")):
