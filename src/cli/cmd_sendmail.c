@@ -96,22 +96,19 @@ static int parse_args(int argc, char **argv, struct args *a)
 			/* Delivery mode, queue and error-reporting options of
 			 * sendmail: meaningless without a local queue. */
 		} else if (strcmp(o, "--server") == 0) {
-			if ((a->server = optval(argc, argv, &i, strlen(o))) == NULL)
-				return -EINVAL;
+			dst = &a->server;
 		} else if (strcmp(o, "--tls-ca") == 0) {
-			if ((a->tls_ca = optval(argc, argv, &i, strlen(o))) == NULL)
-				return -EINVAL;
+			dst = &a->tls_ca;
 		} else if (strcmp(o, "--auth-user") == 0) {
-			if ((a->auth_user = optval(argc, argv, &i, strlen(o))) == NULL)
-				return -EINVAL;
+			dst = &a->auth_user;
 		} else if (strcmp(o, "--auth-password-file") == 0) {
-			if ((a->auth_password_file = optval(argc, argv, &i, strlen(o))) == NULL)
-				return -EINVAL;
+			dst = &a->auth_password_file;
 		} else {
 			fprintf(stderr, "sesrelay sendmail: unsupported option %s\n", o);
 			return -EINVAL;
 		}
-		if (dst && (*dst = optval(argc, argv, &i, 2)) == NULL)
+		/* Long options take the next argument; -fADDR or -f ADDR. */
+		if (dst && (*dst = optval(argc, argv, &i, o[1] == '-' ? strlen(o) : 2)) == NULL)
 			return -EINVAL;
 	}
 	a->first_rcpt = i;
