@@ -62,8 +62,13 @@ def must(cmd, **kw):
 
 def copy_source(dest):
     """The working tree as git sees it (tracked and new files, nothing
-    ignored such as build directories)."""
-    files = must(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard", "-z"])
+    ignored such as build directories); outside a git checkout, the tree
+    without build directories."""
+    rc, files = run(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard", "-z"])
+    if rc != 0:
+        shutil.copytree(ROOT, dest, symlinks=True, ignore=lambda d, names: [
+            n for n in names if d == ROOT and (n.startswith("build") or n == ".git")])
+        return
     os.makedirs(dest)
     for rel in filter(None, files.split("\0")):
         src = os.path.join(ROOT, rel)
