@@ -206,6 +206,17 @@ class DebianPackageTest(unittest.TestCase):
                   "./usr/share/sesrelay/sesrelay.json"):
             self.assertIn(p, contents)
         self.assertNotRegex(contents, r"\./usr/sbin/sendmail\b")
+        # The unit as installed (with the package's drop-in) keeps the
+        # hardening of deploy/systemd and runs as the static user.
+        if shutil.which("systemd-analyze"):
+            tree = os.path.join(self.work, "deb-tree")
+            must(["dpkg-deb", "-x", deb, tree])
+            _, sec = run(["systemd-analyze", "security", "--offline=yes", "--root=" + tree,
+                          "sesrelay.service"])
+            m = re.search(r"Overall exposure level for sesrelay.service: ([\d.]+)", sec)
+            self.assertIsNotNone(m, sec)
+            self.assertLessEqual(float(m.group(1)), 2.0, sec)
+            self.assertIn("static non-root user", sec)
         _, lint = run(["lintian", "--fail-on", "none", "-E", "--pedantic", changes])
         tags = [l for l in lint.splitlines() if re.match(r"^[EW]: ", l)]
         self.assertEqual(tags, [], lint)
