@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from aws_emulator import Emulator  # noqa: E402
 from sesrelay_daemon import main  # noqa: E402
+from testdeps import missing, require_aws_modules, require_tool  # noqa: E402
 
 ROOT = os.environ.get("PROJECT_ROOT") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -38,13 +39,6 @@ MIRROR = os.environ.get("SESRELAY_DEBIAN_MIRROR", "http://deb.debian.org/debian"
 SUITE = "bookworm"
 CONF = "/etc/sesrelay/sesrelay.conf"
 UPGRADE_VERSION_SUFFIX = "+upgradetest1"
-
-
-def missing(what):
-    """A missing dependency: a skip here, a failure under CI=true."""
-    if os.environ.get("CI") == "true":
-        raise AssertionError("CI: %s" % what)
-    raise unittest.SkipTest(what)
 
 
 def run(cmd, **kw):
@@ -183,10 +177,12 @@ class Chroot:
 class DebianPackageTest(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
-            missing("needs root (chroot and dpkg on a Debian tree)")
-        for tool in ("dpkg-buildpackage", "dh", "lintian", "debootstrap", "git", "chroot"):
-            if shutil.which(tool) is None:
-                missing("%s is not installed (see .ci/packages)" % tool)
+            missing("root (chroot and dpkg on a Debian tree)", "run the tests as root")
+        for tool, pkg in (("dpkg-buildpackage", "dpkg-dev"), ("dh", "debhelper"),
+                          ("fakeroot", "fakeroot"), ("lintian", "lintian"),
+                          ("debootstrap", "debootstrap"), ("chroot", "coreutils")):
+            require_tool(tool, "apt-get install " + pkg)
+        require_aws_modules()
         self.work = tempfile.mkdtemp(prefix="sesrelay-deb-", dir=BUILD)
         self.addCleanup(shutil.rmtree, self.work, ignore_errors=True)
 
@@ -257,10 +253,7 @@ class DebianPackageTest(unittest.TestCase):
 
         # -- sesrelay check inside, against the emulator on loopback --
         emu = Emulator(strict=True)
-        try:
-            emu.start()
-        except Exception as e:  # moto missing or broken
-            missing("AWS emulator unavailable: %s" % e)
+        emu.start()
         self.addCleanup(emu.stop)
         local = packaged + (
             "\n# local settings\nrole_arn %s\nexternal_id %s\nregion %s\n"

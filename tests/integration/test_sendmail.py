@@ -24,18 +24,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sesrelay_daemon import (Daemon, binary, main, make_cert, make_users_file,  # noqa: E402
                              require_binary, strip_received)
+from testdeps import require_aws_modules, require_tool  # noqa: E402
 
 EX_USAGE, EX_DATAERR, EX_TEMPFAIL, EX_NOPERM = 64, 65, 75, 77
 DATE_RE = rb"Date: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}\r\n"
 
 
 def need(tool, package):
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            raise AssertionError("CI: %s is not installed (apt-get install %s)" % (tool, package))
-        raise unittest.SkipTest("%s is not installed (apt-get install %s)" % (tool, package))
-    return path
+    return require_tool(tool, "apt-get install " + package)
 
 
 def crlf(data):
@@ -157,8 +153,8 @@ class CallersTest(SendmailCase):
         git = need("git", "git")
         exec_path = subprocess.run([git, "--exec-path"], stdout=subprocess.PIPE,
                                    text=True).stdout.strip()
-        if not os.path.exists(os.path.join(exec_path, "git-send-email")):
-            need("git-send-email", "git-email")
+        require_tool("git-send-email", "apt-get install git-email",
+                     path=os.path.join(exec_path, "git-send-email"))
         repo = os.path.join(self.dir, "repo")
         genv = dict(self.env(), GIT_AUTHOR_NAME="Dev One", GIT_AUTHOR_EMAIL="dev@example.com",
                     GIT_COMMITTER_NAME="Dev One", GIT_COMMITTER_EMAIL="dev@example.com",
@@ -336,14 +332,10 @@ class SesTest(SendmailCase):
 
     @classmethod
     def setUpClass(cls):
+        require_aws_modules()
         from aws_emulator import Emulator
         cls.emu = Emulator(strict=True)
-        try:
-            cls.emu.start()
-        except Exception as e:
-            if os.environ.get("CI") == "true":
-                raise
-            raise unittest.SkipTest("AWS emulator unavailable: %s" % e)
+        cls.emu.start()
 
     @classmethod
     def tearDownClass(cls):
