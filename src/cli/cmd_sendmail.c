@@ -25,8 +25,8 @@
 #include "buf.h"
 #include "commands.h"
 #include "config.h"
+#include "listener.h"
 #include "sendmail_msg.h"
-#include "server.h"
 #include "smtp_parse.h"
 #include "smtp_submit.h"
 #include "version.h"
@@ -159,29 +159,33 @@ static void wildcard_to_loopback(struct sockaddr_storage *ss)
 	}
 }
 
-/* --server HOST:PORT, where HOST may also be a name (a Kubernetes service,
- * a relay host): numeric forms go through the listen-address parser. The
- * host part is copied to host for certificate checks. */
-static int resolve_server(const char *spec, struct sockaddr_storage *ss, char *host, size_t hostlen)
+/* Where the relay is: "host:port", "a.b.c.d:port" or "[v6]:port", read
+ * by the listener's own address parser (names resolved). The host part
+ * is kept for certificate checks. */
+static int resolve(const char *spec, const char *key, const char *where,
+	struct sockaddr_storage *ss, char *host, size_t hostlen)
 {
+	struct listen_spec sp = { .key = key, .addr = spec };
+	struct listener_group g;
 	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res;
+	char err[512];
 	size_t hl;
+	int r = listener_group_init(&g, 1, &sp, 1, where, err, sizeof(err));
 
-	if (colon == NULL || colon == spec)
-		return -EINVAL;
-	hl = (size_t)(colon - spec);
-	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']')
+	if (r) {
+		fprintf(stderr, "sesrelay sendmail: %s\n", err);
+		return r;
+	}
+	r = g.naddrs ? 0 : -EINVAL;
+	if (r == 0)
+		*ss = g.addrs[0].ss;
+	listener_group_free(&g);
+	hl = (size_t)(colon - spec);	/* the parser found the colon */
+	if (spec[0] == '[')
 		snprintf(host, hostlen, "%.*s", (int)(hl - 2), spec + 1);
 	else
 		snprintf(host, hostlen, "%.*s", (int)hl, spec);
-	if (server_parse_addr(spec, ss) == 0)
-		return 0;
-	if (spec[0] == '[' || getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return -EINVAL;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
+	return r;
 }
 
 static int read_all(int fd, struct buf *b, uint64_t max)
@@ -297,14 +301,14 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 		return EX_CONFIG;
 	memset(&s, 0, sizeof(s));
 	if (a->server) {
-		if (resolve_server(a->server, &s.addr, tlshost, sizeof(tlshost))) {
-			fprintf(stderr, "sesrelay sendmail: --server %s: not HOST:PORT or not found\n", a->server);
+		if (resolve(a->server, "--server", "command line", &s.addr, tlshost, sizeof(tlshost))) {
 			config_free(&cfg);
 			return EX_USAGE;
 		}
-	} else if (cfg.listen.n == 0 || server_parse_addr(cfg.listen.v[0], &s.addr)) {
-		fprintf(stderr, "sesrelay sendmail: %s: no usable listen address\n",
-			cfg.path ? cfg.path : "configuration");
+	} else if (cfg.listen.n == 0 || resolve(cfg.listen.v[0], "listen", cfg.path, &s.addr,
+			tlshost, sizeof(tlshost))) {
+		if (cfg.listen.n == 0)
+			fprintf(stderr, "sesrelay sendmail: no listen address configured\n");
 		config_free(&cfg);
 		return EX_CONFIG;
 	} else {

@@ -105,7 +105,7 @@ static void received_header(struct session *s, struct buf *b)
 		s->tls_done && (s->esmtp || tx->mail.smtputf8) ? "S" : "",
 		s->authed ? "A" : "");
 	buf_printf(b, "Received: from %s (unknown [%s%s])\r\n\tby %s (sesrelay) with %s id %s",
-		s->helo[0] ? s->helo : "unknown", s->ipv6 ? "IPv6:" : "", s->conn.addr,
+		s->helo[0] ? s->helo : "unknown", s->conn.ipv6 ? "IPv6:" : "", s->conn.addr,
 		s->rt->hostname, proto, s->id);
 	if (s->tls_done)
 		buf_printf(b, "\r\n\t(using %s with cipher %s)", tls_conn_version(s->tls),

@@ -16,7 +16,8 @@
 #include "buf.h"
 #include "delivery.h"
 #include "runtime.h"
-#include "server.h"
+#include "listener.h"
+#include "smtp_server.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
 
@@ -62,16 +63,13 @@ struct smtp_tx {
 };
 
 struct session {
-	struct server_conn conn;	/* first: the server's list node */
-	struct server *srv;
+	struct listener_conn conn;	/* first: socket, client address, the listener's node */
+	struct smtp_server *srv;
 	struct runtime *rt;		/* ref, fixed for the connection */
 	struct backend *be;
-	uv_tcp_t tcp;
 	uv_timer_t timer;
 	int handles_open;
 	char id[20];
-	int port;
-	bool ipv6;
 
 	enum smtp_state state;
 	enum smtp_verb verb;		/* the command being answered, SMTP_UNKNOWN between */
