@@ -159,11 +159,14 @@ static void wildcard_to_loopback(struct sockaddr_storage *ss)
 	}
 }
 
+#define MAX_ADDRS 8
+
 /* Where the relay is: "host:port", "a.b.c.d:port" or "[v6]:port", read
- * by the listener's own address parser (names resolved). The host part
- * is kept for certificate checks. */
+ * by the listener's own address parser. A name may give several
+ * addresses (localhost: ::1 and 127.0.0.1): up to MAX_ADDRS are kept, to
+ * be tried in order. The host part is kept for certificate checks. */
 static int resolve(const char *spec, const char *key, const char *where,
-	struct sockaddr_storage *ss, char *host, size_t hostlen)
+	struct sockaddr_storage *ss, size_t *nss, char *host, size_t hostlen)
 {
 	struct listen_spec sp = { .key = key, .addr = spec };
 	struct listener_group g;
@@ -177,8 +180,8 @@ static int resolve(const char *spec, const char *key, const char *where,
 		return r;
 	}
 	r = g.naddrs ? 0 : -EINVAL;
-	if (r == 0)
-		*ss = g.addrs[0].ss;
+	for (*nss = 0; *nss < g.naddrs && *nss < MAX_ADDRS; (*nss)++)
+		ss[*nss] = g.addrs[*nss].ss;
 	listener_group_free(&g);
 	hl = (size_t)(colon - spec);	/* the parser found the colon */
 	if (spec[0] == '[')
@@ -287,6 +290,8 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 {
 	struct config cfg;
 	struct submission s;
+	struct sockaddr_storage addrs[MAX_ADDRS];
+	size_t naddrs = 0;
 	struct submit_reply rep;
 	struct sendmail_msg msg;
 	struct buf in = BUF_INIT;
@@ -301,20 +306,23 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 		return EX_CONFIG;
 	memset(&s, 0, sizeof(s));
 	if (a->server) {
-		if (resolve(a->server, "--server", "command line", &s.addr, tlshost, sizeof(tlshost))) {
+		if (resolve(a->server, "--server", "command line", addrs, &naddrs, tlshost,
+				sizeof(tlshost))) {
 			config_free(&cfg);
 			return EX_USAGE;
 		}
-	} else if (cfg.listen.n == 0 || resolve(cfg.listen.v[0], "listen", cfg.path, &s.addr,
-			tlshost, sizeof(tlshost))) {
+	} else if (cfg.listen.n == 0 || resolve(cfg.listen.v[0], "listen", cfg.path, addrs,
+			&naddrs, tlshost, sizeof(tlshost))) {
 		if (cfg.listen.n == 0)
 			fprintf(stderr, "sesrelay sendmail: no listen address configured\n");
 		config_free(&cfg);
 		return EX_CONFIG;
 	} else {
-		wildcard_to_loopback(&s.addr);
-		getnameinfo((struct sockaddr *)&s.addr, sizeof(s.addr), tlshost, sizeof(tlshost),
-			NULL, 0, NI_NUMERICHOST);
+		for (size_t i = 0; i < naddrs; i++)
+			wildcard_to_loopback(&addrs[i]);
+		if (strcmp(tlshost, "0.0.0.0") == 0 || strcmp(tlshost, "::") == 0)
+			getnameinfo((struct sockaddr *)&addrs[0], sizeof(addrs[0]), tlshost,
+				sizeof(tlshost), NULL, 0, NI_NUMERICHOST);
 	}
 
 	/* The message. Bounded by the relay's own limit: anything larger
@@ -385,7 +393,13 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 	s.env_from = msg.env_from;
 	s.rcpts = &msg.rcpts;
 	s.data = &msg.data;
-	r = smtp_submit(&s, &rep);
+	/* The next address of a name only when this one did not answer. */
+	for (size_t i = 0; i < naddrs; i++) {
+		s.addr = addrs[i];
+		r = smtp_submit(&s, &rep);
+		if (r == 0 || strcmp(rep.step, "connect") != 0)
+			break;
+	}
 	rc = submit_exit(r, &rep);
 out_msg:
 	sendmail_msg_free(&msg);

@@ -207,6 +207,15 @@ class CallersTest(SendmailCase):
         eml, _ = self.stored()
         self.assertTrue(eml.endswith(b"\r\n\r\nfirst\r\n"), eml)
 
+    def test_server_by_name(self):
+        # A name is resolved; where localhost is also ::1 (some hosts),
+        # that address refuses and the next one is tried.
+        rc, err = self.run_sendmail("--server", "localhost:%d" % self.relay.port,
+                                    "-f", "a@example.com", "b@example.org",
+                                    stdin=b"Subject: by name\n\nx\n")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.relay.outbox_count(), 1)
+
 
 class ExitCodesTest(SendmailCase):
     """sysexits for every kind of refusal, with the relay's reply printed."""
