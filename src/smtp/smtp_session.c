@@ -157,30 +157,36 @@ void session_reply(struct session *s, int code, const char *enhanced, const char
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* Refusals only: a success is in smtp.txn or needs no line, and a
-	 * line per reply would double the log of a pipelining client. */
-	if (code >= 400 && log_begin(&l, LVL_DEBUG, "smtp.reply")) {
+	/* Every refusal, once, where an operator looks (info): a success is
+	 * in smtp.txn or needs no line, and a line per reply would double
+	 * the log of a pipelining client. */
+	if (code >= 400 && !s->txn_reply && log_begin(&l, LVL_INFO, "smtp.reject")) {
 		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		if (s->authed)
+			log_str(&l, "user", s->user);
+		if (s->verb != SMTP_UNKNOWN)
+			log_str(&l, "command", smtp_verb_name(s->verb));
+		else
+			log_str(&l, "state", state_names[s->state]);
 		log_int(&l, "code", code);
+		if (enhanced)
+			log_str(&l, "enhanced", enhanced);
+		if (s->why)
+			log_str(&l, "why", s->why);
 		log_str(&l, "reason", text);
 		log_end(&l);
 	}
+	s->why = NULL;
 	if (smtp_reply_format(&s->out, code, enhanced, exempt, text) != 0)
 		session_close(s, "out_of_memory");
 }
 
 void session_count_error(struct session *s)
 {
-	struct logline l;
-
 	if (++s->errors < s->rt->cfg.max_errors || s->closing)
 		return;
-	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", "too_many_errors");
-		log_end(&l);
-	}
+	s->why = "too_many_errors";
 	session_reply(s, 421, "4.7.0", "%s Too many errors, closing connection", s->rt->hostname);
 	session_close(s, "too_many_errors");
 }
@@ -249,6 +255,12 @@ void session_close(struct session *s, const char *reason)
 		return;
 	s->shut_requested = true;
 	session_flush(s);
+	/* An orderly TLS close (RFC 8446 §6.1): close_notify after the last
+	 * reply, so strict clients see the end of the data, not a
+	 * truncation. Only after a completed handshake (there is no session
+	 * to close before) and not after a TLS error. */
+	if (s->tls && tls_conn_handshake_done(s->tls) && tls_conn_shutdown(s->tls) == 0)
+		tls_flush(s);
 	req = malloc(sizeof(*req));
 	if (req) {
 		req->data = s;
@@ -263,8 +275,7 @@ static void on_timeout(uv_timer_t *t)
 {
 	struct session *s = t->data;
 
-	log_msg(LVL_INFO, "smtp.timeout", "session %s: no input in time (state %s)", s->id,
-		state_names[s->state]);
+	s->why = "timeout";	/* the smtp.reject line names the state it waited in */
 	session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->rt->hostname);
 	session_close(s, "timeout");
 }
@@ -426,8 +437,18 @@ static bool command_input(struct session *s)
 		return false;
 	}
 	len = (size_t)(nl - in);
-	if (len > 0 && in[len - 1] == '\r')
-		len--;
+	if (len == 0 || in[len - 1] != '\r') {
+		/* RFC 5321 §2.3.8: a command ends in CRLF. A bare LF is how
+		 * parsers are told apart (smuggling), so it is refused, never
+		 * guessed at (Postfix's smtpd_forbid_bare_newline). */
+		consume(s, len + 1, wipe);
+		if (session_in_sasl(s))
+			session_enter_state(s, session_rest_state(s));
+		session_reply(s, 500, "5.5.2", "Error: bare <LF> received; end commands with <CR><LF>");
+		session_count_error(s);
+		return true;
+	}
+	len--;
 	if (len + 2 > lim) {
 		consume(s, (size_t)(nl - in) + 1, wipe);
 		if (session_in_sasl(s))
@@ -470,10 +491,6 @@ void session_process(struct session *s)
 		}
 		if (session_in_len(s) == 0 || !command_input(s))
 			break;
-	}
-	if (!s->closing && s->shutdown_pending && s->tx == NULL && !session_waiting(s)) {
-		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
-		session_close(s, "shutdown");
 	}
 	if (s->closing) {
 		session_close(s, NULL);
@@ -550,16 +567,8 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 static void reject_at_connect(struct session *s, int code, const char *enh,
 	const char *text, const char *reason)
 {
-	struct logline l;
-
 	metrics_connection_refused(reason);
-	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", reason);
-		log_int(&l, "code", code);
-		log_end(&l);
-	}
+	s->why = reason;
 	/* Plain text even on an implicit-TLS port: nothing else is possible
 	 * before a handshake, and the client learns why. */
 	session_reply(s, code, enh, "%s %s", s->rt->hostname, text);
@@ -608,15 +617,8 @@ void session_accept(struct smtp_server *srv, struct listener_conn *c, enum liste
 		if (s->rt->auth == NULL) {
 			/* RFC 5321 §3.1: after a 554 greeting the server waits for
 			 * QUIT, answering 503 to anything else. */
-			struct logline l2;
 			metrics_connection_refused("network");
-			if (log_begin(&l2, LVL_WARN, "smtp.reject")) {
-				log_str(&l2, "session", s->id);
-				log_str(&l2, "client", s->conn.addr);
-				log_str(&l2, "reason", "network");
-				log_int(&l2, "code", 554);
-				log_end(&l2);
-			}
+			s->why = "network";
 			session_reply(s, 554, "5.7.1", "%s Access denied", s->rt->hostname);
 			session_enter_state(s, SMTP_S_REFUSED);
 			session_flush(s);
@@ -646,11 +648,19 @@ void session_shutdown(struct listener_conn *c, bool force)
 
 	if (s->closing)
 		return;
-	if (!force && (s->tx || session_waiting(s))) {
+	/* A transaction in progress finishes; a client that just got the
+	 * answer to its message is about to QUIT (or send the next one):
+	 * an unsolicited 421 would be read as the answer to that QUIT and
+	 * make the client doubt a message that was delivered. Both are
+	 * answered at their next command (session_dispatch); idle sessions
+	 * get the 421 now. */
+	if (!force && (s->tx || session_waiting(s) || s->txn_ended)) {
 		s->shutdown_pending = true;
 		return;
 	}
-	if (!s->implicit_tls || s->tls_done)
+	if (!s->implicit_tls || s->tls_done) {
+		s->why = "shutdown";
 		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
+	}
 	session_close(s, "shutdown");
 }

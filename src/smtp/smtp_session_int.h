@@ -74,6 +74,9 @@ struct session {
 	enum smtp_state state;
 	enum smtp_verb verb;		/* the command being answered, SMTP_UNKNOWN between */
 	const char *close_reason;	/* set by a check that answered 421 */
+	const char *why;		/* keyword for the refusal being answered (its smtp.reject line) */
+	bool txn_reply;			/* answering the end of a transaction: logged as smtp.txn */
+	bool txn_ended;			/* the last reply ended a transaction, no command since */
 
 	struct buf in;			/* plaintext received; processed up to in_off */
 	size_t in_off;
@@ -90,7 +93,7 @@ struct session {
 	bool eof;
 	bool reading;
 	bool discarding;		/* inside an over-long command line */
-	bool shutdown_pending;
+	bool shutdown_pending;		/* draining: QUIT gets 221, anything else 421 once no transaction is open */
 	unsigned errors;
 	unsigned ntxn;
 
@@ -160,8 +163,9 @@ void session_in_consume(struct session *s, size_t n, bool wipe);
 void session_in_clear(struct session *s);
 /* The one way a reply leaves a session: formats `code`, `enhanced` (NULL:
  * none) and the text (lines separated by '\n') with the
- * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses, and
- * queues it for the next flush. The greeting and the answer to HELO/EHLO
+ * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses (one
+ * smtp.reject line at info, with s->why when set; the answer to the end
+ * of a message is smtp.txn's instead), and queues it for the next flush. The greeting and the answer to HELO/EHLO
  * are exempt from enhanced codes, which the session knows from its state
  * and verb. */
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)

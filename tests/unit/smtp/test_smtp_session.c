@@ -158,9 +158,12 @@ static void *client(void *arg)
 	fd = dial();
 	replies(fd, buf, sizeof(buf), 1);
 	say(fd, "EHLO c.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
-		"DATA\r\nhello\r\n.\r\nQUIT\r\n");
-	replies(fd, buf, sizeof(buf), 6);
-	CHECK(strstr(buf, "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok ") != NULL);
+		"DATA\r\n");
+	replies(fd, buf, sizeof(buf), 4);
+	CHECK(strstr(buf, "354 End data with <CR><LF>.<CR><LF>\r\n") != NULL);
+	say(fd, "hello\r\n.\r\nQUIT\r\n");	/* after the 354 (RFC 2920 §3.1) */
+	replies(fd, buf, sizeof(buf), 2);
+	CHECK(strncmp(buf, "250 2.0.0 Ok ", 13) == 0);
 	close(fd);
 
 	/* 3. shutdown answers an idle client */
