@@ -228,23 +228,35 @@ static int read_password(const char *path, char *pw, size_t cap)
 	return r;
 }
 
-static int valid_addr(const char *a, bool sender)
+/* Check an address with the relay's own MAIL/RCPT parser and replace it
+ * with the form that parser gives (a domain as A-labels), so nothing the
+ * relay would refuse, and no line break, reaches the SMTP dialogue. */
+static int normalize_addr(char **a, bool sender)
 {
 	struct buf b = BUF_INIT;
 	const struct smtp_reply *err;
+	struct smtp_mail m;
+	char *copy;
 	int r;
 
-	if (buf_printf(&b, sender ? "FROM:<%s>" : "TO:<%s>", a))
+	if (buf_printf(&b, sender ? "FROM:<%s>" : "TO:<%s>", *a))
 		return -ENOMEM;
 	if (sender) {
-		struct smtp_mail m;
 		r = smtp_parse_mail(b.data, b.len, &m, &err);
 	} else {
 		struct smtp_rcpt rc;
-		r = smtp_parse_rcpt(b.data, b.len, true, &rc, &err);
+		r = smtp_parse_rcpt(b.data, b.len, &rc, &err);
+		if (r == 0)
+			memcpy(m.addr, rc.addr, sizeof(m.addr));
 	}
 	buf_free(&b);
-	return r;
+	if (r)
+		return r;
+	if ((copy = strdup(m.addr)) == NULL)
+		return -ENOMEM;
+	free(*a);
+	*a = copy;
+	return 0;
 }
 
 /* Exit code for a reply the relay refused with. */
@@ -358,13 +370,13 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 		rc = EX_USAGE;
 		goto out_msg;
 	}
-	if (valid_addr(msg.env_from, true)) {
+	if (normalize_addr(&msg.env_from, true)) {
 		fprintf(stderr, "sesrelay sendmail: bad sender address <%s>\n", msg.env_from);
 		rc = EX_DATAERR;
 		goto out_msg;
 	}
 	for (size_t i = 0; i < msg.rcpts.n; i++) {
-		if (valid_addr(msg.rcpts.v[i], false)) {
+		if (normalize_addr(&msg.rcpts.v[i], false)) {
 			fprintf(stderr, "sesrelay sendmail: bad recipient address <%s>\n", msg.rcpts.v[i]);
 			rc = EX_DATAERR;
 			goto out_msg;

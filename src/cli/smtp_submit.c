@@ -29,7 +29,7 @@ struct conn {
 	char in[REPLY_LINE_MAX];
 	size_t inlen;
 	/* EHLO keywords the server offered */
-	bool starttls, auth_plain, size, eightbit, smtputf8;
+	bool starttls, auth_plain, size, eightbit;
 };
 
 static int fail(struct submit_reply *rep, int r, const char *fmt, ...)
@@ -160,8 +160,6 @@ static int read_reply(struct conn *c, struct submit_reply *rep)
 				c->size = true;
 			else if (kl >= 8 && strncasecmp(k, "8BITMIME", 8) == 0)
 				c->eightbit = true;
-			else if (kl >= 8 && strncasecmp(k, "SMTPUTF8", 8) == 0)
-				c->smtputf8 = true;
 			else if (kl >= 5 && strncasecmp(k, "AUTH ", 5) == 0) {
 				char mechs[256];
 				snprintf(mechs, sizeof(mechs), " %.*s ", (int)(kl - 5 > 250 ? 250 : kl - 5), k + 5);
@@ -200,7 +198,7 @@ static int ehlo(struct conn *c, const struct submission *s, struct submit_reply 
 	char cmd[300];
 	int n = snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", s->helo);
 
-	c->starttls = c->auth_plain = c->size = c->eightbit = c->smtputf8 = false;
+	c->starttls = c->auth_plain = c->size = c->eightbit = false;
 	return step(c, rep, "EHLO", 2, cmd, (size_t)n);
 }
 
@@ -287,18 +285,13 @@ static bool has_8bit(const char *p, size_t n)
 static int envelope(struct conn *c, const struct submission *s, struct submit_reply *rep)
 {
 	struct buf cmd = BUF_INIT;
-	bool utf8 = has_8bit(s->env_from, strlen(s->env_from));
 	int r;
 
-	for (size_t i = 0; i < s->rcpts->n; i++)
-		utf8 = utf8 || has_8bit(s->rcpts->v[i], strlen(s->rcpts->v[i]));
 	r = buf_printf(&cmd, "MAIL FROM:<%s>", s->env_from);
 	if (r == 0 && c->size)
 		r = buf_printf(&cmd, " SIZE=%zu", s->data->len);
 	if (r == 0 && c->eightbit && has_8bit(s->data->data, s->data->len))
 		r = buf_puts(&cmd, " BODY=8BITMIME");
-	if (r == 0 && utf8 && c->smtputf8)
-		r = buf_puts(&cmd, " SMTPUTF8");
 	if (r == 0)
 		r = buf_puts(&cmd, "\r\n");
 	if (r == 0)

@@ -15,6 +15,7 @@ import base64
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -245,8 +246,11 @@ class ExitCodesTest(SendmailCase):
         self.assertEqual(self.relay.outbox_count(), 0)
 
     def test_unreachable_relay_is_tempfail(self):
-        self.relay.stop()
-        rc, err = self.send("-f", "a@example.com", "r@example.org")
+        with socket.socket() as s:          # a loopback port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            closed = "127.0.0.1:%d" % s.getsockname()[1]
+        rc, err = self.run_sendmail("--server", closed, "-f", "a@example.com", "r@example.org",
+                                    stdin=b"Subject: t\n\nbody\n")
         self.assertEqual(rc, EX_TEMPFAIL, err)
         self.assertIn("connect", err)
 
