@@ -307,7 +307,7 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 	struct submit_reply rep;
 	struct sendmail_msg msg;
 	struct buf in = BUF_INIT;
-	char date[64], from[320], host[256], helo[256] = "localhost", tlshost[256] = "";
+	char date[64], from[320], helo[256] = "localhost", tlshost[256] = "";
 	char pw[PASSWORD_MAX] = "", err[256] = "";
 	time_t now = time(NULL);
 	struct tm tm;
@@ -391,14 +391,13 @@ static int run(const char *config_path, struct args *a, int argc, char **argv)
 
 	gethostname(helo, sizeof(helo) - 1);
 	helo[sizeof(helo) - 1] = '\0';
-	snprintf(host, sizeof(host), "%s", tlshost);
 	s.helo = helo;
 	/* STARTTLS whenever TLS is configured: --tls-ca, or the relay's own
 	 * certificate (tls_cert) as the pinned trust anchor. */
 	s.tls_ca = a->tls_ca ? a->tls_ca : cfg.tls_cert;
 	s.tls = s.tls_ca != NULL;
 	s.tls_pinned = !a->tls_ca && cfg.tls_cert;
-	s.tls_host = host[0] ? host : NULL;
+	s.tls_host = tlshost[0] ? tlshost : NULL;
 	s.auth_user = a->auth_user;
 	s.auth_password = a->auth_user ? pw : NULL;
 	s.timeout = SUBMIT_TIMEOUT;
