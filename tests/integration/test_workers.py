@@ -225,5 +225,21 @@ class OutboxWorkers(unittest.TestCase):
         relay.stop()
 
 
+
+class StopRightAfterStartTest(unittest.TestCase):
+    """A supervisor (or a test) takes the smtp.listen line as "up" and may
+    send SIGTERM at once: the relay must already catch it then and exit 0
+    after a clean drain, not die by the signal."""
+
+    def test_sigterm_at_first_listen_line(self):
+        for workers in ("1", "2"):
+            for i in range(15):
+                d = Daemon(config={"workers": workers})
+                try:
+                    d.start()
+                    self.assertEqual(d.stop(), 0, "workers %s, round %d" % (workers, i))
+                finally:
+                    d.cleanup()
+
 if __name__ == "__main__":
     unittest.main()
