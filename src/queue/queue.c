@@ -473,7 +473,8 @@ static void w_finish(uv_work_t *w)
 
 	/* The DSN's file is built whole (header and body in one buffer). */
 	if (j->dsn.len)
-		r = queue_store_write(&j->q->dirsync, j->q->dir, j->dsn_id, j->dsn.data, j->dsn.len, NULL, 0);
+		r = queue_store_write(&j->q->dirsync, j->q->dir, j->dsn_id, j->dsn.data,
+			j->dsn.len, NULL, 0);
 	if (r == 0)
 		r = queue_store_remove(&j->q->dirsync, j->q->dir, j->e->id);
 	j->err = r;

@@ -119,8 +119,8 @@ static void do_store(uv_work_t *w)
 	int r = queue_file_build(&t->head, &m, t->msg.data, t->msg.len);
 
 	if (r == 0)
-		r = queue_store_write(queue_dirsync(t->be->q), queue_dir(t->be->q), t->id, t->head.data, t->head.len,
-			t->msg.data, t->msg.len);
+		r = queue_store_write(queue_dirsync(t->be->q), queue_dir(t->be->q), t->id,
+			t->head.data, t->head.len, t->msg.data, t->msg.len);
 	t->err = r;
 }
 

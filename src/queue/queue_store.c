@@ -108,8 +108,8 @@ static int dir_sync(struct durable_group *g, const char *dir)
 	return g ? durable_group_sync(g) : durable_fsync_dir(dir);
 }
 
-int queue_store_write(struct durable_group *g, const char *dir, const char *id, const void *head, size_t head_len,
-	const void *body, size_t body_len)
+int queue_store_write(struct durable_group *g, const char *dir, const char *id,
+	const void *head, size_t head_len, const void *body, size_t body_len)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	struct iovec iov[2] = { { (void *)head, head_len }, { (void *)body, body_len } };

@@ -29,8 +29,8 @@ int queue_store_open(const char *dir, int *lock_fd);
  * temporary file removed). The directory fsync goes through g, the
  * queue directory's group commit (durable.h), so files written at about
  * the same time share one; g NULL: a fsync of its own. */
-int queue_store_write(struct durable_group *g, const char *dir, const char *id, const void *head, size_t head_len,
-	const void *body, size_t body_len);
+int queue_store_write(struct durable_group *g, const char *dir, const char *id,
+	const void *head, size_t head_len, const void *body, size_t body_len);
 /* The whole file into out (reset first), at most max octets. */
 int queue_store_read(const char *dir, const char *id, struct buf *out, size_t max);
 /* The first octets of a file (at least want, if it has them). */
