@@ -525,7 +525,7 @@ static void start_forward(struct api_conn *c)
 	struct ses_forward_req q = {
 		.method = c->fw.method, .path = c->fw.path, .content_type = c->fw.content_type,
 		.body = c->fw.body.data ? c->fw.body.data : "", .body_len = c->fw.body.len,
-		.payload_hash = c->fw.payload_hash,
+		.payload_hash = c->fw.payload_hash, .ndestinations = c->fw.recipients,
 	};
 
 	c->pending++;
@@ -550,7 +550,7 @@ static void start_pinpoint(struct api_conn *c)
 		struct ses_forward_req q = {
 			.method = it->fw.method, .path = it->fw.path, .content_type = it->fw.content_type,
 			.body = it->fw.body.data, .body_len = it->fw.body.len,
-			.payload_hash = it->fw.payload_hash,
+			.payload_hash = it->fw.payload_hash, .ndestinations = it->fw.recipients,
 		};
 		if (!it->send)
 			continue;
