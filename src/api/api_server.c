@@ -747,26 +747,14 @@ static void on_accept(void *arg, struct listener_conn *lc, enum listener_verdict
 
 void api_server_listener_opts(struct api_server *srv, struct listener_opts *o)
 {
-	o->conn_size = sizeof(struct api_conn);
-	o->on_accept = on_accept;
-	o->accept_arg = srv;
-	o->backlog = 511;
-	o->listen_event = "api.listen";
-	o->accept_event = "api.accept";
+	listener_opts_front(o, sizeof(struct api_conn), on_accept, srv, "api.listen", "api.accept");
 }
 
 int api_server_listen_specs(const struct config *cfg, struct listen_spec **out, size_t *n)
 {
-	struct listen_spec *v;
-
-	*n = cfg->api_listen.n;
-	v = calloc(*n ? *n : 1, sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->api_listen.n; i++)
-		v[i] = (struct listen_spec){ "api_listen", cfg->api_listen.v[i], 0 };
-	*out = v;
-	return 0;
+	*out = NULL;
+	*n = 0;
+	return listen_specs_add(out, n, "api_listen", &cfg->api_listen, 0);
 }
 
 static void set_caps(struct api_server *srv)
