@@ -444,6 +444,18 @@ static void test_recipients(void)
 	CHECK_INT((int)fw.recipients, 3);
 	cJSON_Delete(o);
 	api_forward_free(&fw);
+	/* base64 with a line break (the streaming decoder's case) and without
+	 * padding decode as before; what is not base64 is refused */
+	buf_reset(&body);
+	buf_printf(&body, "{\"Content\":{\"Raw\":{\"Data\":\"%.20s\\n%s\"}}}", raw, raw + 20);
+	CHECK_INT(v2("/v2/email/outbound-emails", body.data, &fw, &why, &o), 0);
+	CHECK_INT((int)fw.recipients, 3);
+	cJSON_Delete(o);
+	api_forward_free(&fw);
+	CHECK_INT(v2("/v2/email/outbound-emails", "{\"Content\":{\"Raw\":{\"Data\":\"Zm9vOiBi=YQ==\"}}}",
+		&fw, &why, &o), -EINVAL);
+	CHECK_STR(why.message, "raw message data is not valid base64");
+	api_forward_free(&fw);
 	CHECK_INT(v2("/v2/email/outbound-bulk-emails", "{\"FromEmailAddress\":\"billing@example.com\","
 		"\"DefaultContent\":{\"Template\":{\"TemplateName\":\"t\"}},\"BulkEmailEntries\":["
 		"{\"Destination\":{\"ToAddresses\":[\"a@x.org\"],\"CcAddresses\":[\"b@x.org\"]}},"
