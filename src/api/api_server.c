@@ -53,6 +53,7 @@ struct api_conn {
 	unsigned nreq;
 	/* the request under way */
 	size_t head_len;
+	uintptr_t head_at;		/* where c->in was when the head was parsed */
 	uint64_t body_len;
 	struct http_request req;
 	struct api_route route;
@@ -584,8 +585,10 @@ static void process(struct api_conn *c)
 	c->state = C_BUSY;
 	read_pause(c);
 	uv_timer_stop(&c->timer);
-	/* the buffer may have moved since the head was parsed */
-	if (http_parse_request(c->in.data, c->in.len, &(struct http_limits){
+	/* the buffer may have moved since the head was parsed (its fields
+	 * point into it): then parse it again where it is now */
+	if ((uintptr_t)c->in.data != c->head_at && http_parse_request(c->in.data, c->in.len,
+			&(struct http_limits){
 			.max_head = rt->cfg->api_max_header_size, .max_target = 2048,
 			.max_fields = rt->cfg->api_max_header_fields,
 			.max_body = rt->cfg->api_max_body_size }, &c->req) != (int)c->head_len) {
@@ -682,6 +685,7 @@ static void advance(struct api_conn *c)
 			return;
 		}
 		c->head_len = (size_t)r;
+		c->head_at = (uintptr_t)c->in.data;
 		c->body_len = c->req.content_length;
 		api_route(c->req.method, c->req.target, c->req.path_len, &c->route);
 		if (c->body_len > body_limit(c)) {
