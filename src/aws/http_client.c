@@ -29,18 +29,12 @@
 #define DEFAULT_MAX_RESPONSE (1u << 20)
 
 /* A watched socket. Its poll handle outlives curl's interest between two
- * transfers on a kept-alive connection ("parked": still in the list,
- * watched for readability only) and is closed only when curl closes the socket (close_socket_cb),
+ * transfers on a kept-alive connection ("parked": stopped, still in the
+ * list) and is closed only when curl closes the socket (close_socket_cb),
  * so a pooled connection costs no handle set-up per request. */
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
-	/* UV_READABLE/UV_WRITABLE the poll is started with (0: stopped):
-	 * uv_poll_start() costs two epoll_ctl calls, so it is called only
-	 * when curl asks for other events. */
-	int events;
-	/* curl keeps the connection for reuse and watches it no more; the
-	 * poll stays on UV_READABLE so a request on it costs no epoll_ctl */
 	bool parked;
 	struct http_client *client;
 	struct sock_ctx *next, *prev;	/* client's socket list */
@@ -288,13 +282,6 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 	struct sock_ctx *s = h->data;
 	int flags = 0;
 
-	if (s->parked) {
-		/* an idle kept connection closed or spoke out of turn: stop
-		 * watching it; curl's own check finds it dead before reuse */
-		uv_poll_stop(&s->poll);
-		s->events = 0;
-		return;
-	}
 	if (status < 0)
 		flags = CURL_CSELECT_ERR;
 	if (events & UV_READABLE)
@@ -324,15 +311,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 			if (c->closing) {
 				sock_close(s);
 			} else {
-				if (s->events & UV_WRITABLE) {
-					/* an idle socket is always writable */
-					if (uv_poll_start(&s->poll, UV_READABLE, poll_cb) == 0) {
-						s->events = UV_READABLE;
-					} else {
-						uv_poll_stop(&s->poll);
-						s->events = 0;
-					}
-				}
+				uv_poll_stop(&s->poll);
 				s->parked = true;
 			}
 		}
@@ -370,15 +349,11 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		events |= UV_READABLE;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= UV_WRITABLE;
-	if (events == s->events)
-		return 0;
 	r = uv_poll_start(&s->poll, events, poll_cb);
 	if (r) {
 		log_msg(LVL_ERROR, "http.poll_start", "fd %d: %s", (int)fd, uv_strerror(r));
-		s->events = 0;
 		return -1;
 	}
-	s->events = events;
 	return 0;
 }
 
