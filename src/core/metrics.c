@@ -48,6 +48,8 @@ static struct {
 	struct error_slot errors[METRICS_MAX_ERROR_CODES];
 	atomic_size_t nerrors;			/* published slots */
 	counter errors_other;
+	counter reloads_ok;
+	counter reloads_failed;
 } m;
 
 #define METRICS_MAX_TEXT (32 * 1024)
@@ -99,6 +101,14 @@ void metrics_ses_request(double seconds)
 	ADD(m.ses_buckets[i], 1);
 	ADD(m.ses_sum_ns, (uint64_t)(seconds * 1e9 + 0.5));
 	ADD(m.ses_count, 1);
+}
+
+void metrics_reload(bool ok)
+{
+	if (ok)
+		ADD(m.reloads_ok, 1);
+	else
+		ADD(m.reloads_failed, 1);
 }
 
 void metrics_sanitize_code(const char *in, char *out, size_t outlen)
@@ -260,6 +270,13 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 	if (GET(m.errors_other))
 		buf_printf(b, "sesrelay_ses_errors_total{code=\"other\"} %llu\n",
 			(unsigned long long)GET(m.errors_other));
+
+	head(b, "sesrelay_reloads_total", "counter",
+		"Configuration reloads (SIGHUP): ok, or failed and the running configuration kept.");
+	buf_printf(b, "sesrelay_reloads_total{outcome=\"ok\"} %llu\n",
+		(unsigned long long)GET(m.reloads_ok));
+	buf_printf(b, "sesrelay_reloads_total{outcome=\"failed\"} %llu\n",
+		(unsigned long long)GET(m.reloads_failed));
 
 	if (x && x->have_creds) {
 		head(b, "sesrelay_sts_refreshes_total", "counter",

@@ -41,6 +41,10 @@ void metrics_smtp_txn(int code, uint64_t size, size_t nrcpt);
 void metrics_ses_request(double seconds);
 void metrics_ses_error(const char *code);
 
+/* One configuration reload (SIGHUP): applied, or refused and the running
+ * configuration kept. */
+void metrics_reload(bool ok);
+
 /* State read at scrape time. */
 struct metrics_scrape {
 	bool have_creds;		/* backend ses: the creds_* series exist */

@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "server.h"
 #include "ses_backend.h"
@@ -225,10 +226,12 @@ static void reload(struct relay *m)
 
 	if (runtime_load(m->config_path, &rt, err, sizeof(err)) != 0) {
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
 		return;
 	}
 	runtime_unref(m->rt);
 	m->rt = rt;
+	metrics_reload(true);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	m->reload_gen++;

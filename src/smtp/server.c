@@ -273,10 +273,12 @@ static void reload(struct server *srv)
 
 	if (runtime_load(srv->config_path, &rt, err, sizeof(err)) != 0) {
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
 		return;
 	}
 	server_set_runtime(srv, rt);
 	runtime_unref(rt);
+	metrics_reload(true);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
 	log_msg(LVL_INFO, "config.reload", "configuration reloaded; it applies to new connections "

@@ -140,6 +140,18 @@ static void creds_series(void)
 	CHECK(scrape("sesrelay_credentials_expiry_seconds", &x) == 0);
 }
 
+static void reloads(void)
+{
+	metrics_reset();
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 0);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"failed\"}", NULL) == 0);
+	metrics_reload(true);
+	metrics_reload(false);
+	metrics_reload(true);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 2);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"failed\"}", NULL) == 1);
+}
+
 static void exposition_shape(void)
 {
 	struct buf b = BUF_INIT;
@@ -214,6 +226,7 @@ int main(void)
 	histogram();
 	error_codes();
 	creds_series();
+	reloads();
 	exposition_shape();
 	threads();
 	return check_report();
