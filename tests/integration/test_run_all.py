@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-_loader = importlib.machinery.SourceFileLoader("run_all", os.path.join(HERE, "run-all"))
+_loader = importlib.machinery.SourceFileLoader("run_all", os.path.join(os.path.dirname(HERE), "run-all"))
 _spec = importlib.util.spec_from_loader("run_all", _loader)
 run_all = importlib.util.module_from_spec(_spec)
 _loader.exec_module(run_all)

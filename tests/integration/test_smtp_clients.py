@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CORPUS = os.path.join(HERE, "data", "mail-corpus", "eml")
+CORPUS = os.path.join(os.path.dirname(HERE), "data", "mail-corpus", "eml")
 USERS = {"alice": "wonderland", "bob": "builder pass 42"}
 
 
