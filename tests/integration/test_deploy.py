@@ -374,7 +374,7 @@ WORKLOADS = ("Deployment", "StatefulSet")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Queue mode's keys, which the statefulset overlay sets: allowed there while
 # the relay's configuration table does not have them yet.
-QUEUE_KEYS = {"delivery", "queue_dir", "send_rate_share"}
+QUEUE_KEYS = {"delivery", "queue_dir", "send_rate_share", "bounce_from"}
 
 
 def selects(selector, labels):

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import smtplib
 import socket
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+import test_metrics  # noqa: E402
+from test_metrics import Scrape, message, send  # noqa: E402
 
 try:
     import yaml
@@ -224,23 +225,6 @@ def expand(expr, instance=".*", rate_interval="1m"):
             .replace("$job", JOB).replace("$instance", instance))
 
 
-def message(subject, body="hello\r\n"):
-    return ("From: app@example.com\r\nTo: r@example.org\r\nSubject: %s\r\n\r\n%s"
-            % (subject, body)).encode()
-
-
-def send(addr, rcpts, raw):
-    with smtplib.SMTP(addr[0], addr[1], timeout=30) as s:
-        code, text = s.ehlo("client.test")
-        s.mail("app@example.com")
-        for r in rcpts:
-            code, text = s.rcpt(r)
-            if code != 250:
-                return code, text.decode()
-        code, text = s.data(raw)
-        return code, text.decode()
-
-
 class Prometheus:
     """One Prometheus server on loopback with its own config and storage."""
 
@@ -338,6 +322,8 @@ class LivePrometheusTest(unittest.TestCase):
         sd.require_binary()
         need_yaml()
         need("prometheus")
+        if test_metrics.text_string_to_metric_families is None:
+            missing("prometheus_client (python3-prometheus-client)")
         try:
             import moto  # noqa: F401
         except ImportError:
@@ -424,8 +410,6 @@ class LivePrometheusTest(unittest.TestCase):
             "ses_requests": 'sesrelay_ses_request_duration_seconds_count{job="%s"}' % JOB,
             "connections": 'sesrelay_connections_total{job="%s"}' % JOB,
         }
-        from test_metrics import Scrape
-
         def relay():
             s = Scrape(self.admin)
             return {
@@ -448,13 +432,13 @@ class LivePrometheusTest(unittest.TestCase):
         self.wait(lambda: prom() == before, 30, "Prometheus to show %r" % before)
         n, rcpts, size = 4, ["a@example.org", "b@example.org", "c@example.org"], 0
         for i in range(n):
-            raw = message("prom %d" % i, "line %d\r\n" % i)
+            raw = message(subject="prom %d" % i, body="line %d\r\n" % i)
             code, text = send(self.d.addr, rcpts, raw)
             self.assertEqual(code, 250, text)
             size += len(raw)
         # one refused by SES: a 5xx, nothing sent
         self.emu.fault("SendRawEmail", status=400, code="MessageRejected", message="x", count=1)
-        code, text = send(self.d.addr, rcpts[:1], message("refused"))
+        code, text = send(self.d.addr, rcpts[:1], message(subject="refused"))
         self.assertGreaterEqual(code, 500, text)
         want = dict(before)
         want["messages"] += n
@@ -475,10 +459,10 @@ class LivePrometheusTest(unittest.TestCase):
     def test_dashboard_expressions_return_data(self):
         # Traffic, and one SES error so the errors-by-code panel has a code.
         for i in range(3):
-            code, text = send(self.d.addr, ["a@example.org"], message("dash %d" % i))
+            code, text = send(self.d.addr, ["a@example.org"], message(subject="dash %d" % i))
             self.assertEqual(code, 250, text)
         self.emu.fault("SendRawEmail", status=400, code="MessageRejected", message="x", count=1)
-        code, text = send(self.d.addr, ["a@example.org"], message("dash refused"))
+        code, text = send(self.d.addr, ["a@example.org"], message(subject="dash refused"))
         self.assertGreaterEqual(code, 500, text)
         self.wait(lambda: self.prom.value(
             'sum(sesrelay:ses_errors:rate5m{job="%s",code="MessageRejected"})' % JOB),
@@ -516,7 +500,7 @@ class LivePrometheusTest(unittest.TestCase):
         # refused by SES, the cache drops them and cannot get new ones.
         self.emu.set_trust(False)
         self.emu.expire()
-        code, text = send(self.d.addr, ["a@example.org"], message("no creds"))
+        code, text = send(self.d.addr, ["a@example.org"], message(subject="no creds"))
         self.assertTrue(400 <= code < 500, (code, text))
 
         def firing():
@@ -535,7 +519,7 @@ class LivePrometheusTest(unittest.TestCase):
         [rule] = [r for g in self.prom.api("rules", type="alert")["groups"]
                   for r in g["rules"] if r["name"] == name]
         self.assertEqual(rule["state"], "inactive")
-        code, text = send(self.d.addr, ["a@example.org"], message("again"))
+        code, text = send(self.d.addr, ["a@example.org"], message(subject="again"))
         self.assertEqual(code, 250, text)
 
 
