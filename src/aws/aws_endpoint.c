@@ -44,7 +44,7 @@ int aws_region_resolve(const char *config_region, char *out, size_t outlen)
 static int copy_url(const char *url, char *out, size_t outlen)
 {
 	size_t n = strlen(url);
-	char host[256], path[AWS_URL_MAX];
+	struct aws_url parsed;
 
 	while (n > 0 && url[n - 1] == '/')
 		n--;
@@ -52,7 +52,7 @@ static int copy_url(const char *url, char *out, size_t outlen)
 		return -EINVAL;
 	memcpy(out, url, n);
 	out[n] = '\0';
-	return aws_url_split(out, host, sizeof(host), path, sizeof(path));
+	return aws_url_parse(out, &parsed);
 }
 
 int aws_endpoint_resolve(enum aws_service svc, const char *region, char *out, size_t outlen)
@@ -85,39 +85,6 @@ int aws_endpoint_resolve(enum aws_service svc, const char *region, char *out, si
 	n = snprintf(out, outlen, "https://%s.%s.amazonaws.com",
 		svc == AWS_SERVICE_STS ? "sts" : "email", region);
 	return n < 0 || (size_t)n >= outlen ? -EINVAL : 0;
-}
-
-int aws_url_split(const char *url, char *host, size_t hostlen, char *path, size_t pathlen)
-{
-	const char *p, *h, *at;
-	size_t hl;
-
-	if (strncasecmp(url, "https://", 8) == 0)
-		h = url + 8;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		h = url + 7;
-	else
-		return -EINVAL;
-	p = h + strcspn(h, "/?#");
-	/* userinfo is never sent as part of Host */
-	at = memchr(h, '@', (size_t)(p - h));
-	if (at)
-		h = at + 1;
-	hl = (size_t)(p - h);
-	if (hl == 0 || hl >= hostlen)
-		return -EINVAL;
-	for (size_t i = 0; i < hl; i++)
-		if ((unsigned char)h[i] <= ' ' || h[i] == 0x7f)
-			return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (*p != '/' && *p != '\0')
-		return -EINVAL;	/* query or fragment without a path */
-	if ((size_t)snprintf(path, pathlen, "%.*s", (int)strcspn(p, "?#"), *p ? p : "/") >= pathlen)
-		return -EINVAL;
-	if (path[0] == '\0')
-		snprintf(path, pathlen, "/");
-	return 0;
 }
 
 const char *aws_ca_bundle(void)

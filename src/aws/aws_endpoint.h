@@ -16,10 +16,11 @@
 
 #include <stddef.h>
 
+#include "aws_url.h"
+
 enum aws_service { AWS_SERVICE_STS, AWS_SERVICE_SES, AWS_SERVICE_SESV2 };
 
 #define AWS_REGION_MAX 32	/* with the NUL; matches sigv4_key.region */
-#define AWS_URL_MAX 512
 
 /* 0, or -ENOENT when no source names a region, or -EINVAL when the name
  * is not [a-z0-9-] (1..31 characters). */
@@ -28,10 +29,6 @@ int aws_region_resolve(const char *config_region, char *out, size_t outlen);
 /* The endpoint URL without a trailing '/'. -EINVAL when an override is
  * not an http:// or https:// URL or does not fit. */
 int aws_endpoint_resolve(enum aws_service svc, const char *region, char *out, size_t outlen);
-
-/* Split an http(s) URL into the Host header value (host[:port], as sent
- * and signed) and the path ("/" when empty). -EINVAL when malformed. */
-int aws_url_split(const char *url, char *host, size_t hostlen, char *path, size_t pathlen);
 
 /* AWS_CA_BUNDLE, or NULL (the system store). */
 const char *aws_ca_bundle(void);

@@ -1,4 +1,5 @@
 #include "aws_xml.h"
+#include "aws_retry.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -381,29 +382,6 @@ int aws_parse_iso8601(const char *s, time_t *out)
 	return 0;
 }
 
-bool aws_error_code_retryable(const char *code)
-{
-	static const char *const codes[] = {
-		"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
-		"RequestThrottledException", "TooManyRequestsException", "SlowDown",
-		"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException",
-		"ServiceUnavailable", "ServiceUnavailableException", "InternalFailure",
-		"InternalError", "InternalServerError", "InternalServiceError",
-		"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-		"IDPCommunicationError", "ExpiredToken", "ExpiredTokenException", "RequestExpired",
-		"RequestTimeTooSkewed", "EC2ThrottledException", "TransactionInProgressException",
-		/* Account-level pauses: the operator fixes them, the message is fine. */
-		"AccountSendingPausedException", "SendingPausedException",
-	};
-
-	if (code == NULL)
-		return false;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(code, codes[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Copy printable ASCII only: each non-ASCII UTF-8 sequence becomes one
  * '?', each control character a space (no CR/LF can split a log line or
  * an SMTP reply), ends trimmed;
@@ -546,6 +524,7 @@ int aws_error_parse(int status, const char *body, size_t len, const char *amzn_e
 		out->retryable = status >= 500 || status == 429 || status == 0;
 		return -ENOENT;
 	}
-	out->retryable = status >= 500 || status == 429 || aws_error_code_retryable(out->code);
+	out->retryable = status >= 500 || status == 429 ||
+		aws_error_code_retryable(out->code, out->message);
 	return 0;
 }

@@ -49,8 +49,6 @@ int aws_parse_iso8601(const char *s, time_t *out);
 int aws_error_parse(int status, const char *body, size_t len, const char *amzn_error_type,
 	struct aws_error *out);
 
-/* Whether an AWS error code means "try again later" (throttling, server
- * side trouble, expired credentials that a refresh will fix). */
-bool aws_error_code_retryable(const char *code);
+/* retryable comes from the one classification, aws_retry.h. */
 
 #endif

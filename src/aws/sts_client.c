@@ -8,15 +8,12 @@
 
 #include <openssl/crypto.h>
 
-#include "aws_endpoint.h"
+#include "aws_call.h"
 #include "aws_query.h"
-#include "aws_request.h"
 #include "aws_xml.h"
 #include "buf.h"
 #include "http_client.h"
 #include "log.h"
-#include "sigv4.h"
-#include "version.h"
 
 #define STS_VERSION "2011-06-15"
 #define CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
@@ -24,12 +21,9 @@
 
 struct sts_client {
 	struct http_client *http;
-	char url[AWS_URL_MAX];
-	char host[256];
-	char path[AWS_URL_MAX];
-	char region[AWS_REGION_MAX];
+	struct aws_target target;
 	unsigned timeout_ms;
-	atomic_long skew;		/* server clock - ours, from Date headers; read by workers */
+	struct aws_clock clock;		/* from STS's Date headers; read by workers */
 };
 
 enum sts_op { OP_ASSUME_ROLE, OP_IDENTITY, OP_WEB_IDENTITY };
@@ -58,9 +52,7 @@ int sts_client_new(struct http_client *http, const char *endpoint, const char *r
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	if ((size_t)snprintf(s->url, sizeof(s->url), "%s", endpoint) >= sizeof(s->url) ||
-	    (size_t)snprintf(s->region, sizeof(s->region), "%s", region) >= sizeof(s->region) ||
-	    aws_url_split(endpoint, s->host, sizeof(s->host), s->path, sizeof(s->path))) {
+	if (aws_target_init(&s->target, endpoint, "", region, "sts")) {
 		free(s);
 		return -EINVAL;
 	}
@@ -87,17 +79,6 @@ void sts_call_cancel(struct sts_call *c)
 		return;
 	http_call_cancel(c->http);
 	call_free(c);
-}
-
-static void set_error(struct aws_error *e, enum sts_op op, int status, bool retryable,
-	const char *code, const char *msg)
-{
-	memset(e, 0, sizeof(*e));
-	e->status = status;
-	e->retryable = retryable;
-	snprintf(e->code, sizeof(e->code), "%s", code);
-	snprintf(e->message, sizeof(e->message), "%s", msg);
-	snprintf(e->step, sizeof(e->step), "%s", op_step[op]);
 }
 
 int sts_arn_account(const char *arn, char *out, size_t outlen)
@@ -232,16 +213,6 @@ int sts_parse_identity(const char *body, size_t len, struct sts_identity *id,
 
 /* ---- completion ---- */
 
-static void transport_error(struct aws_error *why, enum sts_op op, const struct http_response *res)
-{
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "STS unreachable: %s",
-		res->error_text ? res->error_text : "transport error");
-	set_error(why, op, 0, res->error != -EINVAL && res->error != -EPROTO,
-		res->error == -ETIMEDOUT ? "Timeout" : "NetworkError", msg);
-}
-
 /* The SDKs' clock-skew correction: requests are signed on the server's
  * clock as its Date headers show it, and credential expirations are moved
  * onto ours, so a relay whose clock is behind never holds on to
@@ -249,27 +220,28 @@ static void transport_error(struct aws_error *why, enum sts_op op, const struct 
  * of one second, so small differences are noise. */
 static void track_skew(struct sts_client *s, time_t server)
 {
-	long skew = (long)(server - time(NULL));
+	long before = aws_clock_observe(&s->clock, server);
+	long skew = aws_clock_skew(&s->clock);
 
-	if (server <= 0)
-		return;
-	if (skew >= -2 && skew <= 2)
-		skew = 0;
-	if (labs(skew - atomic_load(&s->skew)) > 30) {
+	if (server > 0 && labs(skew - before) > 30) {
 		struct logline l;
 
 		if (log_begin(&l, labs(skew) > 60 ? LVL_WARN : LVL_INFO, "sts.clock_skew")) {
 			log_int(&l, "seconds", skew);
-			log_str(&l, "endpoint", s->url);
+			log_str(&l, "endpoint", s->target.url);
 			log_end(&l);
 		}
 	}
-	atomic_store(&s->skew, skew);
 }
 
 long sts_client_clock_skew(const struct sts_client *s)
 {
-	return atomic_load(&((struct sts_client *)s)->skew);
+	return aws_clock_skew(&s->clock);
+}
+
+const struct aws_clock *sts_client_clock(const struct sts_client *s)
+{
+	return &s->clock;
 }
 
 static void on_http_done(void *arg, const struct http_response *res)
@@ -283,21 +255,20 @@ static void on_http_done(void *arg, const struct http_response *res)
 	memset(&why, 0, sizeof(why));
 	if (res->error == 0)
 		track_skew(c->client, res->date);
+	err = aws_call_error(res, &why);
 	if (res->error) {
-		transport_error(&why, c->op, res);
-		err = res->error;
-	} else if (res->status != 200) {
-		aws_error_parse((int)res->status, res->body.data, res->body.len,
-			res->amzn_error_type, &why);
-		snprintf(why.step, sizeof(why.step), "%s", op_step[c->op]);
-		err = -EACCES;
-	} else if (c->op == OP_IDENTITY) {
+		char msg[sizeof(why.message)];
+
+		snprintf(msg, sizeof(msg), "STS unreachable: %.200s",
+			why.message[0] ? why.message : "transport error");
+		memcpy(why.message, msg, sizeof(msg));
+	} else if (err == 0 && c->op == OP_IDENTITY) {
 		err = sts_parse_identity(res->body.data, res->body.len, &id, &why);
-	} else {
+	} else if (err == 0) {
 		err = sts_parse_credentials(res->body.data, res->body.len,
 			c->op == OP_WEB_IDENTITY ? "web_identity" : "assume_role", &creds, &why);
 		if (err == 0)
-			creds->expiration -= c->client->skew;
+			creds->expiration -= aws_clock_skew(&c->client->clock);
 	}
 	if (err && why.step[0] == '\0')
 		snprintf(why.step, sizeof(why.step), "%s", op_step[c->op]);
@@ -318,38 +289,14 @@ static void on_http_done(void *arg, const struct http_response *res)
 static int start(struct sts_client *s, struct sts_call *c, const struct aws_creds *signer,
 	struct sts_call **out)
 {
-	/* AssumeRoleWithWebIdentity is unsigned: the token is the proof. */
-	static const char *const plain[] = {
-		"Content-Type: " CONTENT_TYPE, "User-Agent: sesrelay/" SESRELAY_VERSION, NULL };
-	struct aws_signed_headers h;
-	struct http_request req;
-	int r = 0;
+	struct aws_call_req req = {
+		.target = &s->target, .creds = signer, .clock = &s->clock,
+		.content_type = CONTENT_TYPE, .body = c->body.data, .body_len = c->body.len,
+		.timeout_ms = s->timeout_ms, .max_response = MAX_RESPONSE,
+	};
+	/* AssumeRoleWithWebIdentity goes unsigned (signer NULL): the token is the proof. */
+	int r = aws_call_send(s->http, &req, on_http_done, c, &c->http);
 
-	memset(&h, 0, sizeof(h));
-	if (signer) {
-		char hash[65];
-		struct aws_post p = {
-			.host = s->host, .path = s->path, .region = s->region, .service = "sts",
-			.content_type = CONTENT_TYPE, .payload_hash = hash,
-		};
-
-		sigv4_sha256_hex(c->body.data, c->body.len, hash);
-		r = aws_sign_post(&p, signer, time(NULL) + atomic_load(&s->skew), NULL, &h);
-	}
-	if (r) {
-		call_free(c);
-		return r;
-	}
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = s->url;
-	req.headers = signer ? h.lines : plain;
-	req.body = c->body.data;
-	req.body_len = c->body.len;
-	req.timeout_ms = s->timeout_ms;
-	req.max_response = MAX_RESPONSE;
-	r = http_client_send(s->http, &req, on_http_done, c, &c->http);
-	aws_signed_headers_free(&h);	/* curl keeps its own copy */
 	if (r) {
 		call_free(c);
 		return r;

@@ -29,6 +29,7 @@
 
 #include "aws_creds.h"
 
+struct aws_clock;
 struct http_client;
 struct sts_client;
 struct sts_call;
@@ -77,6 +78,8 @@ void sts_call_cancel(struct sts_call *c);
  * Date header of the last answer; 0 until then. Requests are signed on
  * the STS clock, and credential expirations are converted to our clock. */
 long sts_client_clock_skew(const struct sts_client *s);
+/* That clock, for every other AWS call (SES, `check`): lives as long as s. */
+const struct aws_clock *sts_client_clock(const struct sts_client *s);
 
 /* Pure parsers (exposed for tests). Credentials from an AssumeRole* result
  * body: -EINVAL with why filled when a field is missing or malformed. */

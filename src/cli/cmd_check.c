@@ -18,15 +18,14 @@
 
 #include <uv.h>
 
+#include "aws_call.h"
 #include "aws_creds.h"
 #include "aws_identity.h"
 #include "aws_query.h"
-#include "aws_request.h"
 #include "aws_xml.h"
 #include "commands.h"
 #include "config.h"
 #include "creds_cache.h"
-#include "creds_chain.h"
 #include "http_client.h"
 #include "log.h"
 #include "ses_client.h"
@@ -36,8 +35,7 @@
 struct check {
 	uv_loop_t loop;
 	struct config cfg;
-	struct aws_identity *id;
-	struct creds_provider *base;
+	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
 	struct aws_creds *assumed;
 	struct ses_client *ses;
 	struct ses_body body;
@@ -123,9 +121,8 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 	void (*cb)(struct check *c, const struct http_response *res))
 {
 	struct query *q = calloc(1, sizeof(*q));
-	struct aws_signed_headers h;
-	char host[256], path[AWS_URL_MAX], url[AWS_URL_MAX], hash[65];
-	struct http_request hr;
+	struct aws_target t;
+	char url[AWS_URL_MAX];
 	int r;
 
 	if (q == NULL)
@@ -141,25 +138,18 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 	if (r == 0)
 		r = aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, url, sizeof(url));
 	if (r == 0)
-		r = aws_url_split(url, host, sizeof(host), path, sizeof(path));
+		r = aws_target_init(&t, url, "", c->id->region, "ses");
 	if (r == 0) {
-		struct aws_post p = {
-			.host = host, .path = path, .region = c->id->region,
-			.service = "ses", .content_type = ses_content_type(SES_API_V1),
-			.payload_hash = hash,
-		};
-
-		sigv4_sha256_hex(q->body.data, q->body.len, hash);
-		r = aws_sign_post(&p, c->assumed, time(NULL), NULL, &h);
-	}
-	if (r == 0) {
-		hr = (struct http_request){
-			.method = "POST", .url = url, .headers = h.lines,
+		/* Signed on AWS's clock, as the relay signs: a skewed host
+		 * clock must fail `check` exactly when it fails the relay. */
+		struct aws_call_req req = {
+			.target = &t, .creds = c->assumed, .clock = sts_client_clock(c->id->sts),
+			.content_type = ses_content_type(SES_API_V1),
 			.body = q->body.data, .body_len = q->body.len,
 			.timeout_ms = c->cfg.ses_timeout * 1000, .max_response = 256 * 1024,
 		};
-		r = http_client_send(c->id->http, &hr, on_query, q, NULL);
-		aws_signed_headers_free(&h);
+
+		r = aws_call_send(c->id->http, &req, on_query, q, NULL);
 	}
 	if (r) {
 		buf_free(&q->body);
@@ -174,14 +164,13 @@ static bool read_only_refused(struct check *c, const char *label, const char *ac
 {
 	struct aws_error e;
 
+	if (aws_call_error(res, &e) == 0)
+		return false;
 	if (res->error) {
 		c->failures++;
-		say(label, "FAIL: SES unreachable: %s", res->error_text ? res->error_text : "?");
+		say(label, "FAIL: SES unreachable: %s", e.message[0] ? e.message : "?");
 		return true;
 	}
-	if (res->status == 200)
-		return false;
-	aws_error_parse((int)res->status, res->body.data, res->body.len, res->amzn_error_type, &e);
 	if (strncmp(e.code, "AccessDenied", 12) == 0) {
 		c->warnings++;
 		say(label, "WARN: the role may not call %s (fine for sending; "
@@ -282,6 +271,7 @@ static void step_send(struct check *c)
 	struct ses_client_opts o = {
 		.api = (enum ses_api)c->cfg.ses_api, .endpoint = c->id->ses_endpoint,
 		.region = c->id->region, .timeout_ms = c->cfg.ses_timeout * 1000,
+		.clock = sts_client_clock(c->id->sts),
 	};
 	struct ses_send *send;
 	char msg[1024], date[64];
@@ -394,8 +384,6 @@ static void done(struct check *c)
 		say("result", "FAILED: %d step(s) failed, %d warning(s)", c->failures, c->warnings);
 	else
 		say("result", "ok%s", c->warnings ? " (with warnings)" : "");
-	creds_provider_destroy(c->base);
-	c->base = NULL;
 	aws_identity_close(c->id);
 }
 
@@ -457,8 +445,7 @@ int cmd_check(const char *config_path, int argc, char **argv)
 		config_free(&c.cfg);
 		return 1;
 	}
-	if (aws_identity_new(&c.cfg, &c.loop, &c.id, err, sizeof(err)) ||
-	    creds_base_new(&c.cfg, &c.loop, c.id->http, &c.base, err, sizeof(err))) {
+	if (aws_identity_new(&c.cfg, &c.loop, &c.id, err, sizeof(err))) {
 		fprintf(stderr, "sesrelay check: %s\n", err);
 		c.failures++;
 		aws_identity_close(c.id);
@@ -466,7 +453,9 @@ int cmd_check(const char *config_path, int argc, char **argv)
 		say("region", "%s", c.id->region);
 		say("sts endpoint", "%s", c.id->sts_endpoint);
 		say("ses endpoint", "%s", c.id->ses_endpoint);
-		if (creds_provider_get(c.base, on_base, &c)) {
+		/* The stack's own base credentials: the AssumeRole that follows
+		 * uses them, so the base source (credential_process...) runs once. */
+		if (aws_identity_base_credentials(c.id, on_base, &c)) {
 			c.failures++;
 			done(&c);
 		}
@@ -477,7 +466,6 @@ int cmd_check(const char *config_path, int argc, char **argv)
 		ses_body_free(&c.body);
 	if (c.assumed)
 		aws_creds_unref(c.assumed);
-	creds_provider_destroy(c.base);
 	aws_identity_free(c.id);
 	uv_loop_close(&c.loop);
 	http_global_cleanup();

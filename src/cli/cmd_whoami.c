@@ -18,7 +18,6 @@
 #include "commands.h"
 #include "config.h"
 #include "creds_cache.h"
-#include "creds_chain.h"
 #include "http_client.h"
 #include "log.h"
 #include "sts_client.h"
@@ -26,8 +25,7 @@
 struct whoami {
 	uv_loop_t loop;
 	struct config cfg;
-	struct aws_identity *id;	/* the relay's own stack: STS, AssumeRole, cache */
-	struct creds_provider *base;	/* a second base chain, to show the base identity */
+	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
 	int rc;				/* exit code once done, -1 while running */
 };
 
@@ -124,7 +122,7 @@ static int setup(struct whoami *w, char *err, size_t errlen)
 		return r;
 	printf("region:           %s\n", w->id->region);
 	printf("sts endpoint:     %s\n", w->id->sts_endpoint);
-	return creds_base_new(&w->cfg, &w->loop, w->id->http, &w->base, err, errlen);
+	return 0;
 }
 
 int cmd_whoami(const char *config_path, int argc, char **argv)
@@ -155,7 +153,9 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "sesrelay whoami: %s\n", err);
 		w.rc = 2;
 	} else {
-		r = creds_provider_get(w.base, on_base, &w);
+		/* The stack's own base credentials: the AssumeRole that follows
+		 * uses them, so the base source (credential_process...) runs once. */
+		r = aws_identity_base_credentials(w.id, on_base, &w);
 		if (r) {
 			fprintf(stderr, "sesrelay whoami: cannot look for base credentials: %s\n",
 				strerror(-r));
@@ -168,7 +168,6 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 		w.rc = 1;
 	fflush(stdout);
 
-	creds_provider_destroy(w.base);
 	aws_identity_close(w.id);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 	aws_identity_free(w.id);

@@ -78,10 +78,13 @@ int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_ident
 			snprintf(err, errlen, "cannot set up AssumeRole: %s", strerror(-r));
 	}
 	if (r == 0) {
+		id->assume = assume;
 		r = creds_cache_new(loop, assume, &co, &id->cache);
 		assume = NULL;	/* the cache owns it now, even when it failed */
-		if (r)
+		if (r) {
+			id->assume = NULL;
 			snprintf(err, errlen, "cannot set up the credentials cache: %s", strerror(-r));
+		}
 	}
 	creds_provider_destroy(base);
 	creds_provider_destroy(assume);
@@ -91,6 +94,13 @@ int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_ident
 	}
 	*out = id;
 	return 0;
+}
+
+int aws_identity_base_credentials(struct aws_identity *id, creds_cb cb, void *arg)
+{
+	if (id == NULL || id->assume == NULL)
+		return -EINVAL;
+	return creds_assume_role_base(id->assume, cb, arg);
 }
 
 void aws_identity_close(struct aws_identity *id)
@@ -106,6 +116,7 @@ void aws_identity_close(struct aws_identity *id)
 	if (id->http)
 		http_client_close(id->http);
 	id->cache = NULL;
+	id->assume = NULL;
 	id->sts = NULL;
 	id->http = NULL;
 }

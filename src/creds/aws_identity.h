@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "aws_creds.h"
 #include "aws_endpoint.h"
 #include "config.h"
 
@@ -26,6 +27,7 @@ struct aws_identity {
 	struct http_client *http;
 	struct sts_client *sts;
 	struct creds_cache *cache;	/* owns the AssumeRole provider, which owns the base chain */
+	struct creds_provider *assume;	/* borrowed from the cache */
 	char region[AWS_REGION_MAX];
 	char role_account[16];
 	char sts_endpoint[AWS_URL_MAX];
@@ -36,6 +38,11 @@ struct aws_identity {
 /* Nothing of cfg is kept. Errors are one line naming the key or variable. */
 int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_identity **out,
 	char *err, size_t errlen);
+/* The base credentials this stack assumes the role with, for `check` and
+ * `whoami` to show and prove (GetCallerIdentity); the next AssumeRole of
+ * the cache uses these same credentials, so the base source runs once.
+ * Returns 0 and calls cb once, or a negative code and never cb. */
+int aws_identity_base_credentials(struct aws_identity *id, creds_cb cb, void *arg);
 void aws_identity_close(struct aws_identity *id);
 void aws_identity_free(struct aws_identity *id);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -12,7 +13,7 @@
 #include "log.h"
 #include "sts_client.h"
 
-enum step { IDLE, BASE, ASSUME, IDENTITY };
+enum step { IDLE, BASE_ONLY, BASE, ASSUME, IDENTITY };
 
 struct assume_role {
 	struct creds_provider p;
@@ -27,6 +28,7 @@ struct assume_role {
 	enum step step;
 	struct sts_call *call;
 	struct aws_creds *assumed;	/* between AssumeRole and the identity check */
+	struct aws_creds *next_base;	/* from creds_assume_role_base(), for the next get() */
 	creds_cb cb;
 	void *arg;
 	int busy;			/* inside a callback we may not free under */
@@ -72,6 +74,7 @@ static void really_free(struct assume_role *a)
 {
 	creds_provider_destroy(a->base);
 	aws_creds_unref(a->assumed);
+	aws_creds_unref(a->next_base);
 	free(a->role_arn);
 	if (a->external_id) {
 		OPENSSL_cleanse(a->external_id, strlen(a->external_id));
@@ -190,6 +193,14 @@ static void on_base(void *arg, int err, struct aws_creds *base, const struct aws
 	int r;
 
 	a->busy++;
+	if (a->step == BASE_ONLY) {
+		if (err == 0) {
+			aws_creds_unref(a->next_base);
+			a->next_base = aws_creds_ref(base);
+		}
+		finish(a, err, err ? NULL : base, why);
+		goto out;
+	}
 	if (err) {
 		struct aws_error w;
 
@@ -215,25 +226,56 @@ out:
 		really_free(a);
 }
 
-static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
+/* Start a get() (BASE) or a base-only lookup (BASE_ONLY) at the base
+ * provider. It may answer before returning (env keys): on_base then runs
+ * the next step from here, which is fine since every later step is
+ * asynchronous. */
+static int ask_base(struct assume_role *a, enum step step, creds_cb cb, void *arg)
 {
-	struct assume_role *a = (struct assume_role *)p;
 	int r;
 
 	if (a->step != IDLE)
 		return -EBUSY;
 	a->cb = cb;
 	a->arg = arg;
-	a->step = BASE;
-	/* The base provider may answer before returning (env keys): on_base
-	 * then runs the next step from here, which is fine since every later
-	 * step is asynchronous. */
+	a->step = step;
 	r = creds_provider_get(a->base, on_base, a);
 	if (r) {
 		a->step = IDLE;
 		a->cb = NULL;
 	}
 	return r;
+}
+
+static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
+{
+	struct assume_role *a = (struct assume_role *)p;
+	struct aws_creds *b = a->next_base;
+
+	/* Base credentials creds_assume_role_base() just handed out are used
+	 * once, while they have a minute left; else the base provider again. */
+	if (b && a->step == IDLE) {
+		a->next_base = NULL;
+		if (b->expiration == 0 || b->expiration > time(NULL) + 60) {
+			a->cb = cb;
+			a->arg = arg;
+			a->step = BASE;
+			a->busy++;
+			on_base(a, 0, b, NULL);
+			aws_creds_unref(b);
+			a->busy--;
+			if (a->dead && a->busy == 0)
+				really_free(a);
+			return 0;
+		}
+		aws_creds_unref(b);
+	}
+	return ask_base(a, BASE, cb, arg);
+}
+
+int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg)
+{
+	return ask_base((struct assume_role *)p, BASE_ONLY, cb, arg);
 }
 
 static void ar_destroy(struct creds_provider *p)

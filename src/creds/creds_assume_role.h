@@ -37,6 +37,14 @@ struct creds_assume_role_opts {
  * -ENOMEM. */
 int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_provider **out);
 
+/* The base credentials alone, for the commands that show them (check,
+ * whoami): asks the base provider and keeps its answer for the next
+ * get(), which assumes the role with exactly these credentials instead of
+ * asking the base provider again, so a credential_process runs once per
+ * command. p must come from creds_assume_role_new(). -EBUSY while a get()
+ * runs; cb as for get(), creds borrowed for the callback. */
+int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg);
+
 /* "sesrelay-<host name>" reduced to what STS accepts: 2..64 characters of
  * [A-Za-z0-9_+=,.@-], others replaced by '-'. */
 void creds_default_session_name(char *out, size_t outlen);

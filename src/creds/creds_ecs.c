@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aws_url.h"
 #include "http_client.h"
 
 #define ECS_HOST "169.254.170.2"
@@ -55,42 +56,21 @@ static bool host_allowed(const char *host)
 /* Check scheme and host of a full URI. 0 or -EPERM/-EINVAL with why. */
 static int check_full_uri(const char *uri, struct aws_error *why)
 {
-	const char *h, *e;
-	char host[256];
-	size_t n;
+	struct aws_url u;
 
-	if (strncasecmp(uri, "http://", 7) == 0)
-		h = uri + 7;
-	else if (strncasecmp(uri, "https://", 8) == 0)
-		h = uri + 8;
-	else
-		goto bad;
-	n = strcspn(h, "/?#");
-	if (memchr(h, '@', n))
-		goto bad;		/* userinfo: hides the real host from a reader */
-	if (*h == '[') {
-		e = memchr(h, ']', n);
-		if (e == NULL)
-			goto bad;
-		h++;
-	} else {
-		e = h + strcspn(h, ":/?#");
+	/* userinfo hides the real host from a reader */
+	if (aws_url_parse(uri, &u) != 0 || u.userinfo) {
+		creds_error_set(why, 0, false, "ecs", "InvalidConfiguration",
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http(s) URL with a plain host");
+		return -EINVAL;
 	}
-	if (e == h || (size_t)(e - h) >= sizeof(host))
-		goto bad;
-	memcpy(host, h, (size_t)(e - h));
-	host[e - h] = '\0';
-	if (!host_allowed(host)) {
+	if (!host_allowed(u.host)) {
 		creds_error_set(why, 0, false, "ecs", "ForbiddenEndpoint",
 			"AWS_CONTAINER_CREDENTIALS_FULL_URI host \"%.100s\" is not loopback "
-			"or a container credentials agent", host);
+			"or a container credentials agent", u.host);
 		return -EPERM;
 	}
 	return 0;
-bad:
-	creds_error_set(why, 0, false, "ecs", "InvalidConfiguration",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http(s) URL with a plain host");
-	return -EINVAL;
 }
 
 /* Authorization header value, if any. 0, or <0 with why. */

@@ -18,6 +18,7 @@
 #include <cJSON.h>
 #include <openssl/crypto.h>
 
+#include "aws_url.h"
 #include "http_client.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
@@ -70,9 +71,13 @@ static int send_step(struct imds_provider *p)
 	const char *headers[3] = { NULL, NULL, NULL };
 	struct http_request req;
 	const char *path = p->step == STEP_TOKEN ? "/latest/api/token" : CREDS_PATH;
+	char full[sizeof(CREDS_PATH) + sizeof(p->role)];
+	int r;
 
-	snprintf(p->url, sizeof(p->url), "%s%s%s", p->endpoint, path,
-		p->step == STEP_CREDS ? p->role : "");
+	snprintf(full, sizeof(full), "%s%s", path, p->step == STEP_CREDS ? p->role : "");
+	r = aws_url_join(p->endpoint, full, p->url, sizeof(p->url));
+	if (r)
+		return r;
 	memset(&req, 0, sizeof(req));
 	req.method = p->step == STEP_TOKEN ? "PUT" : "GET";
 	req.url = p->url;
@@ -217,6 +222,7 @@ static int imds_get(struct creds_provider *base, creds_cb cb, void *arg)
 	const char *ep = creds_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 	const char *mode = creds_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	struct aws_error why;
+	struct aws_url parsed;
 	size_t n;
 	int r;
 
@@ -233,8 +239,7 @@ static int imds_get(struct creds_provider *base, creds_cb cb, void *arg)
 	n = strlen(ep);
 	while (n && ep[n - 1] == '/')
 		n--;
-	if (n >= sizeof(p->endpoint) || (strncasecmp(ep, "http://", 7) != 0 &&
-	    strncasecmp(ep, "https://", 8) != 0)) {
+	if (n >= sizeof(p->endpoint) || aws_url_parse(ep, &parsed) != 0) {
 		creds_error_set(&why, 0, false, "imds", "InvalidConfiguration",
 			"AWS_EC2_METADATA_SERVICE_ENDPOINT is not an http(s) URL");
 		cb(arg, -EINVAL, NULL, &why);

@@ -156,13 +156,6 @@ static const struct backend_ops ses_ops = {
 	.shutdown = ses_shutdown,
 };
 
-/* Sign on AWS's clock: the STS client learnt our offset from its Date
- * header, so a skewed host clock does not get requests refused. */
-static time_t aws_now(void *arg)
-{
-	return time(NULL) + sts_client_clock_skew(arg);
-}
-
 static int copy_str(char **dst, const char *src)
 {
 	*dst = NULL;
@@ -221,8 +214,9 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	if (r == 0) {
 		o.endpoint = id->ses_endpoint;
 		o.region = id->region;
-		o.now = aws_now;
-		o.now_arg = id->sts;
+		/* Sign on AWS's clock: the STS client learnt our offset from its
+		 * Date header, so a skewed host clock does not get requests refused. */
+		o.clock = sts_client_clock(id->sts);
 		r = ses_client_new(loop, shared ? be->http : id->http, id->cache, &o, &be->client);
 		if (r)
 			snprintf(err, errlen, "SES endpoint %s: %s", id->ses_endpoint, strerror(-r));

@@ -8,9 +8,8 @@
 
 #include <openssl/rand.h>
 
+#include "aws_call.h"
 #include "aws_creds.h"
-#include "aws_endpoint.h"
-#include "aws_request.h"
 #include "aws_xml.h"
 #include "creds_cache.h"
 #include "http_client.h"
@@ -23,17 +22,13 @@ struct ses_client {
 	struct http_client *http;	/* borrowed */
 	struct creds_cache *creds;	/* borrowed */
 	enum ses_api api;
-	char *url;
-	char *host;			/* authority as signed: host[:port] */
-	char *path;			/* path as signed */
-	char *region;
+	struct aws_target target;	/* endpoint (its path prefix kept) + API path */
 	unsigned timeout_ms;
 	unsigned max_retries;
 	unsigned backoff_ms;
 	bool creds_elsewhere;
 	struct sigv4_key key;		/* derived key of the current credentials */
-	time_t (*now)(void *arg);
-	void *now_arg;
+	const struct aws_clock *clock;	/* borrowed; NULL: ours */
 };
 
 struct ses_send {
@@ -54,29 +49,6 @@ struct ses_send {
 
 static void send_attempt(struct ses_send *s);
 
-/* Host and path as signed, and the URL requested. An endpoint may carry a
- * path prefix (a proxy in front of SES): the API path follows it, in the
- * URL and in the signature alike. */
-static int build_target(struct ses_client *c, const char *endpoint)
-{
-	char host[256], prefix[AWS_URL_MAX];
-	size_t plen, alen;
-
-	if (aws_url_split(endpoint, host, sizeof(host), prefix, sizeof(prefix)))
-		return -EINVAL;
-	plen = strlen(prefix);
-	while (plen && prefix[plen - 1] == '/')
-		prefix[--plen] = '\0';
-	alen = strstr(endpoint, "://") - endpoint + 3;
-	alen += strcspn(endpoint + alen, "/?#");
-	c->host = strdup(host);
-	if (c->host == NULL ||
-	    asprintf(&c->path, "%s%s", prefix, ses_request_path(c->api)) < 0 ||
-	    asprintf(&c->url, "%.*s%s", (int)alen, endpoint, c->path) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
 int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
 	const struct ses_client_opts *o, struct ses_client **out)
 {
@@ -90,11 +62,11 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache
 	c->timeout_ms = o->timeout_ms;
 	c->max_retries = o->max_retries;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
-	c->now = o->now;
-	c->now_arg = o->now_arg;
+	c->clock = o->clock;
 	c->creds_elsewhere = o->creds_elsewhere;
-	c->region = strdup(o->region);
-	if (c->region == NULL || build_target(c, o->endpoint)) {
+	/* An endpoint may carry a path prefix (a proxy in front of SES): the
+	 * API path follows it, in the URL and in the signature alike. */
+	if (aws_target_init(&c->target, o->endpoint, ses_request_path(c->api), o->region, "ses")) {
 		ses_client_free(c);
 		return -EINVAL;
 	}
@@ -107,10 +79,6 @@ void ses_client_free(struct ses_client *c)
 	if (c == NULL)
 		return;
 	sigv4_key_clear(&c->key);
-	free(c->url);
-	free(c->path);
-	free(c->host);
-	free(c->region);
 	free(c);
 }
 
@@ -206,18 +174,7 @@ static void on_http(void *arg, const struct http_response *res)
 	s->call = NULL;
 	s->seconds += res->seconds;
 	metrics_ses_request(res->seconds);
-	if (res->error) {
-		const char *code = res->error == -ETIMEDOUT ? SES_ERR_TIMEOUT : SES_ERR_NETWORK;
-		rule = ses_error_classify(code, NULL, 0);
-		/* Only a request that never reached SES is safe to send again. */
-		if (!res->sent_body && s->attempts <= s->c->max_retries) {
-			retry_later(s);
-			return;
-		}
-		fail(s, rule, code, res->error_text);
-		return;
-	}
-	if (res->status == 200) {
+	if (aws_call_error(res, &e) == 0) {
 		struct delivery_result ok;
 		char id[128];
 
@@ -233,9 +190,17 @@ static void on_http(void *arg, const struct http_response *res)
 		finish(s, &ok);
 		return;
 	}
-	aws_error_parse((int)res->status, res->body.data, res->body.len, res->amzn_error_type, &e);
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
-	if (rule->retry == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
+	if (res->error) {
+		/* Only a request that never reached SES is safe to send again. */
+		if (!res->sent_body && s->attempts <= s->c->max_retries) {
+			retry_later(s);
+			return;
+		}
+		fail(s, rule, e.code, e.message);
+		return;
+	}
+	if (ses_error_rule_retry(rule) == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
 		s->renewed_creds = true;
 		creds_cache_invalidate(s->c->creds, s->creds);
 		aws_creds_unref(s->creds);
@@ -243,7 +208,7 @@ static void on_http(void *arg, const struct http_response *res)
 		send_attempt(s);
 		return;
 	}
-	if (rule->retry == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
+	if (ses_error_rule_retry(rule) == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
 		retry_later(s);
 		return;
 	}
@@ -253,28 +218,18 @@ static void on_http(void *arg, const struct http_response *res)
 static int sign_and_send(struct ses_send *s)
 {
 	struct ses_client *c = s->c;
-	struct aws_signed_headers h;
-	struct http_request hr;
-	struct aws_post p = {
-		.host = c->host, .path = c->path, .region = c->region,
-		.service = "ses", .content_type = ses_content_type(c->api),
-		.payload_hash = s->body->payload_hash,
-	};
-	int r = aws_sign_post(&p, s->creds, c->now ? c->now(c->now_arg) : time(NULL), &c->key, &h);
-
-	if (r)
-		return r;
-	hr = (struct http_request){
-		.method = "POST", .url = c->url, .headers = h.lines,
+	struct aws_call_req req = {
+		.target = &c->target, .creds = s->creds, .clock = c->clock, .key = &c->key,
+		.content_type = ses_content_type(c->api),
 		.body = s->body->body.data, .body_len = s->body->body.len,
+		.payload_hash = s->body->payload_hash,
 		.timeout_ms = c->timeout_ms,
 		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
 		.max_response = 64 * 1024,
 	};
+
 	s->attempts++;
-	r = http_client_send(c->http, &hr, on_http, s, &s->call);
-	aws_signed_headers_free(&h);
-	return r;
+	return aws_call_send(c->http, &req, on_http, s, &s->call);
 }
 
 #define CREDS_POLL_MS 20

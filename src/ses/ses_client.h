@@ -23,6 +23,7 @@
 #include "ses_message.h"
 #include "sigv4.h"
 
+struct aws_clock;
 struct http_client;
 struct creds_cache;
 struct ses_send;
@@ -39,10 +40,9 @@ struct ses_client_opts {
 	 * polls creds_cache_current() for up to timeout_ms, and fails at once
 	 * while the cache is backing off after a failed refresh. */
 	bool creds_elsewhere;
-	/* Signing time: AWS's clock when we know our offset from it (STS's
-	 * Date header), else ours. NULL: time(NULL). */
-	time_t (*now)(void *arg);
-	void *now_arg;
+	/* Signing time: AWS's clock as STS's Date headers showed it
+	 * (sts_client_clock()), borrowed. NULL: ours. */
+	const struct aws_clock *clock;
 };
 
 struct ses_client;

@@ -17,61 +17,75 @@
  *   sender: unverified identities, content rejected, bad parameters. */
 static const struct ses_error_rule rules[] = {
 	/* Throttling: v1 uses Throttling for both rate and daily quota. */
-	{ "Throttling", "Daily message quota", 451, "4.7.0", SES_NO_RETRY, "daily sending quota exceeded" },
-	{ "Throttling", NULL, 451, "4.4.5", SES_RETRY_BACKOFF, "sending rate exceeded" },
-	{ "ThrottlingException", NULL, 451, "4.4.5", SES_RETRY_BACKOFF, "sending rate exceeded" },
-	{ "TooManyRequestsException", NULL, 451, "4.4.5", SES_RETRY_BACKOFF, "sending rate exceeded" },
-	{ "LimitExceededException", NULL, 451, "4.7.0", SES_NO_RETRY, "sending limit exceeded" },
-	{ "ServiceUnavailable", NULL, 451, "4.3.0", SES_RETRY_BACKOFF, "SES unavailable" },
-	{ "InternalFailure", NULL, 451, "4.3.0", SES_RETRY_BACKOFF, "SES internal failure" },
-	{ "RequestTimeout", NULL, 451, "4.4.2", SES_RETRY_BACKOFF, "SES request timed out" },
+	{ "Throttling", "Daily message quota", 451, "4.7.0", "daily sending quota exceeded" },
+	{ "Throttling", NULL, 451, "4.4.5", "sending rate exceeded" },
+	{ "ThrottlingException", NULL, 451, "4.4.5", "sending rate exceeded" },
+	{ "TooManyRequestsException", NULL, 451, "4.4.5", "sending rate exceeded" },
+	{ "LimitExceededException", NULL, 451, "4.7.0", "sending limit exceeded" },
+	{ "ServiceUnavailable", NULL, 451, "4.3.0", "SES unavailable" },
+	{ "InternalFailure", NULL, 451, "4.3.0", "SES internal failure" },
+	{ "RequestTimeout", NULL, 451, "4.4.2", "SES request timed out" },
 
 	/* Credentials SES refuses although we believed them valid: revoked
 	 * session, skewed clock. Refresh and try once more. */
-	{ "ExpiredToken", NULL, 454, "4.7.0", SES_RETRY_NEW_CREDS, "credentials expired" },
-	{ "ExpiredTokenException", NULL, 454, "4.7.0", SES_RETRY_NEW_CREDS, "credentials expired" },
-	{ "RequestExpired", NULL, 454, "4.7.0", SES_RETRY_NEW_CREDS, "request expired (clock skew?)" },
-	{ "InvalidClientTokenId", NULL, 454, "4.7.0", SES_RETRY_NEW_CREDS, "credentials not recognised" },
-	{ "UnrecognizedClientException", NULL, 454, "4.7.0", SES_RETRY_NEW_CREDS, "credentials not recognised" },
-	{ "SignatureDoesNotMatch", NULL, 454, "4.7.0", SES_NO_RETRY, "request signature refused" },
-	{ "IncompleteSignature", NULL, 454, "4.7.0", SES_NO_RETRY, "request signature refused" },
-	{ "AccessDenied", NULL, 454, "4.7.0", SES_NO_RETRY, "shared-account role may not send" },
-	{ "AccessDeniedException", NULL, 454, "4.7.0", SES_NO_RETRY, "shared-account role may not send" },
-	{ "NoCredentials", NULL, 454, "4.7.0", SES_NO_RETRY, "no verified shared-account credentials" },
+	{ "ExpiredToken", NULL, 454, "4.7.0", "credentials expired" },
+	{ "ExpiredTokenException", NULL, 454, "4.7.0", "credentials expired" },
+	{ "RequestExpired", NULL, 454, "4.7.0", "request expired (clock skew?)" },
+	{ "InvalidClientTokenId", NULL, 454, "4.7.0", "credentials not recognised" },
+	{ "UnrecognizedClientException", NULL, 454, "4.7.0", "credentials not recognised" },
+	{ "SignatureDoesNotMatch", NULL, 454, "4.7.0", "request signature refused" },
+	{ "IncompleteSignature", NULL, 454, "4.7.0", "request signature refused" },
+	{ "AccessDenied", NULL, 454, "4.7.0", "shared-account role may not send" },
+	{ "AccessDeniedException", NULL, 454, "4.7.0", "shared-account role may not send" },
+	{ "NoCredentials", NULL, 454, "4.7.0", "no verified shared-account credentials" },
 
 	/* Sending switched off by an operator. */
-	{ "AccountSendingPausedException", NULL, 451, "4.7.0", SES_NO_RETRY, "account sending paused" },
-	{ "ConfigurationSetSendingPausedException", NULL, 451, "4.7.0", SES_NO_RETRY, "configuration set sending paused" },
-	{ "SendingPausedException", NULL, 451, "4.7.0", SES_NO_RETRY, "sending paused" },
+	{ "AccountSendingPausedException", NULL, 451, "4.7.0", "account sending paused" },
+	{ "ConfigurationSetSendingPausedException", NULL, 451, "4.7.0", "configuration set sending paused" },
+	{ "SendingPausedException", NULL, 451, "4.7.0", "sending paused" },
 
 	/* Wrong for this message or sender: permanent. */
-	{ "MessageRejected", "not verified", 550, "5.7.1", SES_NO_RETRY, "sender or recipient identity not verified" },
-	{ "MessageRejected", "authority", 550, "5.7.1", SES_NO_RETRY, "not authorized to send from this address" },
-	{ "MessageRejected", "Too many recipients", 554, "5.5.3", SES_NO_RETRY, "too many recipients" },
-	{ "MessageRejected", NULL, 554, "5.6.0", SES_NO_RETRY, "message rejected" },
-	{ "MailFromDomainNotVerified", NULL, 550, "5.7.1", SES_NO_RETRY, "MAIL FROM domain not verified" },
-	{ "MailFromDomainNotVerifiedException", NULL, 550, "5.7.1", SES_NO_RETRY, "MAIL FROM domain not verified" },
-	{ "FromEmailAddressNotVerified", NULL, 550, "5.7.1", SES_NO_RETRY, "From address not verified" },
-	{ "ConfigurationSetDoesNotExist", NULL, 554, "5.3.5", SES_NO_RETRY, "configuration set does not exist" },
-	{ "ConfigurationSetDoesNotExistException", NULL, 554, "5.3.5", SES_NO_RETRY, "configuration set does not exist" },
-	{ "NotFoundException", NULL, 554, "5.3.5", SES_NO_RETRY, "identity or configuration set not found" },
-	{ "AccountSuspendedException", NULL, 554, "5.7.1", SES_NO_RETRY, "SES account suspended" },
-	{ "InvalidParameterValue", "length", 552, "5.3.4", SES_NO_RETRY, "message too big for SES" },
-	{ "InvalidParameterValue", NULL, 554, "5.6.0", SES_NO_RETRY, "SES refused a parameter" },
-	{ "BadRequestException", NULL, 554, "5.6.0", SES_NO_RETRY, "SES refused the request" },
-	{ "MessageTooLong", NULL, 552, "5.3.4", SES_NO_RETRY, "message too big for SES" },
+	{ "MessageRejected", "not verified", 550, "5.7.1", "sender or recipient identity not verified" },
+	{ "MessageRejected", "authority", 550, "5.7.1", "not authorized to send from this address" },
+	{ "MessageRejected", "Too many recipients", 554, "5.5.3", "too many recipients" },
+	{ "MessageRejected", NULL, 554, "5.6.0", "message rejected" },
+	{ "MailFromDomainNotVerified", NULL, 550, "5.7.1", "MAIL FROM domain not verified" },
+	{ "MailFromDomainNotVerifiedException", NULL, 550, "5.7.1", "MAIL FROM domain not verified" },
+	{ "FromEmailAddressNotVerified", NULL, 550, "5.7.1", "From address not verified" },
+	{ "ConfigurationSetDoesNotExist", NULL, 554, "5.3.5", "configuration set does not exist" },
+	{ "ConfigurationSetDoesNotExistException", NULL, 554, "5.3.5", "configuration set does not exist" },
+	{ "NotFoundException", NULL, 554, "5.3.5", "identity or configuration set not found" },
+	{ "AccountSuspendedException", NULL, 554, "5.7.1", "SES account suspended" },
+	{ "InvalidParameterValue", "length", 552, "5.3.4", "message too big for SES" },
+	{ "InvalidParameterValue", NULL, 554, "5.6.0", "SES refused a parameter" },
+	{ "BadRequestException", NULL, 554, "5.6.0", "SES refused the request" },
+	{ "MessageTooLong", NULL, 552, "5.3.4", "message too big for SES" },
 
 	/* Local outcomes. */
-	{ SES_ERR_NETWORK, NULL, 451, "4.4.1", SES_RETRY_BACKOFF, "SES unreachable" },
-	{ SES_ERR_TIMEOUT, NULL, 451, "4.4.2", SES_RETRY_BACKOFF, "SES timed out" },
-	{ SES_ERR_HTTP_5XX, NULL, 451, "4.3.0", SES_RETRY_BACKOFF, "SES server error" },
+	{ SES_ERR_NETWORK, NULL, 451, "4.4.1", "SES unreachable" },
+	{ SES_ERR_TIMEOUT, NULL, 451, "4.4.2", "SES timed out" },
+	{ SES_ERR_HTTP_5XX, NULL, 451, "4.3.0", "SES server error" },
 };
 
 static const struct ses_error_rule unknown_rule = {
-	SES_ERR_UNKNOWN, NULL, 451, "4.3.0", SES_NO_RETRY, "unexpected SES answer"
+	SES_ERR_UNKNOWN, NULL, 451, "4.3.0", "unexpected SES answer"
 };
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
+
+enum ses_retry ses_error_rule_retry(const struct ses_error_rule *rule)
+{
+	switch (aws_error_retry(rule->code, rule->contains, 0)) {
+	case AWS_RETRY_BACKOFF:
+		return SES_RETRY_BACKOFF;
+	case AWS_RETRY_REFRESH:
+	case AWS_RETRY_RECHECK:
+		return SES_RETRY_NEW_CREDS;
+	case AWS_RETRY_NO:
+		break;
+	}
+	return SES_NO_RETRY;
+}
 
 const struct ses_error_rule *ses_error_classify(const char *code, const char *message,
 	int http_status)

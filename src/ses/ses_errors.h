@@ -1,7 +1,8 @@
 /* What an SES or STS outcome means for the SMTP client: one table maps
- * AWS error codes (and local failures) to the reply code, the enhanced
- * status code, whether sesrelay may retry the request itself, and
- * whether the credentials must be dropped. The README's reply table is
+ * AWS error codes (and local failures) to the reply code and the enhanced
+ * status code. Whether sesrelay may retry the request itself, and whether
+ * the credentials must be dropped, is not decided here: it is the one
+ * classification in aws/aws_retry.c, read through ses_error_rule_retry(). The README's reply table is
  * generated from the same rows (sesrelay --reply-table would print it);
  * keep both in step.
  */
@@ -10,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "aws_retry.h"
 
 enum ses_retry {
 	SES_NO_RETRY,		/* answer the client now */
@@ -22,22 +25,26 @@ struct ses_error_rule {
 	const char *contains;	/* optional substring of the message, or NULL */
 	int smtp_code;
 	const char *enhanced;
-	enum ses_retry retry;
 	const char *reason;	/* short text for the reply */
 };
 
 /* Local outcomes that have no AWS code. */
-#define SES_ERR_NETWORK "NetworkError"
-#define SES_ERR_TIMEOUT "Timeout"
-#define SES_ERR_NO_CREDS "NoCredentials"
-#define SES_ERR_HTTP_5XX "ServerError"
-#define SES_ERR_UNKNOWN "UnknownError"
+#define SES_ERR_NETWORK AWS_ERR_NETWORK
+#define SES_ERR_TIMEOUT AWS_ERR_TIMEOUT
+#define SES_ERR_NO_CREDS AWS_ERR_NO_CREDS
+#define SES_ERR_HTTP_5XX AWS_ERR_HTTP_5XX
+#define SES_ERR_UNKNOWN AWS_ERR_UNKNOWN
 
 /* The rule for an error: by code (and message, for the rows that need
  * it), then by HTTP status class, then the catch-all, which is temporary
  * so that an error we do not know never loses mail. Never NULL. */
 const struct ses_error_rule *ses_error_classify(const char *code, const char *message,
 	int http_status);
+
+/* What sesrelay does about a rule's outcome: aws_error_retry() of the
+ * rule's own code (and `contains`, for the rows split by message), with
+ * both kinds of refused credentials meaning "fresh ones, once". */
+enum ses_retry ses_error_rule_retry(const struct ses_error_rule *rule);
 
 /* For the README and tests. */
 size_t ses_error_rule_count(void);

@@ -6,7 +6,11 @@ GetCallerIdentity with the new credentials reports ANOTHER account
 The relay must refuse those credentials ("AccountMismatch").
 
 With --skew SECONDS it also plays a server whose clock differs from
-ours: its Date headers and the Expiration it hands out are shifted.
+ours: its Date headers and the Expiration it hands out are shifted. For
+that case it also answers the SES calls `sesrelay check` makes
+(GetIdentityVerificationAttributes, GetSendQuota, SendRawEmail), and, as
+AWS does, refuses them with RequestTimeTooSkewed when their X-Amz-Date is
+more than 15 minutes off its clock: no emulator can run on another clock.
 
 Requests are not signature-checked: this server only plays the answers.
 Prints one JSON line ({"endpoint", "calls"}), then serves until stdin
@@ -82,9 +86,41 @@ class Handler(BaseHTTPRequestHandler):
 <Arn>arn:aws:sts::{account}:assumed-role/somebody/else</Arn><UserId>AROAFAKE:else</UserId>
 <Account>{account}</Account></GetCallerIdentityResult>
 <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCallerIdentityResponse>""")
+        elif action in SES_ANSWERS:
+            self.ses(action)
         else:
             self.reply(400, f"""<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type>
 <Code>InvalidAction</Code><Message>not faked: {action}</Message></Error></ErrorResponse>""")
+
+
+SES_NS = "http://ses.amazonaws.com/doc/2010-12-01/"
+SES_ANSWERS = {
+    "GetIdentityVerificationAttributes": """<VerificationAttributes><entry><key>example.com</key>
+<value><VerificationStatus>Success</VerificationStatus></value></entry></VerificationAttributes>""",
+    "GetSendQuota": "<SentLast24Hours>0.0</SentLast24Hours><Max24HourSend>200.0</Max24HourSend>"
+                    "<MaxSendRate>1.0</MaxSendRate>",
+    "SendRawEmail": "<MessageId>0100fake-check-message</MessageId>",
+}
+
+
+def ses(self, action):
+    signed = self.headers.get("X-Amz-Date", "")
+    try:
+        when = datetime.datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        when = 0
+    now = time.time() + self.skew
+    if abs(now - when) > 15 * 60:
+        self.reply(403, f"""<ErrorResponse xmlns="{SES_NS}"><Error><Type>Sender</Type>
+<Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the
+current time is too large.</Message></Error><RequestId>fake</RequestId></ErrorResponse>""")
+        return
+    self.reply(200, f"""<{action}Response xmlns="{SES_NS}"><{action}Result>{SES_ANSWERS[action]}
+</{action}Result><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{action}Response>""")
+
+
+Handler.ses = ses
 
 
 def main():

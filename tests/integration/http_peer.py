@@ -13,6 +13,8 @@ test. Paths:
   /reset           promise 1000 bytes, send 10, then reset the connection
   /port            200 with the client's source port (keep-alive check)
   /headers         200 with the request headers as received
+  /prefix/...      200 with the request path, a newline, then the headers
+                   (an endpoint with a path prefix, as a proxy in front of AWS)
 """
 import os
 import shutil
@@ -86,6 +88,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, str(self.client_address[1]).encode())
         elif u.path == "/headers":
             self._send(200, str(self.headers).encode())
+        elif u.path.startswith("/prefix/"):
+            self._send(200, (u.path + "\n" + str(self.headers)).encode())
         else:
             self._send(404, b"not found")
 

@@ -86,5 +86,53 @@ class CheckTest(unittest.TestCase):
         self.assertIn("NoCredentials", out)
 
 
+class CredentialProcessOnce(unittest.TestCase):
+    """check and whoami show the base identity and assume the role with the
+    relay's own identity stack: one base credential lookup per command, so
+    a credential_process (which may prompt, hit an SSO broker or be rate
+    limited) runs exactly once. The process appends a line per run."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sesrelay-credproc-")
+        self.runs = os.path.join(self.dir, "runs")
+        tool = os.path.join(self.dir, "cred-tool.py")
+        with open(tool, "w") as f:
+            f.write("import json, sys\n"
+                    "with open(%r, 'a') as f:\n"
+                    "    f.write('run\\n')\n"
+                    "print(json.dumps({'Version': 1, 'AccessKeyId': %r, 'SecretAccessKey': %r}))\n"
+                    % (self.runs, EMU.dev_keys[0], EMU.dev_keys[1]))
+        config = os.path.join(self.dir, "config")
+        with open(config, "w") as f:
+            f.write("[default]\ncredential_process = %s %s\n" % (sys.executable, tool))
+        self.env = EMU.daemon_env()
+        del self.env["AWS_ACCESS_KEY_ID"]
+        del self.env["AWS_SECRET_ACCESS_KEY"]
+        self.env.update({"AWS_CONFIG_FILE": config, "SESRELAY_ROLE_ARN": EMU.role_arn,
+                         "SESRELAY_EXTERNAL_ID": EMU.external_id, "SESRELAY_BACKEND": "ses"})
+
+    def run_cmd(self, *args):
+        p = subprocess.run([require_binary()] + list(args), env=self.env,
+                           capture_output=True, text=True, timeout=120)
+        with open(self.runs) as f:
+            runs = f.read().count("run")
+        os.unlink(self.runs)
+        return p.returncode, p.stdout + p.stderr, runs
+
+    def test_whoami_runs_it_once(self):
+        rc, out, runs = self.run_cmd("whoami")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("base credentials: credential_process", out)
+        self.assertRegex(out, r"assumed account:\s+%s" % EMU.shared_account)
+        self.assertEqual(runs, 1, out)
+
+    def test_check_runs_it_once(self):
+        rc, out, runs = self.run_cmd("check", "--identity", EMU.ses_identity)
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"base credentials\s+credential_process")
+        self.assertRegex(out, r"assumed account\s+%s" % EMU.shared_account)
+        self.assertEqual(runs, 1, out)
+
+
 if __name__ == "__main__":
     unittest.main()

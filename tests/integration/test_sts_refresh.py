@@ -309,6 +309,20 @@ class ClockSkew(FakeStsCase):
         self.assertIn("ahead of this host", p.stdout)
         self.assertIn("sts.clock_skew", p.stderr)
 
+    def test_check_signs_on_the_sts_clock(self):
+        """`check` signs its SES calls as the relay does, on the clock STS's
+        Date showed: SES (here: fake_sts.py's, on the same skewed clock)
+        refuses requests more than 15 minutes off."""
+        p = subprocess.run([BIN, "check", "--identity", "example.com",
+                            "--send-test", "someone@example.org"],
+                           env=self.env(), capture_output=True, text=True, timeout=60)
+        out = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 0, out)
+        self.assertNotIn("RequestTimeTooSkewed", out)
+        self.assertRegex(out, r"identity\s+example.com verified in account 111111111111")
+        self.assertRegex(out, r"quota\s+0.0 of 200.0 sent")
+        self.assertIn("MessageId 0100fake-check-message", out)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "aws_retry.h"
 #include "aws_xml.h"
 #include "check.h"
 
@@ -299,10 +300,10 @@ static void test_error_edges(void)
 	CHECK_INT(e.retryable, 1);
 	CHECK_INT(aws_error_parse(400, "x", 1, NULL, NULL), -EINVAL);
 
-	CHECK_INT(aws_error_code_retryable("Throttling"), 1);
-	CHECK_INT(aws_error_code_retryable("MessageRejected"), 0);
-	CHECK_INT(aws_error_code_retryable("AccessDenied"), 0);
-	CHECK_INT(aws_error_code_retryable(NULL), 0);
+	CHECK_INT(aws_error_code_retryable("Throttling", NULL), 1);
+	CHECK_INT(aws_error_code_retryable("MessageRejected", NULL), 0);
+	CHECK_INT(aws_error_code_retryable("AccessDenied", NULL), 0);
+	CHECK_INT(aws_error_code_retryable(NULL, NULL), 0);
 }
 
 static void test_iso8601(void)

@@ -15,6 +15,8 @@
 #include <uv.h>
 
 #include "check.h"
+#include "aws_call.h"
+#include "aws_request.h"
 #include "http_client.h"
 
 static uv_loop_t *loop;
@@ -25,7 +27,7 @@ struct result {
 	bool done;
 	int error;
 	long status;
-	char body[256];
+	char body[1024];
 	size_t body_len;
 	char errtype[64];
 	int sent_body;
@@ -375,6 +377,76 @@ static void test_close_in_flight(void)
 	CHECK_INT(uv_run(loop, UV_RUN_DEFAULT), 0);
 }
 
+/* Header value from the peer's echo ("Name: value" lines), or "". */
+static void header_of(const char *text, const char *name, char *out, size_t outlen)
+{
+	const char *p = strcasestr(text, name);
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen(name);
+	p += strspn(p, ": ");
+	snprintf(out, outlen, "%.*s", (int)strcspn(p, "\r\n"), p);
+}
+
+/* An endpoint's path prefix (a proxy in front of AWS) stays in front of
+ * the API path: in the request curl sends AND in the signature. The peer
+ * reports the path it received; the Authorization must be the signature
+ * over exactly that path, and not over the API path alone. */
+static void test_endpoint_prefix_signed(void)
+{
+	static struct result r;
+	struct aws_creds *creds = aws_creds_new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+		NULL, 0, "test");
+	struct aws_target t;
+	char endpoint[128], date[32], auth[256], path[128], hash[65];
+	const char *body = "Action=SendRawEmail";
+	struct aws_call_req req = {
+		.target = &t, .creds = creds, .content_type = "application/x-www-form-urlencoded",
+		.body = body, .body_len = strlen(body), .timeout_ms = 5000,
+	};
+	struct buf want = BUF_INIT, other = BUF_INIT;
+	struct sigv4_key key;
+	struct sigv4_header sh[3];
+	struct sigv4_request sr;
+	char host[64];
+
+	snprintf(endpoint, sizeof(endpoint), "%s/prefix/ses/", base);
+	CHECK_INT(aws_target_init(&t, endpoint, "/v2/email/outbound-emails", "eu-west-1", "ses"), 0);
+	CHECK_STR(t.path, "/prefix/ses/v2/email/outbound-emails");
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(aws_call_send(client, &req, on_done, &r, NULL), 0);
+	pending++;
+	run_until_done();
+	CHECK_INT(r.status, 200);
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(r.body, "\n"), r.body);
+	CHECK_STR(path, "/prefix/ses/v2/email/outbound-emails");
+	header_of(r.body, "\nX-Amz-Date", date, sizeof(date));
+	header_of(r.body, "\nAuthorization", auth, sizeof(auth));
+	snprintf(host, sizeof(host), "%s", base + strlen("http://"));
+	sigv4_sha256_hex(body, strlen(body), hash);
+	sh[0] = (struct sigv4_header){ "host", host };
+	sh[1] = (struct sigv4_header){ "x-amz-date", date };
+	sh[2] = (struct sigv4_header){ "content-type", req.content_type };
+	sr = (struct sigv4_request){
+		.method = "POST", .path = path, .query = "", .headers = sh, .nheaders = 3,
+		.payload_hash = hash, .region = "eu-west-1", .service = "ses", .amz_date = date,
+	};
+	memset(&key, 0, sizeof(key));
+	CHECK_INT(sigv4_authorization(&sr, creds->access_key_id, creds->secret_access_key, &key,
+		&want), 0);
+	CHECK_STR(auth, want.data);
+	sr.path = "/v2/email/outbound-emails";
+	CHECK_INT(sigv4_authorization(&sr, creds->access_key_id, creds->secret_access_key, &key,
+		&other), 0);
+	CHECK(strcmp(auth, other.data) != 0);
+	sigv4_key_clear(&key);
+	buf_free(&want);
+	buf_free(&other);
+	aws_creds_unref(creds);
+}
+
 int main(void)
 {
 	struct http_client_opts opts = { .max_host_connections = 0 };
@@ -403,6 +475,7 @@ int main(void)
 	test_cancel();
 	test_connection_limit();
 	test_https();
+	test_endpoint_prefix_signed();
 	test_close_in_flight();
 
 	CHECK_INT(uv_loop_close(loop), 0);
