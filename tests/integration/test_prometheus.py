@@ -10,7 +10,7 @@ the real tools.
   rules. Through its HTTP API: the target is up; the counters move by
   exactly the traffic sent; SesrelayNoVerifiedCredentials fires when the
   role's trust is revoked in the emulator and resolves when it is restored;
-  every expression of the dashboard evaluates without error and returns
+  SesrelayReloadFailed fires after a refused SIGHUP reload; every expression of the dashboard evaluates without error and returns
   data, and its variables find the relay.
 
 The rules Prometheus loads are derived from the production file in
@@ -390,6 +390,31 @@ class LivePrometheusTest(unittest.TestCase):
         for g in loaded:
             for r in g["rules"]:
                 self.assertEqual(r["health"], "ok", (r["name"], r.get("lastError")))
+
+    def test_reload_alert(self):
+        """A refused SIGHUP reload raises SesrelayReloadFailed; a good one
+        does not."""
+        name = "SesrelayReloadFailed"
+        failed = 'sesrelay_reloads_total{job="%s",outcome="failed"}' % JOB
+        ok = 'sesrelay_reloads_total{job="%s",outcome="ok"}' % JOB
+        ok0 = self.prom.value(ok)
+        if self.prom.value(failed) == 0:
+            line = self.d.reload()
+            self.assertNotIn("keeping the old configuration", line)
+            self.wait(lambda: self.prom.value(ok) == ok0 + 1, 30, "the good reload counted")
+            self.assertEqual(self.prom.alerts(name), [])
+        self.d.config["no_such_key"] = "1"
+        try:
+            line = self.d.reload()
+        finally:
+            del self.d.config["no_such_key"]
+            self.d.write_config()
+        self.assertIn("keeping the old configuration", line)
+
+        def firing():
+            return [a for a in self.prom.alerts(name) if a["state"] == "firing"]
+        [alert] = self.wait(firing, 60, name + " firing")
+        self.assertEqual(alert["labels"]["instance"], self.admin)
 
     def test_target_up(self):
         [t] = self.prom.api("targets")["activeTargets"]
