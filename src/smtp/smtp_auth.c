@@ -21,6 +21,14 @@ static const struct smtp_reply r_b64 = { 501, "5.5.2", "Cannot decode the authen
 static const struct smtp_reply r_bad = { 535, "5.7.8", "Authentication credentials invalid" };
 static const struct smtp_reply r_temp = { 454, "4.7.0", "Temporary authentication failure" };
 
+/* A refusal outside the command table (SASL lines, the verdict): answered
+ * and counted toward max_errors at once. */
+static void refused(struct session *s, const struct smtp_reply *r)
+{
+	session_reply(s, r->code, r->enhanced, "%s", r->text);
+	session_count_error(s);
+}
+
 bool session_auth_offered(const struct session *s)
 {
 	return s->rt->auth != NULL && (s->tls_done || s->rt->cfg.allow_plaintext_auth);
@@ -31,7 +39,6 @@ void session_auth_cancel(struct session *s)
 	if (s->auth_job) {
 		auth_job_cancel(s->auth_job);
 		s->auth_job = NULL;
-		s->waiting = false;
 	}
 	buf_free_secret(&s->login_user);
 }
@@ -54,14 +61,14 @@ static void on_verified(void *arg, int result)
 	struct session *s = arg;
 
 	s->auth_job = NULL;
-	s->waiting = false;
+	session_enter_state(s, session_rest_state(s));
 	if (result == 0) {
 		s->authed = true;
 		log_auth(s, s->user, "ok");
 		session_reply(s, 235, "2.7.0", "Authentication successful");
 	} else {
 		log_auth(s, s->user, result == -EACCES ? "invalid" : "error");
-		session_error(s, result == -EACCES ? &r_bad : &r_temp);
+		refused(s, result == -EACCES ? &r_bad : &r_temp);
 		s->user[0] = '\0';
 	}
 	session_arm_timer(s);
@@ -73,7 +80,7 @@ static void verify(struct session *s, const struct buf *user, const struct buf *
 	if (user->len == 0 || user->len > AUTH_MAX_USER_LEN || memchr(user->data, '\0', user->len) ||
 	    pass->len == 0 || pass->len > AUTH_MAX_PASS_LEN) {
 		log_auth(s, "", "malformed");
-		session_error(s, &r_bad);
+		refused(s, &r_bad);
 		return;
 	}
 	memcpy(s->user, user->data, user->len);
@@ -82,11 +89,11 @@ static void verify(struct session *s, const struct buf *user, const struct buf *
 			on_verified, s, &s->auth_job) != 0) {
 		s->auth_job = NULL;
 		log_auth(s, s->user, "error");
-		session_error(s, &r_temp);
+		refused(s, &r_temp);
 		s->user[0] = '\0';
 		return;
 	}
-	s->waiting = true;
+	session_enter_state(s, SMTP_S_AUTH_VERIFY);
 	session_arm_timer(s);
 }
 
@@ -99,7 +106,7 @@ static void plain(struct session *s, const char *b64, size_t n)
 		 * else's authzid) is a failed login, not a syntax error. */
 		bool b64ok = auth_b64_decode(b64, n, &pass) == 0;
 		log_auth(s, "", "malformed");
-		session_error(s, b64ok ? &r_bad : &r_b64);
+		refused(s, b64ok ? &r_bad : &r_b64);
 	} else {
 		verify(s, &user, &pass);
 	}
@@ -108,93 +115,98 @@ static void plain(struct session *s, const char *b64, size_t n)
 	buf_free_secret(&pass);
 }
 
-void session_auth_cmd(struct session *s, const char *args, size_t len)
+/* The AUTH row of the command table: sequence, configuration, then the
+ * mechanism. Decoding an initial response is left to the proceed. */
+int session_auth_check(struct session *s, const struct smtp_cmd *c)
+{
+	const struct smtp_reply *e = NULL;
+	char mech[32];
+	const char *ir;
+	size_t irlen;
+
+	if (!s->esmtp)
+		e = &r_need_ehlo;
+	else if (s->authed)
+		e = &r_already;
+	else if (!(smtp_command_lookup(SMTP_AUTH)->states & SMTP_S_BIT(s->state)))
+		e = &r_in_txn;
+	else if (s->rt->auth == NULL)
+		e = &r_not_enabled;
+	else if (!session_auth_offered(s))
+		e = &r_need_tls;
+	else if (smtp_parse_auth(c->args, c->argslen, mech, sizeof(mech), &ir, &irlen, &e) != 0)
+		;
+	else if (strcmp(mech, "PLAIN") != 0 && strcmp(mech, "LOGIN") != 0)
+		e = &r_mech;
+	else if (strcmp(mech, "PLAIN") == 0 && ir && irlen == 1 && ir[0] == '=')
+		e = &r_b64;	/* empty initial response */
+	if (e == NULL)
+		return 0;
+	session_reply(s, e->code, e->enhanced, "%s", e->text);
+	return SMTP_REFUSED;
+}
+
+void session_auth_proceed(struct session *s, const struct smtp_cmd *c)
 {
 	const struct smtp_reply *e;
 	char mech[32];
 	const char *ir;
 	size_t irlen;
 
-	if (!s->has_helo || !s->esmtp) {
-		session_error(s, &r_need_ehlo);
-		return;
-	}
-	if (s->authed) {
-		session_error(s, &r_already);
-		return;
-	}
-	if (s->has_mail) {
-		session_error(s, &r_in_txn);
-		return;
-	}
-	if (s->rt->auth == NULL) {
-		session_error(s, &r_not_enabled);
-		return;
-	}
-	if (!session_auth_offered(s)) {
-		session_error(s, &r_need_tls);
-		return;
-	}
-	if (smtp_parse_auth(args, len, mech, sizeof(mech), &ir, &irlen, &e) != 0) {
-		session_error(s, e);
-		return;
-	}
+	smtp_parse_auth(c->args, c->argslen, mech, sizeof(mech), &ir, &irlen, &e);	/* checked */
 	if (strcmp(mech, "PLAIN") == 0) {
-		if (ir && !(irlen == 1 && ir[0] == '=')) {
-			plain(s, ir, irlen);
-		} else if (ir) {
-			session_error(s, &r_b64);	/* empty initial response */
-		} else {
-			s->mode = M_AUTH_PLAIN;
-			session_reply_raw(s, "334 ");
-		}
-	} else if (strcmp(mech, "LOGIN") == 0) {
-		buf_free_secret(&s->login_user);
 		if (ir) {
-			if (auth_b64_decode(ir, irlen, &s->login_user) != 0) {
-				session_error(s, &r_b64);
-				return;
-			}
-			s->mode = M_AUTH_LOGIN_PASS;
-			session_reply_raw(s, "334 UGFzc3dvcmQ6");
+			plain(s, ir, irlen);
 		} else {
-			s->mode = M_AUTH_LOGIN_USER;
-			session_reply_raw(s, "334 VXNlcm5hbWU6");
+			session_enter_state(s, SMTP_S_AUTH_PLAIN);
+			session_reply(s, 334, NULL, "%s", "");
 		}
+		return;
+	}
+	/* LOGIN */
+	buf_free_secret(&s->login_user);
+	if (ir) {
+		if (auth_b64_decode(ir, irlen, &s->login_user) != 0) {
+			refused(s, &r_b64);
+			return;
+		}
+		session_enter_state(s, SMTP_S_AUTH_LOGIN_PASS);
+		session_reply(s, 334, NULL, "UGFzc3dvcmQ6");
 	} else {
-		session_error(s, &r_mech);
+		session_enter_state(s, SMTP_S_AUTH_LOGIN_USER);
+		session_reply(s, 334, NULL, "VXNlcm5hbWU6");
 	}
 }
 
 void session_auth_line(struct session *s, const char *line, size_t len)
 {
-	enum session_mode m = s->mode;
+	enum smtp_state m = s->state;
 	struct buf pass = BUF_INIT;
 
-	s->mode = M_CMD;
+	session_enter_state(s, session_rest_state(s));
 	if (len == 1 && line[0] == '*') {
 		buf_free_secret(&s->login_user);
 		log_auth(s, "", "cancelled");
-		session_error(s, &r_cancel);
+		refused(s, &r_cancel);
 		return;
 	}
 	switch (m) {
-	case M_AUTH_PLAIN:
+	case SMTP_S_AUTH_PLAIN:
 		plain(s, line, len);
 		break;
-	case M_AUTH_LOGIN_USER:
+	case SMTP_S_AUTH_LOGIN_USER:
 		buf_free_secret(&s->login_user);
 		if (auth_b64_decode(line, len, &s->login_user) != 0) {
 			buf_free_secret(&s->login_user);
-			session_error(s, &r_b64);
+			refused(s, &r_b64);
 			return;
 		}
-		s->mode = M_AUTH_LOGIN_PASS;
-		session_reply_raw(s, "334 UGFzc3dvcmQ6");
+		session_enter_state(s, SMTP_S_AUTH_LOGIN_PASS);
+		session_reply(s, 334, NULL, "UGFzc3dvcmQ6");
 		break;
-	case M_AUTH_LOGIN_PASS:
+	case SMTP_S_AUTH_LOGIN_PASS:
 		if (auth_b64_decode(line, len, &pass) != 0) {
-			session_error(s, &r_b64);
+			refused(s, &r_b64);
 		} else {
 			verify(s, &s->login_user, &pass);
 		}

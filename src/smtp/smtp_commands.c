@@ -1,7 +1,8 @@
-/* The SMTP command table: each verb checks its preconditions in a fixed
- * order (sequence, then policy, then syntax) and either refuses with one
- * reply or moves the session on. The mail transaction (MAIL, RCPT, DATA,
- * BDAT) and its hand-off to the back end live here too. */
+/* The SMTP command table (one row per verb: the states it may proceed
+ * in, a check and a proceed) and the mail transaction: its hand-off to the
+ * back end and the message data. A check runs the preconditions in a fixed
+ * order (sequence, then policy, then syntax) and answers its own refusal
+ * without acting; a proceed acts. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,22 +28,36 @@ static const struct smtp_reply r_unknown = { 500, "5.5.2", "Error: command not r
 static const struct smtp_reply r_no_args = { 501, "5.5.4", "Syntax error: no arguments allowed" };
 static const struct smtp_reply r_vrfy_syntax = { 501, "5.5.4", "Syntax: VRFY address" };
 static const struct smtp_reply r_expn = { 502, "5.5.1", "Error: EXPN not supported" };
+static const struct smtp_reply r_tls_unavailable = { 454, "4.7.0", "TLS not available" };
 static const struct smtp_reply r_tls_active = { 503, "5.5.1", "Error: TLS already active" };
 static const struct smtp_reply r_refused = { 503, "5.5.1", "Error: access denied, send QUIT" };
 static const struct smtp_reply r_nomem = { 451, "4.3.0", "Temporary failure: out of memory" };
 
-void session_log_txn(struct session *s, const struct delivery_result *res, uint64_t size)
+static int refuse(struct session *s, const struct smtp_reply *r)
 {
+	session_reply(s, r->code, r->enhanced, "%s", r->text);
+	return SMTP_REFUSED;
+}
+
+/* May `verb` proceed where the session is (the table's `states`)? */
+static bool may_proceed(const struct session *s, enum smtp_verb verb)
+{
+	return (smtp_command_lookup(verb)->states & SMTP_S_BIT(s->state)) != 0;
+}
+
+static void log_txn(struct session *s, const struct delivery_result *res)
+{
+	const struct smtp_tx *tx = s->tx;
 	struct logline l;
 
-	metrics_smtp_txn(res->code, size, s->nrcpt);
+	metrics_smtp_txn(res->code, tx->dec.size, tx->nrcpt);
 	if (!log_begin(&l, res->code < 400 ? LVL_INFO : LVL_WARN, "smtp.txn"))
 		return;
 	log_str(&l, "session", s->id);
 	log_str(&l, "client", s->conn.addr);
-	log_str(&l, "from", s->mail.addr);
-	log_uint(&l, "nrcpt", s->nrcpt);
-	log_uint(&l, "size", size);
+	log_str(&l, "from", tx->mail.addr);
+	log_uint(&l, "nrcpt", tx->nrcpt);
+	log_uint(&l, "size", tx->dec.size);
 	log_int(&l, "code", res->code);
 	log_str(&l, "enhanced", res->enhanced);
 	if (res->message_id[0])
@@ -51,34 +66,32 @@ void session_log_txn(struct session *s, const struct delivery_result *res, uint6
 		log_str(&l, "error_code", res->error_code);
 	if (res->code >= 400)
 		log_str(&l, "reason", res->text);
-	log_double(&l, "smtp_seconds", (double)(uv_now(s->srv->loop) - s->t_mail) / 1000.0);
+	log_double(&l, "smtp_seconds", (double)(uv_now(s->srv->loop) - tx->t_mail) / 1000.0);
 	log_double(&l, "backend_seconds", res->backend_seconds);
 	log_end(&l);
 }
 
 void session_reset_txn(struct session *s)
 {
-	if (s->txn) {
-		s->be->ops->abort(s->txn);
-		s->txn = NULL;
-	}
-	for (size_t i = 0; i < s->nrcpt; i++)
-		free(s->rcpts[i]);
-	free(s->rcpts);
-	s->rcpts = NULL;
-	s->nrcpt = 0;
-	s->rcpt_tries = 0;
-	s->has_mail = false;
-	s->txn_failed = false;
-	s->committing = false;
-	s->bdat_started = false;
-	buf_reset(&s->dbuf);
+	struct smtp_tx *tx = s->tx;
+
+	if (tx == NULL)
+		return;
+	s->tx = NULL;
+	if (tx->txn)
+		s->be->ops->abort(tx->txn);
+	for (size_t i = 0; i < tx->nrcpt; i++)
+		free(tx->rcpts[i]);
+	free(tx->rcpts);
+	buf_free(&tx->dbuf);
+	free(tx);
 }
 
 /* ---- Received: header (RFC 5321 §4.4) ---- */
 
 static void received_header(struct session *s, struct buf *b)
 {
+	const struct smtp_tx *tx = s->tx;
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -88,53 +101,63 @@ static void received_header(struct session *s, struct buf *b)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	/* RFC 3848 / RFC 6531 protocol names */
 	snprintf(proto, sizeof(proto), "%s%s%s",
-		s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
-		s->tls_done && (s->esmtp || s->mail.smtputf8) ? "S" : "",
+		tx->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
+		s->tls_done && (s->esmtp || tx->mail.smtputf8) ? "S" : "",
 		s->authed ? "A" : "");
 	buf_printf(b, "Received: from %s (unknown [%s%s])\r\n\tby %s (sesrelay) with %s id %s",
-		s->has_helo ? s->helo : "unknown", s->ipv6 ? "IPv6:" : "", s->conn.addr,
+		s->helo[0] ? s->helo : "unknown", s->ipv6 ? "IPv6:" : "", s->conn.addr,
 		s->rt->hostname, proto, s->id);
 	if (s->tls_done)
 		buf_printf(b, "\r\n\t(using %s with cipher %s)", tls_conn_version(s->tls),
 			tls_conn_cipher(s->tls));
-	if (s->nrcpt == 1)
-		buf_printf(b, "\r\n\tfor <%s>", s->rcpts[0]);
+	if (tx->nrcpt == 1)
+		buf_printf(b, "\r\n\tfor <%s>", tx->rcpts[0]);
 	buf_printf(b, "; %s\r\n", date);
 }
 
 static void deliver_write(struct session *s, const char *p, size_t n)
 {
-	if (s->txn == NULL || s->txn_failed || n == 0)
+	struct smtp_tx *tx = s->tx;
+
+	if (tx->txn == NULL || tx->txn_failed || n == 0)
 		return;
-	if (s->be->ops->write(s->txn, p, n, &s->txn_res) != 0)
-		s->txn_failed = true;
+	if (s->be->ops->write(tx->txn, p, n, &tx->txn_res) != 0)
+		tx->txn_failed = true;
+}
+
+/* Hand the decoded bytes in tx->dbuf to the back end. */
+static void deliver_decoded(struct session *s)
+{
+	deliver_write(s, s->tx->dbuf.data, s->tx->dbuf.len);
+	buf_reset(&s->tx->dbuf);
 }
 
 /* Open the back end transaction; on refusal the reply is in *res. */
 static int begin_delivery(struct session *s, struct delivery_result *res)
 {
+	struct smtp_tx *tx = s->tx;
 	struct envelope env;
 	struct buf hdr = BUF_INIT;
 	int r;
 
 	memset(&env, 0, sizeof(env));
-	env.mail_from = s->mail.addr;
-	env.rcpts = (const char *const *)s->rcpts;
-	env.nrcpt = s->nrcpt;
-	env.declared_size = s->mail.has_size ? s->mail.size : 0;
-	env.smtputf8 = s->mail.smtputf8;
-	env.body_8bit = s->mail.body == SMTP_BODY_8BITMIME;
+	env.mail_from = tx->mail.addr;
+	env.rcpts = (const char *const *)tx->rcpts;
+	env.nrcpt = tx->nrcpt;
+	env.declared_size = tx->mail.has_size ? tx->mail.size : 0;
+	env.smtputf8 = tx->mail.smtputf8;
+	env.body_8bit = tx->mail.body == SMTP_BODY_8BITMIME;
 	env.session_id = s->id;
 	env.client_addr = s->conn.addr;
 	memset(res, 0, sizeof(*res));
-	r = s->be->ops->begin(s->be, &env, &s->txn, res);
+	r = s->be->ops->begin(s->be, &env, &tx->txn, res);
 	if (r) {
-		s->txn = NULL;
+		tx->txn = NULL;
 		if (res->code == 0)
 			delivery_result_set(res, 451, "4.3.0", "Temporary failure, try again later");
 		return r;
 	}
-	s->txn_failed = false;
+	tx->txn_failed = false;
 	received_header(s, &hdr);
 	deliver_write(s, hdr.data, hdr.len);
 	buf_free(&hdr);
@@ -148,23 +171,23 @@ static void start_decoder(struct session *s, enum smtp_data_mode mode)
 	lim.max_size = session_max_size(s);
 	lim.max_line = s->rt->cfg.allow_long_lines ? 0 : s->rt->cfg.max_line_length;
 	lim.normalize_bare = s->rt->cfg.bare_lf == BARE_LF_NORMALIZE;
-	smtp_data_init(&s->dec, &lim, mode);
+	smtp_data_init(&s->tx->dec, &lim, mode);
 }
 
+/* Answer the end of the message and close the transaction. */
 static void finish_txn(struct session *s, const struct delivery_result *res)
 {
 	session_reply(s, res->code, res->enhanced, "%s", res->text);
-	session_log_txn(s, res, s->dec.size);
+	log_txn(s, res);
 	session_reset_txn(s);
+	session_enter_state(s, session_rest_state(s));
 }
 
 static void on_committed(void *arg, const struct delivery_result *res)
 {
 	struct session *s = arg;
 
-	s->txn = NULL;		/* the back end freed it */
-	s->committing = false;
-	s->waiting = false;
+	s->tx->txn = NULL;	/* the back end freed it */
 	finish_txn(s, res);
 	session_arm_timer(s);
 	session_process(s);
@@ -173,34 +196,31 @@ static void on_committed(void *arg, const struct delivery_result *res)
 /* The whole message has been read (DATA end marker, or BDAT LAST). */
 static void end_of_message(struct session *s)
 {
+	struct smtp_tx *tx = s->tx;
 	struct delivery_result res;
 
-	s->mode = M_CMD;
-	session_arm_timer(s);
-	if (s->dec.err != SMTP_DATA_OK) {
-		const struct smtp_reply *e = smtp_data_error_reply(s->dec.err);
+	if (tx->dec.err != SMTP_DATA_OK) {
+		const struct smtp_reply *e = smtp_data_error_reply(tx->dec.err);
 		delivery_result_set(&res, e->code, e->enhanced, e->text);
 		finish_txn(s, &res);
-		return;
-	}
-	if (s->txn_failed) {
-		res = s->txn_res;
+	} else if (tx->txn_failed) {
+		res = tx->txn_res;
 		finish_txn(s, &res);
-		return;
+	} else {
+		memset(&res, 0, sizeof(res));
+		/* The client is not the slow one now: the timer stops. A client
+		 * that goes away from here on gets no reply; the transaction is
+		 * aborted and the back end finishes or cancels silently. */
+		session_enter_state(s, SMTP_S_COMMIT);
+		if (s->be->ops->commit(tx->txn, on_committed, s, &res) != 0) {
+			tx->txn = NULL;
+			if (res.code == 0)
+				delivery_result_set(&res, 451, "4.3.0",
+					"Temporary failure, try again later");
+			finish_txn(s, &res);
+		}
 	}
-	memset(&res, 0, sizeof(res));
-	s->committing = true;
-	s->waiting = true;
-	session_arm_timer(s);	/* stops it: the client is not the slow one now */
-	if (s->be->ops->commit(s->txn, on_committed, s, &res) != 0) {
-		s->txn = NULL;
-		s->committing = false;
-		s->waiting = false;
-		session_arm_timer(s);
-		if (res.code == 0)
-			delivery_result_set(&res, 451, "4.3.0", "Temporary failure, try again later");
-		finish_txn(s, &res);
-	}
+	session_arm_timer(s);
 }
 
 /* After a BDAT chunk's octets have all been read. */
@@ -209,49 +229,48 @@ static void end_of_chunk(struct session *s)
 	if (s->bdat_refusal) {
 		const struct smtp_reply *r = s->bdat_refusal;
 		s->bdat_refusal = NULL;
-		s->mode = M_CMD;
+		session_enter_state(s, session_rest_state(s));
 		session_arm_timer(s);
-		session_error(s, r);
+		refuse(s, r);
+		session_count_error(s);
 		return;
 	}
 	if (s->bdat_last) {
-		smtp_data_finish(&s->dec, &s->dbuf);
-		deliver_write(s, s->dbuf.data, s->dbuf.len);
-		buf_reset(&s->dbuf);
+		smtp_data_finish(&s->tx->dec, &s->tx->dbuf);
+		deliver_decoded(s);
 		end_of_message(s);
 		return;
 	}
-	s->mode = M_CMD;
+	session_enter_state(s, session_rest_state(s));
 	session_arm_timer(s);
-	if (s->dec.err != SMTP_DATA_OK || s->txn_failed) {
+	if (s->tx->dec.err != SMTP_DATA_OK || s->tx->txn_failed) {
 		/* RFC 3030 §2: the transaction has failed; later chunks of it
 		 * are read and refused as out of sequence. */
 		end_of_message(s);
 		return;
 	}
 	session_reply(s, 250, "2.0.0", "%llu octets received",
-		(unsigned long long)s->dec.size);
+		(unsigned long long)s->tx->dec.size);
 }
 
 void session_data_input(struct session *s)
 {
-	if (s->mode == M_DATA) {
-		size_t n = smtp_data_feed(&s->dec, session_in(s), session_in_len(s), &s->dbuf);
+	if (s->state == SMTP_S_DATA) {
+		struct smtp_tx *tx = s->tx;
+		size_t n = smtp_data_feed(&tx->dec, session_in(s), session_in_len(s), &tx->dbuf);
 		session_in_consume(s, n, false);
-		deliver_write(s, s->dbuf.data, s->dbuf.len);
-		buf_reset(&s->dbuf);
-		if (s->dec.done)
+		deliver_decoded(s);
+		if (tx->dec.done)
 			end_of_message(s);
 		return;
 	}
-	/* M_BDAT */
+	/* SMTP_S_BDAT */
 	if (s->bdat_left > 0) {
 		size_t avail = session_in_len(s);
 		size_t n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
 		if (s->bdat_refusal == NULL) {
-			smtp_data_feed(&s->dec, session_in(s), n, &s->dbuf);
-			deliver_write(s, s->dbuf.data, s->dbuf.len);
-			buf_reset(&s->dbuf);
+			smtp_data_feed(&s->tx->dec, session_in(s), n, &s->tx->dbuf);
+			deliver_decoded(s);
 		}
 		session_in_consume(s, n, false);
 		s->bdat_left -= n;
@@ -262,43 +281,41 @@ void session_data_input(struct session *s)
 
 /* ---- commands ---- */
 
-static bool has_args(struct session *s, const struct smtp_cmd *c)
+static int check_no_args(struct session *s, const struct smtp_cmd *c)
 {
-	if (c->argslen == 0)
-		return false;
-	session_error(s, &r_no_args);
-	return true;
+	return c->argslen ? refuse(s, &r_no_args) : 0;
 }
 
-static void cmd_helo(struct session *s, const struct smtp_cmd *c)
+static int check_helo(struct session *s, const struct smtp_cmd *c)
 {
 	const struct smtp_reply *e;
-	bool ehlo = c->verb == SMTP_EHLO;
 
-	if (smtp_parse_helo(c->args, c->argslen, &e) != 0) {
-		session_error(s, e);
-		return;
-	}
+	return smtp_parse_helo(c->args, c->argslen, &e) != 0 ? refuse(s, e) : 0;
+}
+
+static void proceed_helo(struct session *s, const struct smtp_cmd *c)
+{
+	struct buf ext = BUF_INIT;
+
 	session_reset_txn(s);
 	memcpy(s->helo, c->args, c->argslen);
 	s->helo[c->argslen] = '\0';
-	s->has_helo = true;
-	s->esmtp = ehlo;
-	if (!ehlo) {
-		session_reply(s, 250, NULL, "%s", s->rt->hostname);
+	s->esmtp = c->verb == SMTP_EHLO;
+	session_enter_state(s, SMTP_S_HELO);
+	/* The enhanced code is left out by the reply rule (RFC 2034 §3). */
+	if (!s->esmtp) {
+		session_reply(s, 250, "2.0.0", "%s", s->rt->hostname);
 		return;
 	}
-	buf_printf(&s->out, "250-%s\r\n", s->rt->hostname);
-	session_reply_raw(s, "250-PIPELINING");
-	buf_printf(&s->out, "250-SIZE %llu\r\n", (unsigned long long)session_max_size(s));
-	session_reply_raw(s, "250-8BITMIME");
-	session_reply_raw(s, "250-SMTPUTF8");
-	session_reply_raw(s, "250-CHUNKING");
+	buf_printf(&ext, "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nSMTPUTF8\nCHUNKING", s->rt->hostname,
+		(unsigned long long)session_max_size(s));
 	if (s->rt->tls && s->tls == NULL)
-		session_reply_raw(s, "250-STARTTLS");
+		buf_puts(&ext, "\nSTARTTLS");
 	if (session_auth_offered(s))
-		session_reply_raw(s, "250-AUTH PLAIN LOGIN");
-	session_reply_raw(s, "250 ENHANCEDSTATUSCODES");
+		buf_puts(&ext, "\nAUTH PLAIN LOGIN");
+	buf_puts(&ext, "\nENHANCEDSTATUSCODES");
+	session_reply(s, 250, "2.0.0", "%s", ext.data ? ext.data : "");
+	buf_free(&ext);
 }
 
 static void log_policy(struct session *s, const char *reason)
@@ -325,44 +342,32 @@ static bool sender_allowed(const struct session *s, const char *addr)
 	return false;
 }
 
-static void cmd_mail(struct session *s, const struct smtp_cmd *c)
+static int check_mail(struct session *s, const struct smtp_cmd *c)
 {
 	const struct config *cfg = &s->rt->cfg;
 	const struct smtp_reply *e;
 	struct smtp_mail m;
 
-	if (!s->has_helo) {
-		session_error(s, &r_need_helo);
-		return;
-	}
-	if (s->has_mail) {
-		session_error(s, &r_nested);
-		return;
-	}
+	if (!may_proceed(s, SMTP_MAIL))
+		return refuse(s, s->tx ? &r_nested : &r_need_helo);
 	if (cfg->require_tls && !s->tls_done) {
 		log_policy(s, "tls_required");
-		session_error(s, &r_need_tls);
-		return;
+		return refuse(s, &r_need_tls);
 	}
 	if ((cfg->require_auth || s->must_auth) && !s->authed) {
 		log_policy(s, s->must_auth ? "network_needs_auth" : "auth_required");
-		session_error(s, &r_need_auth);
-		return;
+		return refuse(s, &r_need_auth);
 	}
 	if (s->ntxn >= cfg->max_transactions) {
 		session_reply(s, 421, "4.7.0", "%s Too many transactions, closing connection",
 			s->rt->hostname);
-		session_close(s, "max_transactions");
-		return;
+		s->close_reason = "max_transactions";
+		return SMTP_CLOSE;
 	}
-	if (smtp_parse_mail(c->args, c->argslen, &m, &e) != 0) {
-		session_error(s, e);
-		return;
-	}
-	if (m.has_size && m.size > session_max_size(s)) {
-		session_error(s, &r_size);
-		return;
-	}
+	if (smtp_parse_mail(c->args, c->argslen, &m, &e) != 0)
+		return refuse(s, e);
+	if (m.has_size && m.size > session_max_size(s))
+		return refuse(s, &r_size);
 	if (!sender_allowed(s, m.addr)) {
 		struct logline l;
 		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
@@ -372,146 +377,206 @@ static void cmd_mail(struct session *s, const struct smtp_cmd *c)
 			log_str(&l, "from", m.addr);
 			log_end(&l);
 		}
-		session_error(s, &r_sender);
+		return refuse(s, &r_sender);
+	}
+	return 0;
+}
+
+static void proceed_mail(struct session *s, const struct smtp_cmd *c)
+{
+	const struct smtp_reply *e;
+	struct smtp_tx *tx = calloc(1, sizeof(*tx));
+
+	if (tx == NULL) {
+		refuse(s, &r_nomem);
+		session_count_error(s);
 		return;
 	}
-	s->mail = m;
-	s->has_mail = true;
+	smtp_parse_mail(c->args, c->argslen, &tx->mail, &e);	/* the check passed it */
+	tx->t_mail = uv_now(s->srv->loop);
+	s->tx = tx;
 	s->ntxn++;
-	s->t_mail = uv_now(s->srv->loop);
+	session_enter_state(s, SMTP_S_MAIL);
 	session_reply(s, 250, "2.1.0", "Ok");
 }
 
-static void cmd_rcpt(struct session *s, const struct smtp_cmd *c)
+static int check_rcpt(struct session *s, const struct smtp_cmd *c)
 {
 	const struct smtp_reply *e;
 	struct smtp_rcpt r;
-	char **nv, *a;
 
-	if (!s->has_mail) {
-		session_error(s, &r_need_mail);
-		return;
-	}
-	s->rcpt_tries++;
-	if (smtp_parse_rcpt(c->args, c->argslen, s->mail.smtputf8, &r, &e) != 0) {
-		session_error(s, e);
-		return;
-	}
-	if (s->nrcpt >= s->rt->cfg.max_recipients) {
+	if (!may_proceed(s, SMTP_RCPT))
+		return refuse(s, &r_need_mail);
+	/* Counted even when refused: DATA then says "no valid recipients". */
+	s->tx->rcpt_tries++;
+	if (smtp_parse_rcpt(c->args, c->argslen, s->tx->mail.smtputf8, &r, &e) != 0)
+		return refuse(s, e);
+	if (s->tx->nrcpt >= s->rt->cfg.max_recipients) {
 		session_reply(s, 452, "4.5.3", "Error: too many recipients");
-		return;
+		return SMTP_LIMITED;
 	}
-	nv = realloc(s->rcpts, (s->nrcpt + 1) * sizeof(*nv));
+	return 0;
+}
+
+static void proceed_rcpt(struct session *s, const struct smtp_cmd *c)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct smtp_reply *e;
+	struct smtp_rcpt r;
+	char **nv, *a = NULL;
+
+	smtp_parse_rcpt(c->args, c->argslen, tx->mail.smtputf8, &r, &e);	/* the check passed it */
+	nv = realloc(tx->rcpts, (tx->nrcpt + 1) * sizeof(*nv));
+	if (nv)
+		tx->rcpts = nv;
 	if (nv == NULL || (a = strdup(r.addr)) == NULL) {
-		if (nv)
-			s->rcpts = nv;
-		session_error(s, &r_nomem);
+		refuse(s, &r_nomem);
+		session_count_error(s);
 		return;
 	}
-	s->rcpts = nv;
-	s->rcpts[s->nrcpt++] = a;
+	tx->rcpts[tx->nrcpt++] = a;
 	session_reply(s, 250, "2.1.5", "Ok");
 }
 
 /* Common to DATA and a first BDAT: can a message body start now? */
-static const struct smtp_reply *body_refusal(struct session *s)
+static const struct smtp_reply *body_refusal(const struct session *s)
 {
-	if (!s->has_mail)
+	if (s->tx == NULL)
 		return &r_need_mail;
-	if (s->nrcpt == 0)
-		return s->rcpt_tries ? &r_no_valid_rcpt : &r_need_rcpt;
+	if (s->tx->nrcpt == 0)
+		return s->tx->rcpt_tries ? &r_no_valid_rcpt : &r_need_rcpt;
 	return NULL;
 }
 
-static void cmd_data(struct session *s, const struct smtp_cmd *c)
+static int check_data(struct session *s, const struct smtp_cmd *c)
 {
 	const struct smtp_reply *e;
+
+	if (c->argslen)
+		return refuse(s, &r_no_args);
+	if (!may_proceed(s, SMTP_DATA))
+		return refuse(s, &r_need_mail);
+	if ((e = body_refusal(s)) != NULL)
+		return refuse(s, e);
+	if (s->tx->bdat_started)
+		return refuse(s, &r_bdat_data);
+	return 0;
+}
+
+static void proceed_data(struct session *s, const struct smtp_cmd *c)
+{
 	struct delivery_result res;
 
-	if (has_args(s, c))
-		return;
-	if ((e = body_refusal(s)) != NULL) {
-		session_error(s, e);
-		return;
-	}
-	if (s->bdat_started) {
-		session_error(s, &r_bdat_data);
-		return;
-	}
+	(void)c;
 	if (begin_delivery(s, &res) != 0) {
 		finish_txn(s, &res);
 		return;
 	}
 	start_decoder(s, SMTP_DATA_DOT);
-	s->mode = M_DATA;
+	session_enter_state(s, SMTP_S_DATA);
 	session_arm_timer(s);
 	session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
-static void cmd_bdat(struct session *s, const struct smtp_cmd *c)
+/* Only the arguments: whatever the state, the chunk's octets are read
+ * (and dropped if refused), never taken for commands, so the sequence
+ * refusal comes after the chunk (proceed_bdat). */
+static int check_bdat(struct session *s, const struct smtp_cmd *c)
 {
 	const struct smtp_reply *e;
-	struct delivery_result res;
 	uint64_t size;
 	bool last;
 
-	if (smtp_parse_bdat(c->args, c->argslen, &size, &last, &e) != 0) {
-		/* No size: nothing to skip; the next line is read as a command. */
-		session_error(s, e);
-		return;
-	}
-	s->mode = M_BDAT;
-	s->bdat_left = size;
-	s->bdat_last = last;
+	/* No size: nothing to skip; the next line is read as a command. */
+	return smtp_parse_bdat(c->args, c->argslen, &size, &last, &e) != 0 ? refuse(s, e) : 0;
+}
+
+static void proceed_bdat(struct session *s, const struct smtp_cmd *c)
+{
+	const struct smtp_reply *e;
+	struct delivery_result res;
+
+	smtp_parse_bdat(c->args, c->argslen, &s->bdat_left, &s->bdat_last, &e);
 	s->bdat_refusal = NULL;
-	/* Whatever the verdict, the chunk's octets are read (and dropped if
-	 * refused): they are never taken for commands. */
-	if (!s->bdat_started) {
+	if (s->tx == NULL || !s->tx->bdat_started) {
 		if ((e = body_refusal(s)) != NULL) {
 			s->bdat_refusal = e;
 		} else if (begin_delivery(s, &res) != 0) {
 			/* Answer the back end's refusal after the chunk. */
-			s->txn_failed = true;
-			s->txn_res = res;
-			s->bdat_started = true;
+			s->tx->txn_failed = true;
+			s->tx->txn_res = res;
+			s->tx->bdat_started = true;
 			start_decoder(s, SMTP_DATA_BINARY);
 		} else {
-			s->bdat_started = true;
+			s->tx->bdat_started = true;
 			start_decoder(s, SMTP_DATA_BDAT);
 		}
 	}
+	session_enter_state(s, SMTP_S_BDAT);
 	session_arm_timer(s);
 }
 
-static void cmd_rset(struct session *s, const struct smtp_cmd *c)
+static void proceed_rset(struct session *s, const struct smtp_cmd *c)
 {
-	if (has_args(s, c))
-		return;
+	(void)c;
 	session_reset_txn(s);
+	session_enter_state(s, session_rest_state(s));
 	session_reply(s, 250, "2.0.0", "Ok");
 }
 
-static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
+static void proceed_noop(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	session_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void proceed_quit(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	session_reply(s, 221, "2.0.0", "Bye");
+	session_close(s, "quit");
+}
+
+static void proceed_help(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	session_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT "
+		"HELP VRFY STARTTLS AUTH; see RFC 5321");
+}
+
+static int check_vrfy(struct session *s, const struct smtp_cmd *c)
+{
+	return c->argslen == 0 ? refuse(s, &r_vrfy_syntax) : 0;
+}
+
+static void proceed_vrfy(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	session_reply(s, 252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static int check_expn(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	return refuse(s, &r_expn);
+}
+
+static int check_starttls(struct session *s, const struct smtp_cmd *c)
 {
 	struct logline l;
 
-	if (has_args(s, c))
-		return;
-	if (s->rt->tls == NULL) {
-		session_error3(s, 454, "4.7.0", "TLS not available");
-		return;
-	}
-	if (s->tls) {
-		session_error(s, &r_tls_active);
-		return;
-	}
-	if (!s->has_helo) {
-		session_error(s, &r_need_helo);
-		return;
-	}
+	if (c->argslen)
+		return refuse(s, &r_no_args);
+	if (s->rt->tls == NULL)
+		return refuse(s, &r_tls_unavailable);
+	if (s->tls)
+		return refuse(s, &r_tls_active);
+	if (!may_proceed(s, SMTP_STARTTLS))
+		return refuse(s, &r_need_helo);
 	if (session_in_len(s) > 0) {
 		/* Commands sent after STARTTLS in the same plaintext write would
-		 * be taken as if they came over TLS (CVE-2011-0411 class). */
+		 * be taken as if they came over TLS (CVE-2011-0411 class): no
+		 * answer, the connection closes. */
 		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
 			log_str(&l, "session", s->id);
 			log_str(&l, "client", s->conn.addr);
@@ -520,9 +585,15 @@ static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
 			log_end(&l);
 		}
 		session_in_clear(s);
-		session_close(s, "starttls_pipelining");
-		return;
+		s->close_reason = "starttls_pipelining";
+		return SMTP_CLOSE;
 	}
+	return 0;
+}
+
+static void proceed_starttls(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
 	session_reply(s, 220, "2.0.0", "Ready to start TLS");
 	session_flush(s);
 	if (session_start_tls(s) != 0) {
@@ -531,20 +602,75 @@ static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	}
 	/* RFC 3207 §4.2: forget everything learned before TLS. */
 	session_reset_txn(s);
-	s->has_helo = false;
+	s->helo[0] = '\0';
 	s->esmtp = false;
 	s->authed = false;
 	s->user[0] = '\0';
+	session_enter_state(s, SMTP_S_CONNECTED);
+}
+
+static int check_non_smtp(struct session *s, const struct smtp_cmd *c)
+{
+	struct logline l;
+
+	(void)c;
+	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		log_str(&l, "reason", "non_smtp_command");
+		log_end(&l);
+	}
+	session_reply(s, 421, "4.7.0", "%s Not an SMTP client, closing connection", s->rt->hostname);
+	s->close_reason = "non_smtp_command";
+	return SMTP_CLOSE;
+}
+
+static int check_unknown(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	return refuse(s, &r_unknown);
+}
+
+#define RESTING (SMTP_S_BIT(SMTP_S_CONNECTED) | SMTP_S_BIT(SMTP_S_HELO) | SMTP_S_BIT(SMTP_S_MAIL))
+
+static const struct smtp_command commands[] = {
+	[SMTP_UNKNOWN] = { SMTP_UNKNOWN, RESTING, check_unknown, NULL },
+	[SMTP_HELO] = { SMTP_HELO, RESTING, check_helo, proceed_helo },
+	[SMTP_EHLO] = { SMTP_EHLO, RESTING, check_helo, proceed_helo },
+	[SMTP_MAIL] = { SMTP_MAIL, SMTP_S_BIT(SMTP_S_HELO), check_mail, proceed_mail },
+	[SMTP_RCPT] = { SMTP_RCPT, SMTP_S_BIT(SMTP_S_MAIL), check_rcpt, proceed_rcpt },
+	[SMTP_DATA] = { SMTP_DATA, SMTP_S_BIT(SMTP_S_MAIL), check_data, proceed_data },
+	[SMTP_BDAT] = { SMTP_BDAT, RESTING, check_bdat, proceed_bdat },
+	[SMTP_RSET] = { SMTP_RSET, RESTING, check_no_args, proceed_rset },
+	[SMTP_NOOP] = { SMTP_NOOP, RESTING, NULL, proceed_noop },
+	[SMTP_QUIT] = { SMTP_QUIT, RESTING | SMTP_S_BIT(SMTP_S_REFUSED), NULL, proceed_quit },
+	[SMTP_HELP] = { SMTP_HELP, RESTING, NULL, proceed_help },
+	[SMTP_VRFY] = { SMTP_VRFY, RESTING, check_vrfy, proceed_vrfy },
+	[SMTP_EXPN] = { SMTP_EXPN, RESTING, check_expn, NULL },
+	[SMTP_STARTTLS] = { SMTP_STARTTLS, SMTP_S_BIT(SMTP_S_HELO) | SMTP_S_BIT(SMTP_S_MAIL),
+		check_starttls, proceed_starttls },
+	[SMTP_AUTH] = { SMTP_AUTH, SMTP_S_BIT(SMTP_S_HELO), session_auth_check, session_auth_proceed },
+	[SMTP_NON_SMTP] = { SMTP_NON_SMTP, RESTING, check_non_smtp, NULL },
+};
+
+const struct smtp_command *smtp_command_lookup(enum smtp_verb verb)
+{
+	if ((size_t)verb >= sizeof(commands) / sizeof(commands[0]) || commands[verb].states == 0)
+		return &commands[SMTP_UNKNOWN];
+	return &commands[verb];
 }
 
 void session_dispatch(struct session *s, const char *line, size_t len)
 {
+	const struct smtp_command *cmd;
 	const struct smtp_reply *e;
 	struct smtp_cmd c;
 	struct logline l;
+	int r;
 
 	if (smtp_cmd_split(line, len, &c, &e) != 0) {
-		session_error(s, e);
+		refuse(s, e);
+		session_count_error(s);
 		return;
 	}
 	if (log_begin(&l, LVL_DEBUG, "smtp.command")) {
@@ -552,70 +678,18 @@ void session_dispatch(struct session *s, const char *line, size_t len)
 		log_str(&l, "verb", smtp_verb_name(c.verb));
 		log_end(&l);
 	}
-	if (s->refused && c.verb != SMTP_QUIT) {
-		session_error(s, &r_refused);
-		return;
-	}
-	switch (c.verb) {
-	case SMTP_HELO:
-	case SMTP_EHLO:
-		cmd_helo(s, &c);
-		break;
-	case SMTP_MAIL:
-		cmd_mail(s, &c);
-		break;
-	case SMTP_RCPT:
-		cmd_rcpt(s, &c);
-		break;
-	case SMTP_DATA:
-		cmd_data(s, &c);
-		break;
-	case SMTP_BDAT:
-		cmd_bdat(s, &c);
-		break;
-	case SMTP_RSET:
-		cmd_rset(s, &c);
-		break;
-	case SMTP_NOOP:
-		session_reply(s, 250, "2.0.0", "Ok");
-		break;
-	case SMTP_QUIT:
-		session_reply(s, 221, "2.0.0", "Bye");
-		session_close(s, "quit");
-		break;
-	case SMTP_HELP:
-		session_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT "
-			"HELP VRFY STARTTLS AUTH; see RFC 5321");
-		break;
-	case SMTP_VRFY:
-		if (c.argslen == 0)
-			session_error(s, &r_vrfy_syntax);
-		else
-			session_reply(s, 252, "2.5.0",
-				"Cannot VRFY user, but will accept message and attempt delivery");
-		break;
-	case SMTP_EXPN:
-		session_error(s, &r_expn);
-		break;
-	case SMTP_STARTTLS:
-		cmd_starttls(s, &c);
-		break;
-	case SMTP_AUTH:
-		session_auth_cmd(s, c.args, c.argslen);
-		break;
-	case SMTP_NON_SMTP:
-		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-			log_str(&l, "session", s->id);
-			log_str(&l, "client", s->conn.addr);
-			log_str(&l, "reason", "non_smtp_command");
-			log_end(&l);
-		}
-		session_reply(s, 421, "4.7.0", "%s Not an SMTP client, closing connection",
-			s->rt->hostname);
-		session_close(s, "non_smtp_command");
-		break;
-	case SMTP_UNKNOWN:
-		session_error(s, &r_unknown);
-		break;
-	}
+	cmd = smtp_command_lookup(c.verb);
+	s->verb = c.verb;
+	/* RFC 5321 §3.1: after a 554 greeting only QUIT is served. */
+	if (s->state == SMTP_S_REFUSED && !(cmd->states & SMTP_S_BIT(SMTP_S_REFUSED)))
+		r = refuse(s, &r_refused);
+	else
+		r = cmd->check ? cmd->check(s, &c) : 0;
+	if (r == 0 && cmd->proceed)
+		cmd->proceed(s, &c);
+	else if (r == SMTP_REFUSED)
+		session_count_error(s);
+	else if (r == SMTP_CLOSE)
+		session_close(s, s->close_reason);
+	s->verb = SMTP_UNKNOWN;
 }

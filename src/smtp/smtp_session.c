@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netacl.h"
+#include "smtp_reply.h"
 #include "smtp_session_int.h"
 #include "tls.h"
 
@@ -107,52 +108,81 @@ void session_flush(struct session *s)
 	buf_reset(&s->out);
 }
 
-void session_reply_raw(struct session *s, const char *text)
+static const char *const state_names[] = {
+	[SMTP_S_NEW] = "new",
+	[SMTP_S_REFUSED] = "refused",
+	[SMTP_S_CONNECTED] = "connected",
+	[SMTP_S_HELO] = "helo",
+	[SMTP_S_MAIL] = "mail",
+	[SMTP_S_DATA] = "data",
+	[SMTP_S_BDAT] = "bdat",
+	[SMTP_S_COMMIT] = "commit",
+	[SMTP_S_AUTH_PLAIN] = "auth_plain",
+	[SMTP_S_AUTH_LOGIN_USER] = "auth_login_user",
+	[SMTP_S_AUTH_LOGIN_PASS] = "auth_login_pass",
+	[SMTP_S_AUTH_VERIFY] = "auth_verify",
+	[SMTP_S_QUIT] = "quit",
+};
+
+void session_enter_state(struct session *s, enum smtp_state st)
 {
-	buf_puts(&s->out, text);
-	buf_puts(&s->out, "\r\n");
+	struct logline l;
+
+	if (st == s->state)
+		return;
+	if (log_begin(&l, LVL_DEBUG, "smtp.state")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "from", state_names[s->state]);
+		log_str(&l, "to", state_names[st]);
+		log_end(&l);
+	}
+	s->state = st;
+}
+
+enum smtp_state session_rest_state(const struct session *s)
+{
+	if (s->tx)
+		return SMTP_S_MAIL;
+	return s->helo[0] ? SMTP_S_HELO : SMTP_S_CONNECTED;
 }
 
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
 {
+	/* RFC 2034 §3: the greeting and the answer to HELO/EHLO carry none. */
+	bool exempt = s->state == SMTP_S_NEW || s->verb == SMTP_HELO || s->verb == SMTP_EHLO;
+	char text[1024];
+	struct logline l;
 	va_list ap;
 
-	if (enhanced)
-		buf_printf(&s->out, "%d %s ", code, enhanced);
-	else
-		buf_printf(&s->out, "%d ", code);
 	va_start(ap, fmt);
-	buf_vprintf(&s->out, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	buf_puts(&s->out, "\r\n");
-}
-
-void session_error3(struct session *s, int code, const char *enhanced, const char *text)
-{
-	struct logline l;
-
-	session_reply(s, code, enhanced, "%s", text);
-	if (log_begin(&l, LVL_DEBUG, "smtp.reject")) {
+	/* Refusals only: a success is in smtp.txn or needs no line, and a
+	 * line per reply would double the log of a pipelining client. */
+	if (code >= 400 && log_begin(&l, LVL_DEBUG, "smtp.reply")) {
 		log_str(&l, "session", s->id);
 		log_int(&l, "code", code);
 		log_str(&l, "reason", text);
 		log_end(&l);
 	}
-	if (++s->errors >= s->rt->cfg.max_errors && !s->closing) {
-		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-			log_str(&l, "session", s->id);
-			log_str(&l, "client", s->conn.addr);
-			log_str(&l, "reason", "too_many_errors");
-			log_end(&l);
-		}
-		session_reply(s, 421, "4.7.0", "%s Too many errors, closing connection", s->rt->hostname);
-		session_close(s, "too_many_errors");
-	}
+	if (smtp_reply_format(&s->out, code, enhanced, exempt, text) != 0)
+		session_close(s, "out_of_memory");
 }
 
-void session_error(struct session *s, const struct smtp_reply *r)
+void session_count_error(struct session *s)
 {
-	session_error3(s, r->code, r->enhanced, r->text);
+	struct logline l;
+
+	if (++s->errors < s->rt->cfg.max_errors || s->closing)
+		return;
+	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		log_str(&l, "reason", "too_many_errors");
+		log_end(&l);
+	}
+	session_reply(s, 421, "4.7.0", "%s Too many errors, closing connection", s->rt->hostname);
+	session_close(s, "too_many_errors");
 }
 
 /* ---- lifecycle ---- */
@@ -170,7 +200,6 @@ static void on_handle_closed(uv_handle_t *h)
 	buf_free_secret(&s->line);
 	buf_free(&s->out);
 	buf_free(&s->tlsout);
-	buf_free(&s->dbuf);
 	buf_free_secret(&s->login_user);
 	runtime_unref(s->rt);
 	free(s);
@@ -214,6 +243,7 @@ void session_close(struct session *s, const char *reason)
 		uv_timer_stop(&s->timer);
 		uv_read_stop((uv_stream_t *)&s->tcp);
 		s->reading = false;
+		session_enter_state(s, SMTP_S_QUIT);
 	}
 	if (s->shut_requested)
 		return;
@@ -233,19 +263,19 @@ static void on_timeout(uv_timer_t *t)
 {
 	struct session *s = t->data;
 
-	log_msg(LVL_INFO, "smtp.timeout", "session %s: no input in time (mode %d)", s->id, (int)s->mode);
+	log_msg(LVL_INFO, "smtp.timeout", "session %s: no input in time (state %s)", s->id,
+		state_names[s->state]);
 	session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->rt->hostname);
 	session_close(s, "timeout");
 }
 
 void session_arm_timer(struct session *s)
 {
-	unsigned secs = s->mode == M_DATA || s->mode == M_BDAT
-		? s->rt->cfg.timeout_data : s->rt->cfg.timeout_command;
+	unsigned secs = session_in_body(s) ? s->rt->cfg.timeout_data : s->rt->cfg.timeout_command;
 
 	if (s->closing)
 		return;
-	if (s->waiting)
+	if (session_waiting(s))
 		uv_timer_stop(&s->timer);
 	else
 		uv_timer_start(&s->timer, on_timeout, (uint64_t)secs * 1000, 0);
@@ -262,7 +292,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 static void update_reading(struct session *s)
 {
 	bool want = !s->closing && !s->eof && s->write_queued < OUT_HIGH_WATER &&
-		(!s->waiting || session_in_len(s) < IN_HIGH_WATER);
+		(!session_waiting(s) || session_in_len(s) < IN_HIGH_WATER);
 
 	if (want && !s->reading) {
 		if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
@@ -275,8 +305,8 @@ static void update_reading(struct session *s)
 
 static void send_greeting(struct session *s)
 {
-	s->greeted = true;
 	session_reply(s, 220, NULL, "%s ESMTP sesrelay", s->rt->hostname);
+	session_enter_state(s, SMTP_S_CONNECTED);
 }
 
 static void tls_established(struct session *s)
@@ -291,7 +321,7 @@ static void tls_established(struct session *s)
 		log_bool(&l, "implicit", s->implicit_tls);
 		log_end(&l);
 	}
-	if (s->implicit_tls && !s->greeted)
+	if (s->implicit_tls && s->state == SMTP_S_NEW)
 		send_greeting(s);
 }
 
@@ -316,7 +346,7 @@ static size_t line_limit(const struct session *s)
 {
 	size_t lim = s->rt->cfg.max_command_length;
 
-	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
+	if (session_in_sasl(s) ||
 	    (session_in_len(s) >= 5 && strncasecmp(session_in(s), "AUTH ", 5) == 0)) {
 		if (lim < AUTH_SASL_MAX_B64 + 32)
 			lim = AUTH_SASL_MAX_B64 + 32;
@@ -326,7 +356,7 @@ static size_t line_limit(const struct session *s)
 
 static bool secret_mode(const struct session *s)
 {
-	return s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS ||
+	return session_in_sasl(s) ||
 		(session_in_len(s) >= 5 && strncasecmp(session_in(s), "AUTH ", 5) == 0);
 }
 
@@ -361,7 +391,11 @@ static void consume(struct session *s, size_t n, bool wipe)
 	session_in_consume(s, n, wipe);
 }
 
-static const struct smtp_reply r_too_long = { 500, "5.5.6", "Line too long" };
+static void too_long(struct session *s)
+{
+	session_reply(s, 500, "5.5.6", "Line too long");
+	session_count_error(s);
+}
 
 /* One command line out of s->in; false when more input is needed. */
 static bool command_input(struct session *s)
@@ -379,9 +413,9 @@ static bool command_input(struct session *s)
 		}
 		consume(s, (size_t)(nl - in) + 1, wipe);
 		s->discarding = false;
-		if (s->mode != M_CMD)
-			s->mode = M_CMD;	/* an over-long SASL line ends the exchange */
-		session_error(s, &r_too_long);
+		if (session_in_sasl(s))	/* an over-long SASL line ends the exchange */
+			session_enter_state(s, session_rest_state(s));
+		too_long(s);
 		return true;
 	}
 	if (nl == NULL) {
@@ -396,9 +430,9 @@ static bool command_input(struct session *s)
 		len--;
 	if (len + 2 > lim) {
 		consume(s, (size_t)(nl - in) + 1, wipe);
-		if (s->mode != M_CMD)
-			s->mode = M_CMD;
-		session_error(s, &r_too_long);
+		if (session_in_sasl(s))
+			session_enter_state(s, session_rest_state(s));
+		too_long(s);
 		return true;
 	}
 	buf_reset(&s->line);
@@ -407,37 +441,37 @@ static bool command_input(struct session *s)
 		return false;
 	}
 	consume(s, (size_t)(nl - in) + 1, wipe);
-	if (s->mode == M_AUTH_PLAIN || s->mode == M_AUTH_LOGIN_USER || s->mode == M_AUTH_LOGIN_PASS)
+	if (session_in_sasl(s))
 		session_auth_line(s, s->line.data, len);
 	else
 		session_dispatch(s, s->line.data, len);
 	if (wipe)
 		OPENSSL_cleanse(s->line.data, s->line.len);
-	if (!s->waiting && !s->closing)
+	if (!session_waiting(s) && !s->closing)
 		session_arm_timer(s);
 	return true;
 }
 
 void session_process(struct session *s)
 {
-	while (!s->closing && !s->waiting) {
-		if (s->mode == M_DATA || s->mode == M_BDAT) {
+	while (!s->closing && !session_waiting(s)) {
+		if (session_in_body(s)) {
 			size_t before = session_in_len(s);
-			if (s->mode == M_BDAT && s->bdat_left == 0) {
+			if (s->state == SMTP_S_BDAT && s->bdat_left == 0) {
 				session_data_input(s);
 				continue;
 			}
 			if (before == 0)
 				break;
 			session_data_input(s);
-			if (session_in_len(s) == before && (s->mode == M_DATA || s->mode == M_BDAT))
+			if (session_in_len(s) == before && session_in_body(s))
 				break;
 			continue;
 		}
 		if (session_in_len(s) == 0 || !command_input(s))
 			break;
 	}
-	if (!s->closing && s->shutdown_pending && !s->has_mail && !s->waiting) {
+	if (!s->closing && s->shutdown_pending && s->tx == NULL && !session_waiting(s)) {
 		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
 		session_close(s, "shutdown");
 	}
@@ -446,7 +480,7 @@ void session_process(struct session *s)
 		return;
 	}
 	session_flush(s);
-	if (s->eof && !s->waiting) {
+	if (s->eof && !session_waiting(s)) {
 		session_close(s, "client_closed");
 		return;
 	}
@@ -506,7 +540,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 	/* Message data restarts the clock on progress (RFC 5321 §4.5.3.2.6);
 	 * a command must be complete within timeout_command of its start, so
 	 * trickling bytes does not hold a connection open. */
-	if (!s->waiting && (s->mode == M_DATA || s->mode == M_BDAT))
+	if (!session_waiting(s) && session_in_body(s))
 		session_arm_timer(s);
 	session_process(s);
 }
@@ -631,8 +665,8 @@ void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls
 				log_int(&l2, "code", 554);
 				log_end(&l2);
 			}
-			s->refused = true;
 			session_reply(s, 554, "5.7.1", "%s Access denied", s->rt->hostname);
+			session_enter_state(s, SMTP_S_REFUSED);
 			session_flush(s);
 			session_arm_timer(s);
 			update_reading(s);
@@ -660,7 +694,7 @@ void session_shutdown(struct server_conn *c, bool force)
 
 	if (s->closing)
 		return;
-	if (!force && (s->has_mail || s->waiting)) {
+	if (!force && (s->tx || session_waiting(s))) {
 		s->shutdown_pending = true;
 		return;
 	}

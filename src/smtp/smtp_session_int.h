@@ -22,13 +22,43 @@
 
 struct tls_conn;
 
-enum session_mode {
-	M_CMD,			/* reading command lines */
-	M_DATA,			/* DATA body until CRLF.CRLF */
-	M_BDAT,			/* exactly bdat_left octets of a BDAT chunk */
-	M_AUTH_PLAIN,		/* waiting for the PLAIN response line */
-	M_AUTH_LOGIN_USER,
-	M_AUTH_LOGIN_PASS,
+/* Where the session is. Changed only by session_enter_state(). Between
+ * commands a session rests in CONNECTED, HELO or MAIL (see
+ * session_rest_state()); the other states read something other than a
+ * command line, or wait. */
+enum smtp_state {
+	SMTP_S_NEW,		/* accepted, not greeted yet (implicit TLS handshake) */
+	SMTP_S_REFUSED,		/* greeted 554: only QUIT (RFC 5321 §3.1) */
+	SMTP_S_CONNECTED,	/* greeted, no HELO/EHLO yet */
+	SMTP_S_HELO,		/* HELO/EHLO done, no transaction */
+	SMTP_S_MAIL,		/* MAIL accepted: RCPT, DATA, BDAT */
+	SMTP_S_DATA,		/* DATA body until CRLF.CRLF */
+	SMTP_S_BDAT,		/* exactly bdat_left octets of a BDAT chunk */
+	SMTP_S_COMMIT,		/* the back end is committing the message */
+	SMTP_S_AUTH_PLAIN,	/* waiting for the PLAIN response line */
+	SMTP_S_AUTH_LOGIN_USER,
+	SMTP_S_AUTH_LOGIN_PASS,
+	SMTP_S_AUTH_VERIFY,	/* the password is being checked off the loop */
+	SMTP_S_QUIT,		/* closing */
+};
+#define SMTP_S_BIT(st) (1u << (st))
+
+/* One mail transaction, from MAIL to the reply to its message.
+ * Ownership: owned by the session (s->tx); owns the recipient strings,
+ * the decoded-bytes buffer and any open back end transaction (aborted
+ * when the transaction is freed: no callback then, ever). */
+struct smtp_tx {
+	struct smtp_mail mail;
+	char **rcpts;
+	size_t nrcpt;
+	unsigned rcpt_tries;		/* RCPT commands, accepted or not */
+	uint64_t t_mail;		/* uv_now at MAIL, ms */
+	struct delivery_txn *txn;
+	bool txn_failed;		/* back end refused a write: txn_res says why */
+	struct delivery_result txn_res;
+	bool bdat_started;
+	struct smtp_data dec;
+	struct buf dbuf;		/* decoded bytes on their way to the back end */
 };
 
 struct session {
@@ -43,56 +73,77 @@ struct session {
 	int port;
 	bool ipv6;
 
+	enum smtp_state state;
+	enum smtp_verb verb;		/* the command being answered, SMTP_UNKNOWN between */
+	const char *close_reason;	/* set by a check that answered 421 */
+
 	struct buf in;			/* plaintext received; processed up to in_off */
 	size_t in_off;
 	struct buf out;			/* replies not yet written */
 	struct buf line;		/* the command line being handled */
 	struct buf tlsout;
 	size_t write_queued;
-	enum session_mode mode;
 	struct tls_conn *tls;
 	bool implicit_tls;
 	bool tls_done;
-	bool greeted;
 	bool closing;
 	bool close_started;
 	bool shut_requested;
 	bool eof;
 	bool reading;
 	bool discarding;		/* inside an over-long command line */
-	bool waiting;			/* back end commit or password check running */
 	bool shutdown_pending;
 	unsigned errors;
 	unsigned ntxn;
 
-	bool has_helo;
 	bool esmtp;
-	char helo[SMTP_MAX_DOMAIN + 1];
+	char helo[SMTP_MAX_DOMAIN + 1];	/* "" until HELO/EHLO */
 	bool must_auth;			/* outside allow_networks */
-	bool refused;			/* greeted with 554: only QUIT works */
 	bool authed;
 	char user[AUTH_MAX_USER_LEN + 1];
 	struct buf login_user;		/* AUTH LOGIN: user name until the password comes */
 	struct auth_job *auth_job;
 
-	/* Mail transaction. */
-	bool has_mail;
-	struct smtp_mail mail;
-	char **rcpts;
-	size_t nrcpt;
-	unsigned rcpt_tries;
-	uint64_t t_mail;		/* uv_now at MAIL, ms */
-	struct delivery_txn *txn;
-	bool txn_failed;		/* back end refused a write: txn_res says why */
-	struct delivery_result txn_res;
-	bool committing;
-	struct smtp_data dec;
-	struct buf dbuf;		/* decoded bytes on their way to the back end */
-	bool bdat_started;
+	struct smtp_tx *tx;		/* NULL outside a mail transaction */
+	/* BDAT chunk framing: read even when the chunk is refused. */
 	bool bdat_last;
 	uint64_t bdat_left;
 	const struct smtp_reply *bdat_refusal;	/* chunk read and dropped, then this reply */
 };
+
+/* The command table: one row per verb. `check` validates state and
+ * arguments without acting: it answers its own refusal and returns
+ * SMTP_REFUSED (counts toward max_errors), SMTP_LIMITED (a limit, does not
+ * count) or SMTP_CLOSE (answered 421, s->close_reason set), or 0 to go on.
+ * `proceed` acts; it may start asynchronous work (AUTH, the commit).
+ * `states`: where the verb may proceed (SMTP_S_BIT of each). */
+enum { SMTP_REFUSED = -1, SMTP_LIMITED = -2, SMTP_CLOSE = -3 };
+
+struct smtp_command {
+	enum smtp_verb verb;
+	unsigned states;
+	int (*check)(struct session *s, const struct smtp_cmd *c);
+	void (*proceed)(struct session *s, const struct smtp_cmd *c);
+};
+
+/* The row for `verb` (every verb has one). */
+const struct smtp_command *smtp_command_lookup(enum smtp_verb verb);
+
+static inline bool session_waiting(const struct session *s)
+{
+	return s->state == SMTP_S_COMMIT || s->state == SMTP_S_AUTH_VERIFY;
+}
+
+static inline bool session_in_body(const struct session *s)
+{
+	return s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT;
+}
+
+static inline bool session_in_sasl(const struct session *s)
+{
+	return s->state == SMTP_S_AUTH_PLAIN || s->state == SMTP_S_AUTH_LOGIN_USER ||
+		s->state == SMTP_S_AUTH_LOGIN_PASS;
+}
 
 /* Unprocessed input: consumed by advancing an offset, compacted once per
  * read, so a read full of pipelined commands costs linear time. */
@@ -109,12 +160,20 @@ static inline size_t session_in_len(const struct session *s)
 /* smtp_session.c */
 void session_in_consume(struct session *s, size_t n, bool wipe);
 void session_in_clear(struct session *s);
+/* The one way a reply leaves a session: formats `code`, `enhanced` (NULL:
+ * none) and the text (lines separated by '\n') with the
+ * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses, and
+ * queues it for the next flush. The greeting and the answer to HELO/EHLO
+ * are exempt from enhanced codes, which the session knows from its state
+ * and verb. */
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-void session_reply_raw(struct session *s, const char *text);
-/* A refusal: counts towards max_errors (421 and close when reached). */
-void session_error(struct session *s, const struct smtp_reply *r);
-void session_error3(struct session *s, int code, const char *enhanced, const char *text);
+/* After a refusal: count it toward max_errors (421 and close when reached). */
+void session_count_error(struct session *s);
+/* The only place the state changes (traced in the debug log). */
+void session_enter_state(struct session *s, enum smtp_state st);
+/* CONNECTED, HELO or MAIL: where the session rests between commands. */
+enum smtp_state session_rest_state(const struct session *s);
 void session_close(struct session *s, const char *reason);
 void session_process(struct session *s);
 void session_arm_timer(struct session *s);
@@ -124,13 +183,14 @@ uint64_t session_max_size(const struct session *s);
 
 /* smtp_commands.c */
 void session_dispatch(struct session *s, const char *line, size_t len);
-/* Consume message bytes from s->in (M_DATA / M_BDAT). */
+/* Consume message bytes from s->in (DATA / BDAT states). */
 void session_data_input(struct session *s);
+/* Free the transaction (aborting the back end's); s->tx is NULL after. */
 void session_reset_txn(struct session *s);
-void session_log_txn(struct session *s, const struct delivery_result *res, uint64_t size);
 
 /* smtp_auth.c */
-void session_auth_cmd(struct session *s, const char *args, size_t len);
+int session_auth_check(struct session *s, const struct smtp_cmd *c);
+void session_auth_proceed(struct session *s, const struct smtp_cmd *c);
 void session_auth_line(struct session *s, const char *line, size_t len);
 bool session_auth_offered(const struct session *s);
 void session_auth_cancel(struct session *s);

@@ -53,6 +53,9 @@ Inspection endpoints (no authentication, loopback only):
                                        with that error; status 0 = only
                                        delay, then pass through; "drop": true
                                        = reset the connection, no answer
+    GET  /_emu/fault                   the faults still armed, with their
+                                       remaining counts (a count that went
+                                       down: a call has been taken)
     GET  /_emu/stats                   calls per action and status class;
                                        `assume_role` = number of AssumeRole
     POST /_emu/stats/reset
@@ -164,6 +167,9 @@ class EmulatorClient:
         return self._call("POST", "fault", {"action": action, "status": status, "code": code,
                                             "message": message, "count": count,
                                             "delay_ms": delay_ms, "drop": drop})
+
+    def faults(self):
+        return self._call("GET", "fault")["faults"]
 
     def clear_faults(self):
         return self._call("POST", "fault", {"clear": True})
@@ -499,6 +505,9 @@ class EmulatorApp:
             with state.lock:
                 state.forced_lifetime = int(args.get("seconds", 0))
             return 200, {"seconds": state.forced_lifetime}
+        if method == "GET" and sub == "fault":
+            with self.lock:
+                return 200, {"faults": list(self.faults)}
         if method == "POST" and sub == "fault":
             with self.lock:
                 if args.get("clear"):

@@ -23,6 +23,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testdeps  # noqa: E402
+
 BUILD_ROOT = os.environ.get("BUILD_ROOT", "")
 PROBE = os.path.join(BUILD_ROOT, "tests", "creds_base_probe")
 
@@ -529,10 +532,8 @@ class WebIdentityTest(Base):
         self.assertErr(self.probe(), "InvalidIdentityToken", "absent")
 
     def test_against_moto(self):
-        try:
-            from moto.server import ThreadedMotoServer
-        except ImportError:
-            self.skipTest("moto not installed")
+        testdeps.require_aws_modules()
+        from moto.server import ThreadedMotoServer
         m = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         m.start()
         try:

@@ -13,6 +13,9 @@ import unittest
 ROOT = os.environ.get("PROJECT_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, "deploy", "local", "demo")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testdeps  # noqa: E402
+
 
 def binary():
     path = os.environ.get("SESRELAY_BIN", "")
@@ -30,11 +33,7 @@ def run_demo(bin_path, timeout=240):
 class Demo(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        try:
-            import boto3  # noqa: F401
-            import moto  # noqa: F401
-        except ImportError as e:
-            raise unittest.SkipTest(f"AWS emulator unavailable: {e}")
+        testdeps.require_aws_modules()
         if not os.access(binary(), os.X_OK):
             raise unittest.SkipTest("SESRELAY_BIN is not an executable")
 

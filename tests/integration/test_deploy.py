@@ -23,11 +23,11 @@ BIN = os.environ.get("SESRELAY_BIN")
 BUILD = os.environ.get("BUILD_ROOT")
 DEPLOY = os.path.join(ROOT, "deploy")
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover
-    print("skipped: python yaml missing")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testdeps  # noqa: E402
+
+testdeps.require_module("yaml", "Debian package python3-yaml", at_import=True)
+import yaml  # noqa: E402
 
 
 def read(*parts):
@@ -67,10 +67,7 @@ def conf_values(text):
 
 
 def need(tool):
-    path = shutil.which(tool)
-    if path is None:
-        raise unittest.SkipTest(f"{tool} not installed")
-    return path
+    return testdeps.require_tool(tool, "the Debian packages in .ci/packages")
 
 
 # ---------------------------------------------------------------------------
@@ -252,9 +249,8 @@ class Container(unittest.TestCase):
         self.assertIn("deploy/container/sesrelay.conf /etc/sesrelay/sesrelay.conf", copies)
 
     def dockerfilelint(self, text):
-        exe = shutil.which("dockerfilelint")
-        if exe is None:
-            self.skipTest("dockerfilelint not installed (npm install -g dockerfilelint)")
+        exe = testdeps.require_tool("dockerfilelint", "npm package dockerfilelint "
+                                    "(.ci/npm-packages; .ci/run installs it)")
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "Containerfile")
             with open(path, "w") as f:
@@ -787,9 +783,7 @@ class CloudFormation(unittest.TestCase):
     FILES = ("shared-account.yaml", "sender-account.yaml")
 
     def lint(self, *paths):
-        exe = shutil.which("cfn-lint")
-        if exe is None:
-            self.skipTest("cfn-lint not installed")
+        exe = testdeps.require_tool("cfn-lint", "pip install cfn-lint (.ci/run installs it)")
         return subprocess.run([exe, "--", *paths], capture_output=True, text=True, timeout=300)
 
     def test_cfn_lint(self):

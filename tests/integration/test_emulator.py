@@ -11,13 +11,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-try:
-    import boto3  # noqa: F401
-    import moto  # noqa: F401
-    from botocore.exceptions import ClientError
-except ImportError as e:  # pragma: no cover
-    print(f"skipped: {e}")
-    sys.exit(77)
+import testdeps  # noqa: E402
+
+testdeps.require_aws_modules(at_import=True)
+from botocore.exceptions import ClientError  # noqa: E402
 
 from aws_emulator import Emulator
 

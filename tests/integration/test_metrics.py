@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+import testdeps  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -166,8 +167,8 @@ class AdminCase(unittest.TestCase):
     def setUpClass(cls):
         sd.require_binary()
         if text_string_to_metric_families is None:
-            raise unittest.SkipTest("prometheus_client is not installed "
-                                    "(Debian package python3-prometheus-client)")
+            testdeps.missing("Python module prometheus_client",
+                             "Debian package python3-prometheus-client")
         cls.tmp = tempfile.mkdtemp(prefix="sesrelay-metrics-")
         cfg = {"metrics_listen": "127.0.0.1:0", "log_level": "info"}
         cfg.update(cls.backend_config)
@@ -333,11 +334,13 @@ class OutboxMetricsTest(AdminCase):
             s.close()
 
     def test_connection_cap(self):
+        fds = self.d.open_fds()
         held = [socket.create_connection(split_addr(self.admin), timeout=10) for _ in range(4)]
         try:
-            # Let the relay accept all four before the fifth arrives.
+            # The relay has accepted all four (a descriptor each) before
+            # the fifth arrives.
             sd.wait_until(lambda: all(s.send(b"G") == 1 for s in held), 5, what="sends")
-            time.sleep(0.1)
+            sd.wait_until(lambda: self.d.open_fds() >= fds + 4, 10, what="four admin connections accepted")
             extra = socket.create_connection(split_addr(self.admin), timeout=10)
             try:
                 extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -430,10 +433,7 @@ EMU = None
 def emulator():
     global EMU
     if EMU is None:
-        try:
-            import moto  # noqa: F401
-        except ImportError:
-            raise unittest.SkipTest("moto is not installed")
+        testdeps.require_aws_modules()
         from aws_emulator import Emulator
         EMU = Emulator(strict=True)
         EMU.start()

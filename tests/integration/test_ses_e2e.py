@@ -8,7 +8,10 @@ message landed in, which key signed it, and what SES was asked.
 
 import base64
 import os
+import re
 import smtplib
+import socket
+import struct
 import sys
 import time
 import unittest
@@ -17,7 +20,7 @@ from email.message import EmailMessage
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, strip_received  # noqa: E402
+from sesrelay_daemon import Daemon, strip_received, wait_until  # noqa: E402
 
 EMU = None
 
@@ -224,6 +227,69 @@ class FaultTest(RelayCase):
         code, text = self.send(message())
         self.assertEqual(code, 451, text)
         self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("4xx", 0), 1)
+
+
+class VanishedClientTest(RelayCase):
+    """A client sends the final "." and vanishes (a reset) while SES still
+    holds the message: the emulator delays SendRawEmail, and the client
+    resets only once the emulator has taken the request. SES finishes on its
+    own; the relay must write no reply to the gone client, must not send the
+    message again (no retry, no second commit), and must serve the next
+    client."""
+
+    HOLD_MS = 5000      # how long SES keeps the request: the client resets within it
+
+    def read_reply(self, f):
+        while True:
+            line = f.readline()
+            self.assertTrue(line, "connection closed early")
+            if line[3:4] != b"-":
+                return int(line[:3])
+
+    def test_client_vanishes_during_commit(self):
+        marker = "vanished-" + os.urandom(6).hex()
+        EMU.fault("SendRawEmail", status=0, delay_ms=self.HOLD_MS, count=1)
+        sock = socket.create_connection(self.relay.addr, timeout=30)
+        f = sock.makefile("rb")
+        port = sock.getsockname()[1]
+        self.assertEqual(self.read_reply(f), 220)
+        sid = re.search(r"session=(\w+)", self.relay.wait_log(
+            r"event=smtp\.connect .*port=%d\b" % port)).group(1)
+        sock.sendall(b"EHLO client.test\r\nMAIL FROM:<app@example.com>\r\n"
+                     b"RCPT TO:<rcpt@example.org>\r\nDATA\r\n")
+        self.assertEqual([self.read_reply(f) for _ in range(4)], [250, 250, 250, 354])
+        sock.sendall(message(subject=marker) + b".\r\n")
+        self.relay.wait_log(r"event=smtp\.state session=%s from=data to=commit" % sid)
+        wait_until(lambda: all(x["count"] == 0 for x in EMU.faults()), 30,
+                   what="SES taking the request")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        f.close()
+        sock.close()
+        self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("total", 0), 0,
+                         "SES answered before the client was gone: hold it longer")
+        self.relay.wait_log(r"event=smtp\.disconnect session=%s" % sid, 30)
+
+        # SES finishes the held request on its own; the next client is served.
+        wait_until(lambda: EMU.stats()["actions"].get("SendRawEmail", {}).get("total"), 30,
+                   what="SES finishing the held request")
+        code, text = self.send(message(subject="next-client"))
+        self.assertEqual(code, 250, text)
+        # Stopping the relay ends anything it still had in flight, so no
+        # later retry can escape the counts below.
+        self.relay.stop()
+
+        session = [x for x in self.relay.log_lines() if "session=%s " % sid in x + " "]
+        commit = next(i for i, x in enumerate(session) if "to=commit" in x)
+        # Every answer to the end of data is logged as smtp.txn, every
+        # refusal as smtp.reply: neither may follow the commit.
+        self.assertEqual([x for x in session[commit:] if "event=smtp.txn" in x
+                          or "event=smtp.reply" in x], [],
+                         "a reply was written to the vanished client")
+        subjects = [base64.b64decode(m["raw_b64"]).split(b"\r\nSubject: ", 1)[1].split(b"\r\n")[0]
+                    for m in self.shared_messages()]
+        self.assertEqual(sorted(subjects), sorted([marker.encode(), b"next-client"]))
+        self.assertEqual(EMU.stats()["actions"]["SendRawEmail"]["total"], 2)
+        self.assertEqual(self.dev_messages(), [])
 
 
 class CredentialTest(RelayCase):

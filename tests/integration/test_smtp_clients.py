@@ -20,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+import testdeps  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(os.path.dirname(HERE), "data", "mail-corpus", "eml")
@@ -584,8 +585,7 @@ class ImplicitTlsTest(RelayCase):
 class SwaksTest(RelayCase):
     @classmethod
     def setUpClass(cls):
-        if not shutil.which("swaks"):
-            raise unittest.SkipTest("swaks is not installed (apt-get install swaks)")
+        testdeps.require_tool("swaks", "Debian package swaks")
         super().setUpClass()
 
     def swaks(self, *args):
@@ -650,8 +650,7 @@ class CurlTest(RelayCase):
 
     @classmethod
     def setUpClass(cls):
-        if not shutil.which("curl"):
-            raise unittest.SkipTest("curl is not installed")
+        testdeps.require_tool("curl", "Debian package curl")
         super().setUpClass()
 
     def curl(self, msg, *args, scheme="smtp"):
@@ -701,8 +700,7 @@ class SmtpSourceTest(RelayCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.access(cls.SOURCE, os.X_OK):
-            raise unittest.SkipTest("smtp-source is not installed (apt-get install postfix)")
+        testdeps.require_tool("smtp-source", "Debian package postfix", path=cls.SOURCE)
         super().setUpClass()
 
     def run_source(self, *args):

@@ -11,12 +11,10 @@ import unittest
 ROOT = os.environ.get("PROJECT_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-try:
-    import moto  # noqa: F401
-    from aws_emulator import Emulator
-except ImportError as e:  # pragma: no cover
-    print(f"skipped: {e}")
-    sys.exit(77)
+import testdeps  # noqa: E402
+
+testdeps.require_aws_modules(at_import=True)
+from aws_emulator import Emulator  # noqa: E402
 
 BIN = os.environ.get("SESRELAY_BIN", os.path.join(ROOT, "build", "src", "sesrelay"))
 
