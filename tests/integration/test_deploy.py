@@ -378,14 +378,9 @@ def selects(selector, labels):
 
 
 def kubectl():
-    """kubectl (Debian: kubernetes-client), or $KUBECTL. Missing: a skip,
-    and a failure under CI=true (.ci/packages installs it)."""
-    exe = os.environ.get("KUBECTL") or shutil.which("kubectl")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            raise AssertionError("kubectl missing (kubernetes-client in .ci/packages)")
-        raise unittest.SkipTest("kubectl not installed (Debian: kubernetes-client)")
-    return exe
+    """kubectl (Debian: kubernetes-client), or the one $KUBECTL names."""
+    return testdeps.require_tool("kubectl", "Debian package kubernetes-client (.ci/packages)",
+                                 path=os.environ.get("KUBECTL"))
 
 
 def kustomize(path):

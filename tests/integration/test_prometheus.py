@@ -37,13 +37,18 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+import testdeps  # noqa: E402
+
 import test_metrics  # noqa: E402
 from test_metrics import Scrape, message, send  # noqa: E402
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover
-    yaml = None
+testdeps.require_module("yaml", "Debian package python3-yaml", at_import=True)
+import yaml  # noqa: E402
+
+# test_metrics found the Prometheus client's parser (Debian's, if need be)
+if test_metrics.text_string_to_metric_families is None:
+    testdeps.exit_missing("Python module prometheus_client",
+                          "Debian package python3-prometheus-client")
 
 ROOT = os.environ.get("PROJECT_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -54,27 +59,11 @@ METRICS_RE = r'event=metrics\.listen addr=(\S+)|"event":"metrics\.listen".*?"add
 JOB = "sesrelay"
 
 
-def missing(what):
-    """A dependency is missing: a failure under CI, a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        raise AssertionError(what + " is missing (CI must have it: .ci/packages)")
-    raise unittest.SkipTest(what + " is missing")
-
-
 def need(tool):
-    path = shutil.which(tool)
-    if path is None:
-        missing(tool)
-    return path
-
-
-def need_yaml():
-    if yaml is None:
-        missing("python3-yaml")
+    return testdeps.require_tool(tool, "Debian package prometheus (.ci/packages)")
 
 
 def load_rules():
-    need_yaml()
     with open(RULES) as f:
         return yaml.safe_load(f)
 
@@ -102,7 +91,6 @@ class Promtool(unittest.TestCase):
         self.assertIn("SUCCESS", p.stdout)
 
     def test_every_alert_fires_and_stays_quiet_in_the_unit_tests(self):
-        need_yaml()
         names = {r["alert"] for r in alerts_of(load_rules())}
         self.assertGreaterEqual(len(names), 6)
         with open(RULE_TESTS) as f:
@@ -320,14 +308,8 @@ class LivePrometheusTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sd.require_binary()
-        need_yaml()
         need("prometheus")
-        if test_metrics.text_string_to_metric_families is None:
-            missing("prometheus_client (python3-prometheus-client)")
-        try:
-            import moto  # noqa: F401
-        except ImportError:
-            missing("moto (the AWS emulator)")
+        testdeps.require_aws_modules()
         from aws_emulator import Emulator
         cls.tmp = tempfile.mkdtemp(prefix="sesrelay-prom-")
         cls.emu = Emulator(strict=True)
