@@ -24,7 +24,7 @@ struct buf;
 
 #define METRICS_MAX_ERROR_CODES 64
 
-/* Connections (server.c): opened/closed pair up; refused ones were
+/* Connections (smtp_session.c): opened/closed pair up; refused ones were
  * opened too. `reason` is the smtp.reject reason as logged
  * ("max_connections", "max_connections_per_ip", "network",
  * "shutting_down"); anything else is ignored. */

@@ -11,7 +11,9 @@
  * Ownership: the back end copies what it keeps of the envelope; the
  * caller's envelope may be freed right after delivery_begin() returns.
  * The transaction is owned by the back end and is invalid after the
- * callback ran or after abort().
+ * callback ran or after abort(). A back end is owned by whoever built it
+ * (relay/backend.c builds the one the configuration names, and each
+ * worker's with backend_new_worker()) and freed with backend_free().
  */
 #ifndef SESRELAY_DELIVERY_H
 #define SESRELAY_DELIVERY_H
@@ -19,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 struct envelope {
 	const char *mail_from;		/* "" for the null sender <> */
@@ -45,9 +49,13 @@ typedef void (*delivery_done_cb)(void *arg, const struct delivery_result *res);
 
 struct delivery_txn;
 struct backend;
+struct config;
+struct metrics_scrape;
 
+/* Every operation of a back end. No caller ever looks at the name but to
+ * print it. */
 struct backend_ops {
-	const char *name;
+	const char *name;		/* for logs only */
 	/* Refuse early (returns -errno and fills *res) or open a transaction. */
 	int (*begin)(struct backend *be, const struct envelope *env,
 		struct delivery_txn **out, struct delivery_result *res);
@@ -62,9 +70,23 @@ struct backend_ops {
 	int (*commit)(struct delivery_txn *t, delivery_done_cb cb, void *arg,
 		struct delivery_result *res);
 	void (*abort)(struct delivery_txn *t);
-	/* Optional: close the back end's uv handles when the server has
+	/* A back end of the same kind on another event loop (a worker
+	 * thread's), built on the main thread before that loop runs. What
+	 * must be one per process stays in `main` and is shared (for ses:
+	 * the shared-account identity and credentials cache); main must
+	 * outlive it. 0, or a negative code with err filled. */
+	int (*new_worker)(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+		struct backend **out, char *err, size_t errlen);
+	/* Optional: can the back end deliver now? false with why filled (for
+	 * ses: no verified shared-account credentials). Main loop thread. */
+	bool (*ready)(struct backend *be, char *why, size_t n);
+	/* Optional: add the back end's own figures to a metrics scrape. */
+	void (*metrics)(struct backend *be, struct metrics_scrape *x);
+	/* Optional: close the back end's uv handles when the front end has
 	 * stopped, so the loop can end; the back end is freed afterwards. */
 	void (*shutdown)(struct backend *be);
+	/* Release everything, once the loop has run the handles' closes. */
+	void (*free)(struct backend *be);
 };
 
 struct backend {
@@ -72,10 +94,19 @@ struct backend {
 	uint64_t max_message_size;	/* raw octets the back end can take; 0: no limit of its own */
 };
 
+/* ops->new_worker. */
+int backend_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
+/* ops->ready; true when the back end has no condition of its own. */
+bool backend_ready(struct backend *be, char *why, size_t n);
+/* ops->metrics, when it has one. */
+void backend_metrics(struct backend *be, struct metrics_scrape *x);
 /* Close the back end's event-loop handles (HTTP connections, timers) once
  * the front end has stopped; the loop then runs dry and the back end can
  * be freed. Idempotent; NULL is fine. */
 void backend_shutdown(struct backend *be);
+/* NULL is fine. */
+void backend_free(struct backend *be);
 
 static inline void delivery_result_set(struct delivery_result *r, int code,
 	const char *enhanced, const char *text)

@@ -267,12 +267,18 @@ static void ob_abort(struct delivery_txn *t)
 	txn_free(t);
 }
 
+static int ob_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
+static void ob_free(struct backend *be);
+
 static const struct backend_ops outbox_ops = {
 	.name = "outbox",
 	.begin = ob_begin,
 	.write = ob_write,
 	.commit = ob_commit,
 	.abort = ob_abort,
+	.new_worker = ob_new_worker,
+	.free = ob_free,
 };
 
 static int mkdir_p1(const char *path)
@@ -311,7 +317,15 @@ int outbox_new(const char *dir, uv_loop_t *loop, struct backend **out,
 	return 0;
 }
 
-void outbox_free(struct backend *be)
+/* Another loop's outbox: the same directory, its own thread-pool work. */
+static int ob_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen)
+{
+	(void)cfg;
+	return outbox_new(((struct outbox *)main)->dir, loop, out, err, errlen);
+}
+
+static void ob_free(struct backend *be)
 {
 	struct outbox *ob = (struct outbox *)be;
 

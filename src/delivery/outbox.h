@@ -5,8 +5,9 @@
  * its presence means the message is complete) and the directory fsynced,
  * all on the libuv thread pool. Used for local testing and as a spool.
  *
- * Ownership: the back end owns its directory path; transactions own their
- * message buffer and envelope copy (see delivery.h).
+ * Ownership: the back end owns its directory path (freed with
+ * backend_free()); transactions own their message buffer and envelope
+ * copy (see delivery.h).
  */
 #ifndef SESRELAY_OUTBOX_H
 #define SESRELAY_OUTBOX_H
@@ -20,6 +21,5 @@
 /* Creates outbox_dir (and tmp/ in it) if missing. 0 or -errno with err. */
 int outbox_new(const char *dir, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
-void outbox_free(struct backend *be);
 
 #endif

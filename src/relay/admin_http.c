@@ -8,21 +8,18 @@
 
 #include "buf.h"
 #include "config.h"
-#include "creds_cache.h"
-#include "delivery.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
-#include "server.h"
-#include "ses_backend.h"
 
 /* After the answer: how long unread client bytes are drained before the
  * close, so the kernel does not reset the connection under the reply. */
 #define LINGER_MS 2000
 
+/* Allocated by the listener (struct listener_conn first). */
 struct admin_conn {
-	struct admin_conn *prev, *next;
+	struct listener_conn conn;	/* first: socket, the listener's node */
 	struct admin_http *a;
-	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_write_t wr;
 	uv_shutdown_t sd;
@@ -38,36 +35,23 @@ struct admin_conn {
 
 struct admin_http {
 	uv_loop_t *loop;
-	uv_tcp_t tcp;
-	struct server *srv;		/* borrowed */
-	struct backend *be;		/* borrowed */
+	struct listener_group group;	/* of one: the main loop's */
+	struct listener listener;
+	struct admin_source src;
 	unsigned timeout_ms;
-	unsigned max_conns;
-	struct admin_conn conns;	/* list head */
-	size_t nconns;
-	unsigned refs;			/* listener + connections still closing */
 	bool closing;
-	char addr[80];
 };
-
-static void admin_unref(struct admin_http *a)
-{
-	if (--a->refs == 0)
-		free(a);
-}
 
 /* ---- connections ---- */
 
 static void conn_closed(uv_handle_t *h)
 {
 	struct admin_conn *c = h->data;
-	struct admin_http *a = c->a;
 
 	if (--c->handles_open > 0)
 		return;
 	buf_free(&c->out);
-	free(c);
-	admin_unref(a);
+	listener_conn_free(&c->conn);
 }
 
 static void conn_close(struct admin_conn *c)
@@ -75,11 +59,8 @@ static void conn_close(struct admin_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	c->prev->next = c->next;
-	c->next->prev = c->prev;
-	c->a->nconns--;
 	uv_close((uv_handle_t *)&c->timer, conn_closed);
-	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	uv_close((uv_handle_t *)&c->conn.tcp, conn_closed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -110,7 +91,7 @@ static void on_written(uv_write_t *req, int status)
 	c->writing = false;
 	if (c->closing)
 		return;
-	if (status < 0 || c->eof || uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+	if (status < 0 || c->eof || uv_shutdown(&c->sd, (uv_stream_t *)&c->conn.tcp, on_shutdown) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -150,7 +131,7 @@ static void respond(struct admin_conn *c, int status, const char *ctype, const c
 	}
 	b = uv_buf_init(c->out.data, (unsigned)c->out.len);
 	c->wr.data = c;
-	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+	if (uv_write(&c->wr, (uv_stream_t *)&c->conn.tcp, &b, 1, on_written) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -164,51 +145,13 @@ static void respond_text(struct admin_conn *c, int status, const char *text, boo
 	respond(c, status, "text/plain; charset=utf-8", text, strlen(text), head_only);
 }
 
-/* Ready = the relay would take and deliver mail now. */
-static bool is_ready(struct admin_http *a, char *why, size_t n)
-{
-	struct creds_cache *cache = NULL;
-
-	if (a->srv->draining) {
-		snprintf(why, n, "draining: shutting down");
-		return false;
-	}
-	if (a->srv->nlisteners == 0) {
-		snprintf(why, n, "no SMTP listener");
-		return false;
-	}
-	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
-	if (cache) {
-		struct creds_cache_stats st;
-		bool ok;
-		creds_cache_status(cache, &ok, NULL, &st);
-		if (!ok) {
-			snprintf(why, n, "no valid shared-account credentials%s%s%s",
-				st.last_error[0] ? " (last error: " : "", st.last_error,
-				st.last_error[0] ? ")" : "");
-			return false;
-		}
-	}
-	return true;
-}
-
 static void scrape(struct admin_conn *c, bool head_only)
 {
 	struct admin_http *a = c->a;
 	struct metrics_scrape x = { 0 };
-	struct creds_cache *cache = NULL;
 	struct buf b = BUF_INIT;
 
-	if (strcmp(a->be->ops->name, "ses") == 0)
-		cache = ses_backend_creds(a->be);
-	if (cache) {
-		struct creds_cache_stats st;
-		creds_cache_status(cache, &x.creds_ready, &x.creds_seconds_left, &st);
-		x.have_creds = true;
-		x.sts_refresh_ok = st.refresh_ok;
-		x.sts_refresh_failed = st.refresh_failed;
-	}
+	a->src.metrics(a->src.arg, &x);
 	if (metrics_render(&b, &x) != 0) {
 		buf_free(&b);
 		respond_text(c, 503, "out of memory\n", head_only);
@@ -237,7 +180,7 @@ static void route(struct admin_conn *c, const struct admin_request *req)
 		scrape(c, head_only);
 	} else if (strcmp(req->path, "/healthz") == 0) {
 		respond_text(c, 200, "ok\n", head_only);
-	} else if (is_ready(c->a, why, sizeof(why))) {
+	} else if (c->a->src.ready(c->a->src.arg, why, sizeof(why))) {
 		respond_text(c, 200, "ready\n", head_only);
 	} else {
 		snprintf(text, sizeof(text), "not ready: %s\n", why);
@@ -296,33 +239,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	route(c, &req);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static void on_accept(void *arg, struct listener_conn *lc, enum listener_verdict v)
 {
-	struct admin_http *a = l->data;
-	struct admin_conn *c;
+	struct admin_http *a = arg;
+	struct admin_conn *c = (struct admin_conn *)lc;
 
-	if (status < 0 || a->closing)
-		return;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return;
 	c->a = a;
-	a->refs++;
-	uv_tcp_init(a->loop, &c->tcp);
 	uv_timer_init(a->loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
+	c->conn.tcp.data = c->timer.data = c;
 	c->handles_open = 2;
-	c->next = a->conns.next;
-	c->prev = &a->conns;
-	a->conns.next->prev = c;
-	a->conns.next = c;
-	a->nconns++;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-		conn_close(c);
-		return;
-	}
 	/* Over the cap: closed unread, so a flood costs one accept each. */
-	if (a->nconns > a->max_conns) {
+	if (v != LISTENER_ADMIT) {
 		struct logline lg;
 		if (log_begin(&lg, LVL_DEBUG, "metrics.reject")) {
 			log_str(&lg, "reason", "max_connections");
@@ -332,16 +259,25 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	uv_timer_start(&c->timer, on_timer, a->timeout_ms, 0);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (uv_read_start((uv_stream_t *)&c->conn.tcp, on_alloc, on_read) != 0)
 		conn_close(c);
 }
 
 /* ---- listener ---- */
 
-
-static void listener_closed(uv_handle_t *h)
+static void admin_closed(void *arg)
 {
-	admin_unref(h->data);
+	struct admin_http *a = arg;
+
+	listener_free(&a->listener);
+	listener_group_free(&a->group);
+	free(a);
+}
+
+static void close_conn(struct listener_conn *c, void *arg)
+{
+	(void)arg;
+	conn_close((struct admin_conn *)c);
 }
 
 void admin_http_close(struct admin_http *a)
@@ -349,71 +285,48 @@ void admin_http_close(struct admin_http *a)
 	if (a == NULL || a->closing)
 		return;
 	a->closing = true;
-	while (a->conns.next != &a->conns)
-		conn_close(a->conns.next);
-	uv_close((uv_handle_t *)&a->tcp, listener_closed);
+	listener_each_conn(&a->listener, close_conn, NULL);
+	listener_close(&a->listener);	/* admin_closed once all is closed */
 }
 
-int admin_http_new(uv_loop_t *loop, const struct config *cfg, struct server *srv,
-	struct backend *be, struct admin_http **out, char *err, size_t errlen)
+int admin_http_new(uv_loop_t *loop, const struct config *cfg, const struct admin_source *src,
+	struct admin_http **out, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	struct admin_http *a;
-	int len = sizeof(ss), r;
-	char host[64];
+	struct listen_spec spec = { "metrics_listen", cfg->metrics_listen, 0 };
+	struct listener_opts o = {
+		.conn_size = sizeof(struct admin_conn),
+		.on_accept = on_accept,
+		.on_closed = admin_closed,
+		.backlog = 128,
+		.listen_event = "metrics.listen",
+		.accept_event = "metrics.accept",
+	};
+	struct admin_http *a = calloc(1, sizeof(*a));
+	int r;
 
-	memset(&ss, 0, sizeof(ss));
-	if (server_parse_addr(cfg->metrics_listen, &ss) != 0) {
-		snprintf(err, errlen, "metrics_listen: bad address \"%s\" (want a.b.c.d:port or "
-			"[v6]:port)", cfg->metrics_listen);
-		return -EINVAL;
-	}
-	a = calloc(1, sizeof(*a));
 	if (a == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	a->loop = loop;
-	a->srv = srv;
-	a->be = be;
+	a->src = *src;
 	a->timeout_ms = cfg->metrics_timeout * 1000;
-	a->max_conns = cfg->metrics_max_connections;
-	a->conns.next = a->conns.prev = &a->conns;
-	a->refs = 1;
-	uv_tcp_init(loop, &a->tcp);
-	a->tcp.data = a;
-	r = uv_tcp_bind(&a->tcp, (struct sockaddr *)&ss, 0);
-	if (r == 0)
-		r = uv_listen((uv_stream_t *)&a->tcp, 128, on_connection);
-	if (r == 0)
-		r = uv_tcp_getsockname(&a->tcp, (struct sockaddr *)&ss, &len);
+	r = listener_group_init(&a->group, 1, &spec, 1, cfg->path, err, errlen);
 	if (r) {
-		snprintf(err, errlen, "metrics_listen: cannot listen on %s: %s",
-			cfg->metrics_listen, uv_strerror(r));
-		admin_http_close(a);
+		free(a);
 		return r;
 	}
-	if (ss.ss_family == AF_INET6) {
-		uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
-		snprintf(a->addr, sizeof(a->addr), "[%s]:%d", host,
-			ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-	} else {
-		uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
-		snprintf(a->addr, sizeof(a->addr), "%s:%d", host,
-			ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	o.accept_arg = o.closed_arg = a;
+	r = listener_init(&a->listener, loop, &a->group, 0, &o, err, errlen);
+	if (r) {
+		/* Its handles close on the loop; the object goes with them. */
+		a->closing = true;
+		listener_free(&a->listener);
+		listener_group_free(&a->group);
+		free(a);
+		return r;
 	}
-	{
-		/* At any log level, like smtp.listen: scrapers and tests need
-		 * the real port when configured with port 0. */
-		enum log_level lv = (enum log_level)cfg->log_level;
-		struct logline l;
-		if (lv < LVL_INFO)
-			lv = LVL_INFO;
-		if (log_begin(&l, lv, "metrics.listen")) {
-			log_str(&l, "addr", a->addr);
-			log_end(&l);
-		}
-	}
+	listener_set_caps(&a->listener, cfg->metrics_max_connections, 0);
 	*out = a;
 	return 0;
 }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "outbox.h"
 #include "ses_backend.h"
@@ -18,14 +17,4 @@ int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	}
 	snprintf(err, errlen, "unknown backend");
 	return -EINVAL;
-}
-
-void backend_free(struct backend *be)
-{
-	if (be == NULL)
-		return;
-	if (strcmp(be->ops->name, "outbox") == 0)
-		outbox_free(be);
-	else if (strcmp(be->ops->name, "ses") == 0)
-		ses_backend_free(be);
 }

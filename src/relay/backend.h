@@ -1,8 +1,11 @@
-/* Back end factory: builds the delivery back end the configuration names.
+/* The list of back ends: builds the one the configuration names (key
+ * `backend`). Everything else about a back end goes through its
+ * operations table (delivery.h), so this is the one place that knows
+ * which back ends exist.
  *
  * Ownership: the returned back end is owned by the caller and freed with
  * backend_free() after the loop has stopped using it (no transaction
- * open). cfg must outlive it.
+ * open). Nothing of cfg is kept.
  */
 #ifndef SESRELAY_BACKEND_H
 #define SESRELAY_BACKEND_H
@@ -16,6 +19,5 @@
 
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
-void backend_free(struct backend *be);
 
 #endif

@@ -8,6 +8,7 @@
 #include "aws_identity.h"
 #include "creds_cache.h"
 #include "http_client.h"
+#include "metrics.h"
 #include "header_filter.h"
 #include "sts_client.h"
 #include "ses_client.h"
@@ -147,13 +148,23 @@ static void ses_shutdown(struct backend *b)
 	be->http = NULL;
 }
 
+static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
+	struct backend **out, char *err, size_t errlen);
+static bool ses_ready(struct backend *b, char *why, size_t n);
+static void ses_metrics(struct backend *b, struct metrics_scrape *x);
+static void ses_free(struct backend *b);
+
 static const struct backend_ops ses_ops = {
 	.name = "ses",
 	.begin = ses_begin,
 	.write = ses_write,
 	.commit = ses_commit,
 	.abort = ses_abort,
+	.new_worker = ses_new_worker,
+	.ready = ses_ready,
+	.metrics = ses_metrics,
 	.shutdown = ses_shutdown,
+	.free = ses_free,
 };
 
 static int copy_str(char **dst, const char *src)
@@ -199,7 +210,7 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	}
 	if (r) {
 		snprintf(err, errlen, "out of memory");
-		ses_backend_free(&be->base);
+		ses_free(&be->base);
 		return r;
 	}
 	if (shared) {
@@ -225,7 +236,7 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 	if (r == 0 && !shared)
 		r = creds_cache_start(id->cache);
 	if (r) {
-		ses_backend_free(&be->base);
+		ses_free(&be->base);
 		return r;
 	}
 	*out = &be->base;
@@ -238,7 +249,9 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 	return backend_new(cfg, NULL, loop, out, err, errlen);
 }
 
-int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
+/* A worker's: its own HTTP client and SES client on its loop, signing
+ * with main's credentials cache. */
+static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
 	struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *m = (struct ses_backend *)main;
@@ -250,7 +263,7 @@ int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct bac
 	return backend_new(cfg, m->id, loop, out, err, errlen);
 }
 
-struct creds_cache *ses_backend_creds(struct backend *b)
+static struct creds_cache *creds_of(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
@@ -259,7 +272,37 @@ struct creds_cache *ses_backend_creds(struct backend *b)
 	return be->id ? be->id->cache : NULL;
 }
 
-void ses_backend_free(struct backend *b)
+/* Ready = verified shared-account credentials are held. */
+static bool ses_ready(struct backend *b, char *why, size_t n)
+{
+	struct creds_cache *cache = creds_of(b);
+	struct creds_cache_stats st;
+	bool ok;
+
+	if (cache == NULL)
+		return true;
+	creds_cache_status(cache, &ok, NULL, &st);
+	if (!ok)
+		snprintf(why, n, "no valid shared-account credentials%s%s%s",
+			st.last_error[0] ? " (last error: " : "", st.last_error,
+			st.last_error[0] ? ")" : "");
+	return ok;
+}
+
+static void ses_metrics(struct backend *b, struct metrics_scrape *x)
+{
+	struct creds_cache *cache = creds_of(b);
+	struct creds_cache_stats st;
+
+	if (cache == NULL)
+		return;
+	creds_cache_status(cache, &x->creds_ready, &x->creds_seconds_left, &st);
+	x->have_creds = true;
+	x->sts_refresh_ok = st.refresh_ok;
+	x->sts_refresh_failed = st.refresh_failed;
+}
+
+static void ses_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 

@@ -4,8 +4,10 @@
  * Ownership: the back end owns its AWS identity (HTTP client, STS client,
  * credentials cache) and its SES client. A worker's back end (another
  * thread's loop) instead owns only its HTTP client and SES client and
- * borrows the identity, so one credentials cache serves every worker. ops->shutdown closes their uv
- * handles; ses_backend_free() releases the rest once the loop has run.
+ * borrows the identity (ops->new_worker), so one credentials cache serves
+ * every worker. ops->shutdown closes their uv handles; backend_free()
+ * releases the rest once the loop has run. ops->ready and ops->metrics
+ * report the credentials cache.
  * Transactions are owned as delivery.h describes.
  */
 #ifndef SESRELAY_SES_BACKEND_H
@@ -16,19 +18,9 @@
 #include "config.h"
 #include "delivery.h"
 
-struct creds_cache;
-
 /* Builds the shared-account identity (HTTP, STS, base chain, AssumeRole,
  * cache) from cfg and starts assuming the role. Nothing of cfg is kept. */
 int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
-/* A back end on a worker loop that shares main's (made by
- * ses_backend_new on the main loop, which must outlive it) credentials
- * cache, with its own HTTP client and SES client. */
-int ses_backend_new_worker(const struct config *cfg, uv_loop_t *loop, struct backend *main,
-	struct backend **out, char *err, size_t errlen);
-/* The credentials cache, for readiness and metrics. */
-struct creds_cache *ses_backend_creds(struct backend *be);
-void ses_backend_free(struct backend *be);
 
 #endif

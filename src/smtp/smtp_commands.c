@@ -55,6 +55,8 @@ static void log_txn(struct session *s, const struct delivery_result *res)
 		return;
 	log_str(&l, "session", s->id);
 	log_str(&l, "client", s->conn.addr);
+	if (s->authed)
+		log_str(&l, "user", s->user);
 	log_str(&l, "from", tx->mail.addr);
 	log_uint(&l, "nrcpt", tx->nrcpt);
 	log_uint(&l, "size", tx->dec.size);
@@ -99,13 +101,11 @@ static void received_header(struct session *s, struct buf *b)
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	/* RFC 3848 / RFC 6531 protocol names */
-	snprintf(proto, sizeof(proto), "%s%s%s",
-		tx->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
-		s->tls_done && (s->esmtp || tx->mail.smtputf8) ? "S" : "",
-		s->authed ? "A" : "");
+	/* RFC 3848 protocol names */
+	snprintf(proto, sizeof(proto), "%s%s%s", s->esmtp ? "ESMTP" : "SMTP",
+		s->tls_done && s->esmtp ? "S" : "", s->authed ? "A" : "");
 	buf_printf(b, "Received: from %s (unknown [%s%s])\r\n\tby %s (sesrelay) with %s id %s",
-		s->helo[0] ? s->helo : "unknown", s->ipv6 ? "IPv6:" : "", s->conn.addr,
+		s->helo[0] ? s->helo : "unknown", s->conn.ipv6 ? "IPv6:" : "", s->conn.addr,
 		s->rt->hostname, proto, s->id);
 	if (s->tls_done)
 		buf_printf(b, "\r\n\t(using %s with cipher %s)", tls_conn_version(s->tls),
@@ -145,7 +145,6 @@ static int begin_delivery(struct session *s, struct delivery_result *res)
 	env.rcpts = (const char *const *)tx->rcpts;
 	env.nrcpt = tx->nrcpt;
 	env.declared_size = tx->mail.has_size ? tx->mail.size : 0;
-	env.smtputf8 = tx->mail.smtputf8;
 	env.body_8bit = tx->mail.body == SMTP_BODY_8BITMIME;
 	env.session_id = s->id;
 	env.client_addr = s->conn.addr;
@@ -177,9 +176,12 @@ static void start_decoder(struct session *s, enum smtp_data_mode mode)
 /* Answer the end of the message and close the transaction. */
 static void finish_txn(struct session *s, const struct delivery_result *res)
 {
+	s->txn_reply = true;	/* logged as smtp.txn, not as a refusal */
 	session_reply(s, res->code, res->enhanced, "%s", res->text);
+	s->txn_reply = false;
 	log_txn(s, res);
 	session_reset_txn(s);
+	s->txn_ended = true;
 	session_enter_state(s, session_rest_state(s));
 }
 
@@ -307,7 +309,10 @@ static void proceed_helo(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, 250, "2.0.0", "%s", s->rt->hostname);
 		return;
 	}
-	buf_printf(&ext, "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nSMTPUTF8\nCHUNKING", s->rt->hostname,
+	/* No SMTPUTF8: SES takes neither UTF-8 local parts nor UTF-8 header
+	 * fields, so the path could not keep the promise; clients then send
+	 * ASCII envelopes (domains as A-labels) and encoded headers. */
+	buf_printf(&ext, "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nCHUNKING", s->rt->hostname,
 		(unsigned long long)session_max_size(s));
 	if (s->rt->tls && s->tls == NULL)
 		buf_puts(&ext, "\nSTARTTLS");
@@ -316,18 +321,6 @@ static void proceed_helo(struct session *s, const struct smtp_cmd *c)
 	buf_puts(&ext, "\nENHANCEDSTATUSCODES");
 	session_reply(s, 250, "2.0.0", "%s", ext.data ? ext.data : "");
 	buf_free(&ext);
-}
-
-static void log_policy(struct session *s, const char *reason)
-{
-	struct logline l;
-
-	if (log_begin(&l, LVL_INFO, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", reason);
-		log_end(&l);
-	}
 }
 
 static bool sender_allowed(const struct session *s, const char *addr)
@@ -351,14 +344,15 @@ static int check_mail(struct session *s, const struct smtp_cmd *c)
 	if (!may_proceed(s, SMTP_MAIL))
 		return refuse(s, s->tx ? &r_nested : &r_need_helo);
 	if (cfg->require_tls && !s->tls_done) {
-		log_policy(s, "tls_required");
+		s->why = "tls_required";
 		return refuse(s, &r_need_tls);
 	}
 	if ((cfg->require_auth || s->must_auth) && !s->authed) {
-		log_policy(s, s->must_auth ? "network_needs_auth" : "auth_required");
+		s->why = s->must_auth ? "network_needs_auth" : "auth_required";
 		return refuse(s, &r_need_auth);
 	}
 	if (s->ntxn >= cfg->max_transactions) {
+		s->why = "max_transactions";
 		session_reply(s, 421, "4.7.0", "%s Too many transactions, closing connection",
 			s->rt->hostname);
 		s->close_reason = "max_transactions";
@@ -366,18 +360,14 @@ static int check_mail(struct session *s, const struct smtp_cmd *c)
 	}
 	if (smtp_parse_mail(c->args, c->argslen, &m, &e) != 0)
 		return refuse(s, e);
-	if (m.has_size && m.size > session_max_size(s))
+	if (m.has_size && m.size > session_max_size(s)) {
+		s->why = "declared_size";
 		return refuse(s, &r_size);
+	}
 	if (!sender_allowed(s, m.addr)) {
-		struct logline l;
-		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-			log_str(&l, "session", s->id);
-			log_str(&l, "client", s->conn.addr);
-			log_str(&l, "reason", "sender_not_allowed");
-			log_str(&l, "from", m.addr);
-			log_end(&l);
-		}
-		return refuse(s, &r_sender);
+		s->why = "sender_not_allowed";
+		session_reply(s, r_sender.code, r_sender.enhanced, "<%s>: %s", m.addr, r_sender.text);
+		return SMTP_REFUSED;
 	}
 	return 0;
 }
@@ -409,9 +399,10 @@ static int check_rcpt(struct session *s, const struct smtp_cmd *c)
 		return refuse(s, &r_need_mail);
 	/* Counted even when refused: DATA then says "no valid recipients". */
 	s->tx->rcpt_tries++;
-	if (smtp_parse_rcpt(c->args, c->argslen, s->tx->mail.smtputf8, &r, &e) != 0)
+	if (smtp_parse_rcpt(c->args, c->argslen, &r, &e) != 0)
 		return refuse(s, e);
 	if (s->tx->nrcpt >= s->rt->cfg.max_recipients) {
+		s->why = "max_recipients";
 		session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return SMTP_LIMITED;
 	}
@@ -425,7 +416,7 @@ static void proceed_rcpt(struct session *s, const struct smtp_cmd *c)
 	struct smtp_rcpt r;
 	char **nv, *a = NULL;
 
-	smtp_parse_rcpt(c->args, c->argslen, tx->mail.smtputf8, &r, &e);	/* the check passed it */
+	smtp_parse_rcpt(c->args, c->argslen, &r, &e);	/* the check passed it */
 	nv = realloc(tx->rcpts, (tx->nrcpt + 1) * sizeof(*nv));
 	if (nv)
 		tx->rcpts = nv;
@@ -460,6 +451,19 @@ static int check_data(struct session *s, const struct smtp_cmd *c)
 		return refuse(s, e);
 	if (s->tx->bdat_started)
 		return refuse(s, &r_bdat_data);
+	if (!s->authed && session_in_len(s) > 0) {
+		/* RFC 2920 §3.1: DATA ends a pipelined group, the client must
+		 * wait for the 354. Text already here is a client that does not
+		 * read replies (bulk spam, smuggling attempts): refused and
+		 * disconnected, as Postfix's smtpd_forbid_unauth_pipelining. A
+		 * pipelined MAIL/RCPT/DATA group and BDAT are unaffected. */
+		s->why = "unauth_pipelining";
+		session_reply(s, 554, "5.5.0", "Error: SMTP protocol synchronization "
+			"(message text sent before the 354 reply)");
+		session_in_clear(s);
+		s->close_reason = "unauth_pipelining";
+		return SMTP_CLOSE;
+	}
 	return 0;
 }
 
@@ -537,11 +541,13 @@ static void proceed_quit(struct session *s, const struct smtp_cmd *c)
 	session_close(s, "quit");
 }
 
+/* Lists what EHLO would offer now: STARTTLS and AUTH only when usable. */
 static void proceed_help(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	session_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT "
-		"HELP VRFY STARTTLS AUTH; see RFC 5321");
+		"HELP VRFY%s%s; see RFC 5321", s->rt->tls && s->tls == NULL ? " STARTTLS" : "",
+		session_auth_offered(s) ? " AUTH" : "");
 }
 
 static int check_vrfy(struct session *s, const struct smtp_cmd *c)
@@ -574,7 +580,8 @@ static int check_starttls(struct session *s, const struct smtp_cmd *c)
 	if (!may_proceed(s, SMTP_STARTTLS))
 		return refuse(s, &r_need_helo);
 	if (session_in_len(s) > 0) {
-		/* Commands sent after STARTTLS in the same plaintext write would
+		/* No reply, so no smtp.reject from session_reply: logged here.
+		 * Commands sent after STARTTLS in the same plaintext write would
 		 * be taken as if they came over TLS (CVE-2011-0411 class): no
 		 * answer, the connection closes. */
 		if (log_begin(&l, LVL_WARN, "smtp.reject")) {
@@ -611,15 +618,8 @@ static void proceed_starttls(struct session *s, const struct smtp_cmd *c)
 
 static int check_non_smtp(struct session *s, const struct smtp_cmd *c)
 {
-	struct logline l;
-
 	(void)c;
-	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", "non_smtp_command");
-		log_end(&l);
-	}
+	s->why = "non_smtp_command";
 	session_reply(s, 421, "4.7.0", "%s Not an SMTP client, closing connection", s->rt->hostname);
 	s->close_reason = "non_smtp_command";
 	return SMTP_CLOSE;
@@ -668,7 +668,17 @@ void session_dispatch(struct session *s, const char *line, size_t len)
 	struct logline l;
 	int r;
 
-	if (smtp_cmd_split(line, len, &c, &e) != 0) {
+	r = smtp_cmd_split(line, len, &c, &e);
+	s->txn_ended = false;
+	if (s->shutdown_pending && s->tx == NULL && (r != 0 || c.verb != SMTP_QUIT)) {
+		/* Draining: the transaction in progress when it began has
+		 * ended (or there was none); QUIT still gets its 221. */
+		s->why = "shutdown";
+		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
+		session_close(s, "shutdown");
+		return;
+	}
+	if (r != 0) {
 		refuse(s, e);
 		session_count_error(s);
 		return;

@@ -13,6 +13,8 @@ enum {
 static const struct smtp_reply r_too_big = { 552, "5.3.4", "Message size exceeds fixed maximum message size" };
 static const struct smtp_reply r_line = { 500, "5.5.2", "Line too long" };
 static const struct smtp_reply r_bare = { 550, "5.6.2", "Bare CR or LF in message data is not allowed; use CRLF line endings" };
+/* RFC 5321 §2.3.8 / RFC 3030: NUL is binary, and BINARYMIME is not offered. */
+static const struct smtp_reply r_nul = { 550, "5.6.1", "NUL bytes in message data are not allowed" };
 static const struct smtp_reply r_nomem = { 451, "4.3.0", "Temporary failure: out of memory" };
 
 const struct smtp_reply *smtp_data_error_reply(enum smtp_data_error e)
@@ -21,6 +23,7 @@ const struct smtp_reply *smtp_data_error_reply(enum smtp_data_error e)
 	case SMTP_DATA_TOO_BIG: return &r_too_big;
 	case SMTP_DATA_LINE_TOO_LONG: return &r_line;
 	case SMTP_DATA_BARE_LF: return &r_bare;
+	case SMTP_DATA_NUL: return &r_nul;
 	case SMTP_DATA_NOMEM: return &r_nomem;
 	case SMTP_DATA_OK: break;
 	}
@@ -58,17 +61,22 @@ static void add_line(struct smtp_data *d, size_t n)
 		set_err(d, SMTP_DATA_LINE_TOO_LONG);
 }
 
-/* Ordinary bytes. Which limit is hit first must not depend on how the
+/* Ordinary bytes. Which error comes first must not depend on how the
  * input was split into reads, so find the byte that breaks each. */
 static void text_run(struct smtp_data *d, struct buf *out, const char *p, size_t n)
 {
-	uint64_t line_at = n, size_at = n;
+	uint64_t line_at = n, size_at = n, nul_at = n;
+	const char *z = memchr(p, '\0', n);
 
 	if (d->lim.max_line && d->line + n > d->lim.max_line)
 		line_at = d->line >= d->lim.max_line ? 0 : d->lim.max_line - d->line;
 	if (d->size + n > d->lim.max_size)
 		size_at = d->size >= d->lim.max_size ? 0 : d->lim.max_size - d->size;
-	if (line_at < n && line_at <= size_at)
+	if (z)
+		nul_at = (uint64_t)(z - p);
+	if (nul_at < n && nul_at < line_at && nul_at < size_at)
+		set_err(d, SMTP_DATA_NUL);
+	else if (line_at < n && line_at <= size_at)
 		set_err(d, SMTP_DATA_LINE_TOO_LONG);
 	else if (size_at < n)
 		set_err(d, SMTP_DATA_TOO_BIG);

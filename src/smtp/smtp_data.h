@@ -9,6 +9,9 @@
  * different message boundary than a strict receiver downstream would
  * ("SMTP smuggling").
  *
+ * A NUL byte is an error in DATA and BDAT text (BINARYMIME is not
+ * offered): the message is refused once its data has been read.
+ *
  * A bare LF or bare CR is, depending on the configuration, recorded as an
  * error (the transaction is refused with 550 5.6.2 once the data has been
  * read to its end) or normalized to CRLF. A dot right after a bare line
@@ -42,6 +45,7 @@ enum smtp_data_error {
 	SMTP_DATA_TOO_BIG,
 	SMTP_DATA_LINE_TOO_LONG,
 	SMTP_DATA_BARE_LF,
+	SMTP_DATA_NUL,		/* a NUL byte (not BINARYMIME): 550 5.6.1 after the data */
 	SMTP_DATA_NOMEM,
 };
 

@@ -1,5 +1,7 @@
 #include "smtp_parse.h"
 
+#include "smtp_address.h"
+
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -11,7 +13,10 @@ static const struct smtp_reply r_bad_sender = { 501, "5.1.7", "Bad sender addres
 static const struct smtp_reply r_bad_rcpt = { 501, "5.1.3", "Bad recipient address syntax" };
 static const struct smtp_reply r_long_sender = { 501, "5.1.7", "Sender address too long" };
 static const struct smtp_reply r_long_rcpt = { 501, "5.1.3", "Recipient address too long" };
-static const struct smtp_reply r_utf8 = { 553, "5.6.7", "Non-ASCII address needs SMTPUTF8" };
+/* RFC 6531 §3.5: no SMTPUTF8 here (SES has none), so no UTF-8 mailbox. */
+static const struct smtp_reply r_utf8 = { 553, "5.6.7", "Non-ASCII local part not supported (no SMTPUTF8)" };
+static const struct smtp_reply r_idna_sender = { 553, "5.1.7", "Sender domain is not a valid internationalized domain name" };
+static const struct smtp_reply r_idna_rcpt = { 553, "5.1.3", "Recipient domain is not a valid internationalized domain name" };
 static const struct smtp_reply r_param = { 555, "5.5.4", "Unsupported parameter" };
 static const struct smtp_reply r_param_syntax = { 501, "5.5.4", "Syntax error in parameter" };
 static const struct smtp_reply r_param_dup = { 501, "5.5.4", "Duplicate parameter" };
@@ -126,20 +131,14 @@ struct cursor {
 	const unsigned char *p;
 	size_t n;
 	bool utf8;		/* non-ASCII allowed */
-	bool saw_utf8;		/* non-ASCII seen */
 };
 
 /* One UTF-8 sequence if allowed; returns its length or 0. */
 static size_t take_utf8(struct cursor *c)
 {
-	size_t l;
-
 	if (c->n == 0 || c->p[0] < 0x80)
 		return 0;
-	l = utf8_len(c->p, c->n);
-	if (l)
-		c->saw_utf8 = true;
-	return l;
+	return utf8_len(c->p, c->n);
 }
 
 /* sub-domain = Let-dig [Ldh-str], U-labels allowed as whole UTF-8 chars. */
@@ -382,10 +381,21 @@ static int take_prefix(struct cursor *c, const char *prefix)
 	return 0;
 }
 
+/* The mailbox as SES takes it: ASCII, domain as A-labels. */
+static int to_ascii(char *addr, const struct smtp_reply *bad_domain, const struct smtp_reply **err)
+{
+	int r = smtp_address_to_ascii(addr, SMTP_MAX_PATH);
+
+	if (r == 0)
+		return 0;
+	*err = r == SMTP_ADDRESS_UTF8_LOCAL ? &r_utf8 : bad_domain;
+	return -EINVAL;
+}
+
 int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	const struct smtp_reply **err)
 {
-	struct cursor c = { (const unsigned char *)args, len, false, false };
+	struct cursor c = { (const unsigned char *)args, len, false };
 	struct param p;
 	bool seen_size = false, seen_body = false, seen_auth = false;
 	int r;
@@ -395,14 +405,15 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 		*err = &r_mail_syntax;
 		return -EINVAL;
 	}
-	/* SMTPUTF8 may come after the path: accept UTF-8 everywhere, then
-	 * refuse it at the end if the keyword was not there. */
+	/* UTF-8 is parsed in the address (RFC 6531 syntax) so that it can
+	 * be answered precisely below; parameters stay ASCII. */
 	c.utf8 = true;
 	r = parse_path(&c, out->addr, true, false);
 	if (r) {
 		*err = r == -E2BIG ? &r_long_sender : r == -EBADMSG ? &r_mail_syntax : &r_bad_sender;
 		return -EINVAL;
 	}
+	c.utf8 = false;
 	if (c.n && c.p[0] != ' ') {
 		*err = &r_bad_sender;
 		return -EINVAL;
@@ -433,22 +444,15 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 			else
 				goto syntax;
 			seen = &seen_body;
-		} else if (kw_is(&p, "SMTPUTF8")) {
-			if (p.val)
-				goto syntax;
-			if (out->smtputf8) {
-				*err = &r_param_dup;
-				return -EINVAL;
-			}
-			out->smtputf8 = true;
 		} else if (kw_is(&p, "AUTH")) {
 			/* RFC 4954 §5: accepted; we never relay the identity on. */
 			if (p.val == NULL)
 				goto syntax;
 			seen = &seen_auth;
 		} else {
-			/* Includes the DSN parameters (RFC 3461): DSN is not
-			 * advertised, SES generates its own bounces. */
+			/* Includes SMTPUTF8 (SES cannot deliver UTF-8 mailboxes or
+			 * headers, so it is not advertised) and the DSN parameters
+			 * (RFC 3461: not advertised, SES generates its own bounces). */
 			goto unsupported;
 		}
 		if (seen) {
@@ -461,11 +465,7 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	}
 	if (r < 0)
 		goto syntax;
-	if (c.saw_utf8 && !out->smtputf8) {
-		*err = &r_utf8;
-		return -EINVAL;
-	}
-	return 0;
+	return to_ascii(out->addr, &r_idna_sender, err);
 syntax:
 	*err = &r_param_syntax;
 	return -EINVAL;
@@ -474,10 +474,10 @@ unsupported:
 	return -EINVAL;
 }
 
-int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *out,
+int smtp_parse_rcpt(const char *args, size_t len, struct smtp_rcpt *out,
 	const struct smtp_reply **err)
 {
-	struct cursor c = { (const unsigned char *)args, len, utf8, false };
+	struct cursor c = { (const unsigned char *)args, len, false };
 	struct param p;
 	int r;
 
@@ -492,11 +492,7 @@ int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *o
 		*err = r == -E2BIG ? &r_long_rcpt : r == -EBADMSG ? &r_rcpt_syntax : &r_bad_rcpt;
 		return -EINVAL;
 	}
-	if (c.saw_utf8 && !utf8) {
-		*err = &r_utf8;
-		return -EINVAL;
-	}
-	c.utf8 = utf8;
+	c.utf8 = false;
 	if (c.n && c.p[0] != ' ') {
 		*err = &r_bad_rcpt;
 		return -EINVAL;
@@ -510,7 +506,7 @@ int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *o
 	}
 	if (r < 0)
 		goto syntax;
-	return 0;
+	return to_ascii(out->addr, &r_idna_rcpt, err);
 syntax:
 	*err = &r_param_syntax;
 	return -EINVAL;

@@ -1,5 +1,5 @@
 /* SMTP command-line parsing (RFC 5321 §4.1, RFC 1869 parameters, RFC 6531
- * SMTPUTF8, RFC 6152 8BITMIME, RFC 3030 BDAT). Pure: no I/O, no clock.
+ * address syntax, RFC 6152 8BITMIME, RFC 3030 BDAT). Pure: no I/O, no clock.
  *
  * A refusal is a struct smtp_reply pointing at static text, ready to be
  * sent as "<code> <enhanced> <text>". Parsed addresses are copied into
@@ -50,7 +50,6 @@ struct smtp_mail {
 	bool has_size;
 	uint64_t size;
 	enum smtp_body body;
-	bool smtputf8;
 };
 
 struct smtp_rcpt {
@@ -59,11 +58,12 @@ struct smtp_rcpt {
 
 /* args is what follows "MAIL " / "RCPT ": "FROM:<path> params" /
  * "TO:<path> params". Blanks after the colon are tolerated (common in the
- * wild). Returns 0 or -EINVAL with *err. For RCPT, `utf8` says whether the
- * transaction's MAIL carried SMTPUTF8. */
+ * wild). Returns 0 or -EINVAL with *err. SMTPUTF8 is not offered (SES has
+ * none): the address comes out ASCII, its domain as A-labels
+ * (smtp_address.h); a non-ASCII local part is refused 553 5.6.7. */
 int smtp_parse_mail(const char *args, size_t len, struct smtp_mail *out,
 	const struct smtp_reply **err);
-int smtp_parse_rcpt(const char *args, size_t len, bool utf8, struct smtp_rcpt *out,
+int smtp_parse_rcpt(const char *args, size_t len, struct smtp_rcpt *out,
 	const struct smtp_reply **err);
 
 /* HELO/EHLO argument: one token of printable ASCII (a domain or an

@@ -74,7 +74,7 @@ static void write_raw(struct session *s, const char *p, size_t n)
 	w->len = n;
 	memcpy(w->data, p, n);
 	b = uv_buf_init(w->data, (unsigned)n);
-	if (uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_write) != 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&s->conn.tcp, &b, 1, on_write) != 0) {
 		free(w);
 		session_close(s, "write_error");	/* re-entry safe */
 		return;
@@ -157,30 +157,36 @@ void session_reply(struct session *s, int code, const char *enhanced, const char
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* Refusals only: a success is in smtp.txn or needs no line, and a
-	 * line per reply would double the log of a pipelining client. */
-	if (code >= 400 && log_begin(&l, LVL_DEBUG, "smtp.reply")) {
+	/* Every refusal, once, where an operator looks (info): a success is
+	 * in smtp.txn or needs no line, and a line per reply would double
+	 * the log of a pipelining client. */
+	if (code >= 400 && !s->txn_reply && log_begin(&l, LVL_INFO, "smtp.reject")) {
 		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		if (s->authed)
+			log_str(&l, "user", s->user);
+		if (s->verb != SMTP_UNKNOWN)
+			log_str(&l, "command", smtp_verb_name(s->verb));
+		else
+			log_str(&l, "state", state_names[s->state]);
 		log_int(&l, "code", code);
+		if (enhanced)
+			log_str(&l, "enhanced", enhanced);
+		if (s->why)
+			log_str(&l, "why", s->why);
 		log_str(&l, "reason", text);
 		log_end(&l);
 	}
+	s->why = NULL;
 	if (smtp_reply_format(&s->out, code, enhanced, exempt, text) != 0)
 		session_close(s, "out_of_memory");
 }
 
 void session_count_error(struct session *s)
 {
-	struct logline l;
-
 	if (++s->errors < s->rt->cfg.max_errors || s->closing)
 		return;
-	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", "too_many_errors");
-		log_end(&l);
-	}
+	s->why = "too_many_errors";
 	session_reply(s, 421, "4.7.0", "%s Too many errors, closing connection", s->rt->hostname);
 	session_close(s, "too_many_errors");
 }
@@ -193,7 +199,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--s->handles_open > 0)
 		return;
-	server_conn_remove(s->srv, &s->conn);
+	metrics_connection_closed();
 	session_reset_txn(s);
 	tls_conn_free(s->tls);
 	buf_free_secret(&s->in);
@@ -202,15 +208,15 @@ static void on_handle_closed(uv_handle_t *h)
 	buf_free(&s->tlsout);
 	buf_free_secret(&s->login_user);
 	runtime_unref(s->rt);
-	free(s);
+	listener_conn_free(&s->conn);
 }
 
 static void close_handles(struct session *s)
 {
-	if (s->handles_open != 2 || uv_is_closing((uv_handle_t *)&s->tcp))
+	if (s->handles_open != 2 || uv_is_closing((uv_handle_t *)&s->conn.tcp))
 		return;
 	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-	uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+	uv_close((uv_handle_t *)&s->conn.tcp, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -241,7 +247,7 @@ void session_close(struct session *s, const char *reason)
 		session_auth_cancel(s);
 		session_reset_txn(s);
 		uv_timer_stop(&s->timer);
-		uv_read_stop((uv_stream_t *)&s->tcp);
+		uv_read_stop((uv_stream_t *)&s->conn.tcp);
 		s->reading = false;
 		session_enter_state(s, SMTP_S_QUIT);
 	}
@@ -249,10 +255,16 @@ void session_close(struct session *s, const char *reason)
 		return;
 	s->shut_requested = true;
 	session_flush(s);
+	/* An orderly TLS close (RFC 8446 §6.1): close_notify after the last
+	 * reply, so strict clients see the end of the data, not a
+	 * truncation. Only after a completed handshake (there is no session
+	 * to close before) and not after a TLS error. */
+	if (s->tls && tls_conn_handshake_done(s->tls) && tls_conn_shutdown(s->tls) == 0)
+		tls_flush(s);
 	req = malloc(sizeof(*req));
 	if (req) {
 		req->data = s;
-		if (uv_shutdown(req, (uv_stream_t *)&s->tcp, on_shutdown) == 0)
+		if (uv_shutdown(req, (uv_stream_t *)&s->conn.tcp, on_shutdown) == 0)
 			return;
 		free(req);
 	}
@@ -263,8 +275,7 @@ static void on_timeout(uv_timer_t *t)
 {
 	struct session *s = t->data;
 
-	log_msg(LVL_INFO, "smtp.timeout", "session %s: no input in time (state %s)", s->id,
-		state_names[s->state]);
+	s->why = "timeout";	/* the smtp.reject line names the state it waited in */
 	session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->rt->hostname);
 	session_close(s, "timeout");
 }
@@ -295,10 +306,10 @@ static void update_reading(struct session *s)
 		(!session_waiting(s) || session_in_len(s) < IN_HIGH_WATER);
 
 	if (want && !s->reading) {
-		if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
+		if (uv_read_start((uv_stream_t *)&s->conn.tcp, on_alloc, on_read) == 0)
 			s->reading = true;
 	} else if (!want && s->reading) {
-		uv_read_stop((uv_stream_t *)&s->tcp);
+		uv_read_stop((uv_stream_t *)&s->conn.tcp);
 		s->reading = false;
 	}
 }
@@ -426,8 +437,18 @@ static bool command_input(struct session *s)
 		return false;
 	}
 	len = (size_t)(nl - in);
-	if (len > 0 && in[len - 1] == '\r')
-		len--;
+	if (len == 0 || in[len - 1] != '\r') {
+		/* RFC 5321 §2.3.8: a command ends in CRLF. A bare LF is how
+		 * parsers are told apart (smuggling), so it is refused, never
+		 * guessed at (Postfix's smtpd_forbid_bare_newline). */
+		consume(s, len + 1, wipe);
+		if (session_in_sasl(s))
+			session_enter_state(s, session_rest_state(s));
+		session_reply(s, 500, "5.5.2", "Error: bare <LF> received; end commands with <CR><LF>");
+		session_count_error(s);
+		return true;
+	}
+	len--;
 	if (len + 2 > lim) {
 		consume(s, (size_t)(nl - in) + 1, wipe);
 		if (session_in_sasl(s))
@@ -470,10 +491,6 @@ void session_process(struct session *s)
 		}
 		if (session_in_len(s) == 0 || !command_input(s))
 			break;
-	}
-	if (!s->closing && s->shutdown_pending && s->tx == NULL && !session_waiting(s)) {
-		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
-		session_close(s, "shutdown");
 	}
 	if (s->closing) {
 		session_close(s, NULL);
@@ -547,124 +564,61 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 
 /* ---- accept ---- */
 
-static void peer_name(struct session *s)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-
-	snprintf(s->conn.addr, sizeof(s->conn.addr), "unknown");
-	if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		uv_ip4_name(a, s->conn.addr, sizeof(s->conn.addr));
-		s->port = ntohs(a->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		uv_ip6_name(a, s->conn.addr, sizeof(s->conn.addr));
-		s->port = ntohs(a->sin6_port);
-		s->ipv6 = true;
-	}
-}
-
-static bool peer_allowed(struct session *s)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-
-	if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
-		return false;
-	return netacl_allows(s->rt->acl, (struct sockaddr *)&ss);
-}
-
 static void reject_at_connect(struct session *s, int code, const char *enh,
 	const char *text, const char *reason)
 {
-	struct logline l;
-
 	metrics_connection_refused(reason);
-	if (log_begin(&l, LVL_WARN, "smtp.reject")) {
-		log_str(&l, "session", s->id);
-		log_str(&l, "client", s->conn.addr);
-		log_str(&l, "reason", reason);
-		log_int(&l, "code", code);
-		log_end(&l);
-	}
+	s->why = reason;
 	/* Plain text even on an implicit-TLS port: nothing else is possible
 	 * before a handshake, and the client learns why. */
 	session_reply(s, code, enh, "%s %s", s->rt->hostname, text);
 	session_close(s, reason);
 }
 
-void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls)
+void session_accept(struct smtp_server *srv, struct listener_conn *c, enum listener_verdict v)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = (struct session *)c;
 	unsigned char rnd[8];
 	struct logline l;
 
-	if (s == NULL)
-		return;
 	s->srv = srv;
 	s->rt = runtime_ref(srv->rt);
 	s->be = srv->be;
-	s->implicit_tls = implicit_tls;
+	s->implicit_tls = c->tag == SMTP_TAG_IMPLICIT_TLS;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		memset(rnd, 0, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
-	uv_tcp_init(srv->loop, &s->tcp);
 	uv_timer_init(srv->loop, &s->timer);
-	s->tcp.data = s;
+	s->conn.tcp.data = s;
 	s->timer.data = s;
 	s->handles_open = 2;
-	if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
-		s->closing = true;
-		server_conn_add(srv, &s->conn);
-		close_handles(s);
+	metrics_connection_opened();
+	if (log_begin(&l, LVL_INFO, "smtp.connect")) {
+		log_str(&l, "session", s->id);
+		log_str(&l, "client", s->conn.addr);
+		log_int(&l, "port", s->conn.port);
+		log_bool(&l, "tls", s->implicit_tls);
+		if (srv->worker >= 0)
+			log_uint(&l, "worker", (unsigned)srv->worker);
+		log_end(&l);
+	}
+	if (v == LISTENER_OVER_TOTAL) {
+		reject_at_connect(s, 421, "4.3.2", "Too many connections, try again later",
+			"max_connections");
 		return;
 	}
-	peer_name(s);
-	/* Counted before joining the list, so "max" means max. */
-	{
-		size_t total, from_ip;
-		server_conn_admit(srv, &s->conn, &total, &from_ip);
-		if (log_begin(&l, LVL_INFO, "smtp.connect")) {
-			log_str(&l, "session", s->id);
-			log_str(&l, "client", s->conn.addr);
-			log_int(&l, "port", s->port);
-			log_bool(&l, "tls", implicit_tls);
-			if (srv->group)
-				log_uint(&l, "worker", srv->worker);
-			log_end(&l);
-		}
-		if (srv->draining) {
-			reject_at_connect(s, 421, "4.3.2", "Service shutting down", "shutting_down");
-			return;
-		}
-		if (total >= s->rt->cfg.max_connections) {
-			reject_at_connect(s, 421, "4.3.2", "Too many connections, try again later",
-				"max_connections");
-			return;
-		}
-		if (from_ip >= s->rt->cfg.max_connections_per_ip) {
-			reject_at_connect(s, 421, "4.7.0", "Too many connections from your address",
-				"max_connections_per_ip");
-			return;
-		}
+	if (v == LISTENER_OVER_PER_IP) {
+		reject_at_connect(s, 421, "4.7.0", "Too many connections from your address",
+			"max_connections_per_ip");
+		return;
 	}
-	if (!peer_allowed(s)) {
+	if (!netacl_allows(s->rt->acl, (struct sockaddr *)&s->conn.peer)) {
 		if (s->rt->auth == NULL) {
 			/* RFC 5321 §3.1: after a 554 greeting the server waits for
 			 * QUIT, answering 503 to anything else. */
-			struct logline l2;
 			metrics_connection_refused("network");
-			if (log_begin(&l2, LVL_WARN, "smtp.reject")) {
-				log_str(&l2, "session", s->id);
-				log_str(&l2, "client", s->conn.addr);
-				log_str(&l2, "reason", "network");
-				log_int(&l2, "code", 554);
-				log_end(&l2);
-			}
+			s->why = "network";
 			session_reply(s, 554, "5.7.1", "%s Access denied", s->rt->hostname);
 			session_enter_state(s, SMTP_S_REFUSED);
 			session_flush(s);
@@ -674,8 +628,8 @@ void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls
 		}
 		s->must_auth = true;
 	}
-	uv_tcp_nodelay(&s->tcp, 1);
-	if (implicit_tls) {
+	uv_tcp_nodelay(&s->conn.tcp, 1);
+	if (s->implicit_tls) {
 		if (session_start_tls(s) != 0) {
 			session_close(s, "tls_setup_failed");
 			return;
@@ -688,17 +642,25 @@ void session_accept(struct server *srv, uv_stream_t *listener, bool implicit_tls
 	update_reading(s);
 }
 
-void session_shutdown(struct server_conn *c, bool force)
+void session_shutdown(struct listener_conn *c, bool force)
 {
 	struct session *s = (struct session *)c;
 
 	if (s->closing)
 		return;
-	if (!force && (s->tx || session_waiting(s))) {
+	/* A transaction in progress finishes; a client that just got the
+	 * answer to its message is about to QUIT (or send the next one):
+	 * an unsolicited 421 would be read as the answer to that QUIT and
+	 * make the client doubt a message that was delivered. Both are
+	 * answered at their next command (session_dispatch); idle sessions
+	 * get the 421 now. */
+	if (!force && (s->tx || session_waiting(s) || s->txn_ended)) {
 		s->shutdown_pending = true;
 		return;
 	}
-	if (!s->implicit_tls || s->tls_done)
+	if (!s->implicit_tls || s->tls_done) {
+		s->why = "shutdown";
 		session_reply(s, 421, "4.3.2", "%s Service shutting down", s->rt->hostname);
+	}
 	session_close(s, "shutdown");
 }

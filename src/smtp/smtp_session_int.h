@@ -16,7 +16,8 @@
 #include "buf.h"
 #include "delivery.h"
 #include "runtime.h"
-#include "server.h"
+#include "listener.h"
+#include "smtp_server.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
 
@@ -62,20 +63,20 @@ struct smtp_tx {
 };
 
 struct session {
-	struct server_conn conn;	/* first: the server's list node */
-	struct server *srv;
+	struct listener_conn conn;	/* first: socket, client address, the listener's node */
+	struct smtp_server *srv;
 	struct runtime *rt;		/* ref, fixed for the connection */
 	struct backend *be;
-	uv_tcp_t tcp;
 	uv_timer_t timer;
 	int handles_open;
 	char id[20];
-	int port;
-	bool ipv6;
 
 	enum smtp_state state;
 	enum smtp_verb verb;		/* the command being answered, SMTP_UNKNOWN between */
 	const char *close_reason;	/* set by a check that answered 421 */
+	const char *why;		/* keyword for the refusal being answered (its smtp.reject line) */
+	bool txn_reply;			/* answering the end of a transaction: logged as smtp.txn */
+	bool txn_ended;			/* the last reply ended a transaction, no command since */
 
 	struct buf in;			/* plaintext received; processed up to in_off */
 	size_t in_off;
@@ -92,7 +93,7 @@ struct session {
 	bool eof;
 	bool reading;
 	bool discarding;		/* inside an over-long command line */
-	bool shutdown_pending;
+	bool shutdown_pending;		/* draining: QUIT gets 221, anything else 421 once no transaction is open */
 	unsigned errors;
 	unsigned ntxn;
 
@@ -162,8 +163,9 @@ void session_in_consume(struct session *s, size_t n, bool wipe);
 void session_in_clear(struct session *s);
 /* The one way a reply leaves a session: formats `code`, `enhanced` (NULL:
  * none) and the text (lines separated by '\n') with the
- * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses, and
- * queues it for the next flush. The greeting and the answer to HELO/EHLO
+ * ENHANCEDSTATUSCODES rule (smtp_reply.h), logs it if it refuses (one
+ * smtp.reject line at info, with s->why when set; the answer to the end
+ * of a message is smtp.txn's instead), and queues it for the next flush. The greeting and the answer to HELO/EHLO
  * are exempt from enhanced codes, which the session knows from its state
  * and verb. */
 void session_reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)

@@ -229,7 +229,7 @@ class Container(unittest.TestCase):
     def test_runtime_stage(self):
         runs = [a for k, a in self.runtime if k == "RUN"]
         pkgs = set(p for r in runs for p in apt_packages(r))
-        self.assertEqual(pkgs, {"libuv1", "libssl3", "libcurl4", "libcjson1",
+        self.assertEqual(pkgs, {"libuv1", "libssl3", "libcurl4", "libcjson1", "libidn2-0",
                                 "ca-certificates", "curl"})
         self.assertTrue(all("--no-install-recommends" in r for r in runs if "apt-get install" in r))
         self.assertTrue(all("rm -rf /var/lib/apt/lists" in r for r in runs if "apt-get" in r))

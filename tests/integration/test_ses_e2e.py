@@ -12,6 +12,7 @@ import re
 import smtplib
 import socket
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -19,6 +20,7 @@ from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
 from sesrelay_daemon import Daemon, strip_received, wait_until  # noqa: E402
 
@@ -146,6 +148,52 @@ class SendTest(RelayCase):
         code, text = self.send(message(body=body))
         self.assertEqual(code, 552, text)
         self.assertTrue(text.startswith("5.3.4"), text)
+        self.assertEqual(self.shared_messages(), [])
+
+
+class InternationalAddressTest(RelayCase):
+    """SES has no SMTPUTF8: what it cannot take is converted or refused at
+    MAIL/RCPT, never left to fail at SES as a 4xx the client retries."""
+
+    def test_utf8_domain_arrives_as_punycode(self):
+        # swaks sends the envelope addresses as given (UTF-8), as a
+        # client that ignores the missing SMTPUTF8 would; the header
+        # fields are the client's and already ASCII.
+        testdeps.require_tool("swaks", "Debian package swaks")
+        r = subprocess.run(
+            ["swaks", "--server", "%s:%d" % self.relay.addr, "--helo", "client.test",
+             "--from", "app@example.com", "--to", "Joerg@Bücher.example,user@пример.рф",
+             "--header", "To: Joerg@xn--bcher-kva.example, user@xn--e1afmkfd.xn--p1ai",
+             "--header", "Subject: idna", "--body", "idna body", "--timeout", "30"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        msgs = self.shared_messages()
+        self.assertEqual(len(msgs), 1, out)
+        self.assertEqual(msgs[0]["params"]["Source"], "app@example.com")
+        # A-labels (IDNA2008 after UTS #46 mapping: case folded); the
+        # ASCII local part is kept exactly.
+        self.assertEqual(msgs[0]["params"]["Destinations"],
+                         ["Joerg@xn--bcher-kva.example", "user@xn--e1afmkfd.xn--p1ai"])
+
+    def test_utf8_local_part_is_553_not_4xx(self):
+        with socket.create_connection(self.relay.addr, timeout=30) as c:
+            f = c.makefile("rwb")
+
+            def cmd(line):
+                if line is not None:
+                    f.write(line.encode("utf-8") + b"\r\n")
+                    f.flush()
+                return f.readline().decode("utf-8", "replace")
+            self.assertTrue(cmd(None).startswith("220"))
+            cmd("EHLO client.test")
+            while True:     # the rest of the EHLO reply
+                if f.readline()[3:4] == b" ":
+                    break
+            self.assertTrue(cmd("MAIL FROM:<app@example.com>").startswith("250"))
+            reply = cmd("RCPT TO:<jörg@example.org>")
+            self.assertTrue(reply.startswith("553 5.6.7"), reply)
+            self.assertTrue(cmd("QUIT").startswith("221"))
         self.assertEqual(self.shared_messages(), [])
 
 
@@ -281,9 +329,9 @@ class VanishedClientTest(RelayCase):
         session = [x for x in self.relay.log_lines() if "session=%s " % sid in x + " "]
         commit = next(i for i, x in enumerate(session) if "to=commit" in x)
         # Every answer to the end of data is logged as smtp.txn, every
-        # refusal as smtp.reply: neither may follow the commit.
+        # other refusal as smtp.reject: neither may follow the commit.
         self.assertEqual([x for x in session[commit:] if "event=smtp.txn" in x
-                          or "event=smtp.reply" in x], [],
+                          or "event=smtp.reject" in x], [],
                          "a reply was written to the vanished client")
         subjects = [base64.b64decode(m["raw_b64"]).split(b"\r\nSubject: ", 1)[1].split(b"\r\n")[0]
                     for m in self.shared_messages()]

@@ -410,7 +410,8 @@ class SourceAddressTest(AbuseCase):
 
 class ShutdownTest(AbuseCase):
     """SIGTERM: idle sessions get 421 4.3.2, a transaction in progress
-    finishes, then the daemon exits 0."""
+    finishes and its next command (not QUIT) gets 421 4.3.2, then the
+    daemon exits 0."""
 
     config = {"drain_timeout": "20"}
 
@@ -447,6 +448,7 @@ class ShutdownTest(AbuseCase):
         self.assertTrue(self.d.alive(), "daemon exited with a transaction in progress")
         busy.send(b"second half\r\n.\r\n")
         busy.expect(250, "2.0.0")
+        busy.send(b"NOOP\r\n")
         busy.expect(421, "4.3.2")
         busy.drain_until_eof(5)
         self.assertEqual(self.d.outbox_count(), before + 1)
@@ -465,19 +467,19 @@ class SmugglingTest(AbuseCase):
                    b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
                    b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
         head = b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+        # The text goes after the 354: sent before it, by a client that
+        # has not authenticated, it is refused (test_pipelined_payload).
+        c.send(head)
+        for _ in range(3):
+            c.reply()
         if split:
-            c.send(head)
-            for _ in range(3):
-                c.reply()
             i = payload.index(seq)
             # Segment boundaries inside the sequence (best effort: TCP may merge).
             for part in (payload[:i + 1], payload[i + 1:i + 2], payload[i + 2:]):
                 c.send(part)
                 time.sleep(0.02)
         else:
-            c.send(head + payload)
-            for _ in range(3):
-                c.reply()
+            c.send(payload)
         code, lines = c.reply()
         c.send(b"EXPN probe\r\n")
         # If the smuggled commands had run, their replies would come first.
@@ -508,6 +510,25 @@ class SmugglingRejectTest(SmugglingTest):
     def test_smuggling_bare_lf_reject(self):
         self.check(normalize=False)
         self.assertTrue(self.d.alive())
+
+    def test_pipelined_payload(self):
+        """The whole attack in one write, as smuggling scanners send it:
+        text before the 354 from a client that has not authenticated is
+        refused (554 5.5.0) and the connection closed; nothing stored."""
+        before = self.d.outbox_count()
+        for seq in self.SEQS:
+            with self.subTest(seq=seq):
+                c = self.client()
+                c.session()
+                c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+                       b"Subject: s\r\n\r\nhello" + seq +
+                       b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
+                       b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+                c.expect(250)
+                c.expect(250)
+                c.expect(554, "5.5.0")
+                c.drain_until_eof(5)
+        self.assertEqual(self.d.outbox_count(), before)
 
 
 class SmugglingNormalizeTest(SmugglingTest):

@@ -88,8 +88,17 @@ static void test_dot(void)
 	/* never ends without the marker */
 	expect(S("abc\r\n"), deflim, false, 5, S("abc\r\n"), SMTP_DATA_OK);
 	expect(S("abc\r\n.\r"), deflim, false, 7, S("abc\r\n"), SMTP_DATA_OK);
-	/* NUL bytes and 8-bit data pass */
-	expect(S("a\0b\xff\r\n.\r\n"), deflim, true, 9, S("a\0b\xff\r\n"), SMTP_DATA_OK);
+	/* 8-bit data passes; a NUL byte fails the message (no BINARYMIME),
+	 * read to its end all the same */
+	expect(S("ab\xff\r\n.\r\n"), deflim, true, 8, S("ab\xff\r\n"), SMTP_DATA_OK);
+	expect(S("a\0b\xff\r\n.\r\n"), deflim, true, 9, S(""), SMTP_DATA_NUL);
+	expect(S("\0\r\n.\r\n"), deflim, true, 6, S(""), SMTP_DATA_NUL);
+	/* the first error wins, wherever the input is split */
+	{
+		struct smtp_data_limits l = { BIG, 3, false };
+		expect(S("abcd\0\r\n.\r\n"), l, true, 10, S(""), SMTP_DATA_LINE_TOO_LONG);
+		expect(S("ab\0cd\r\n.\r\n"), l, true, 10, S(""), SMTP_DATA_NUL);
+	}
 }
 
 static void test_smuggling(void)
@@ -248,6 +257,10 @@ static void test_bdat(void)
 	buf_free(&r.out);
 	run(S("a\nb"), &normlim, SMTP_DATA_BDAT, NULL, 0, &r);
 	CHECK_MEM(r.out.data, r.out.len, "a\r\nb", 4);
+	buf_free(&r.out);
+	/* and so does NUL */
+	run(S("a\0b\r\n"), &deflim, SMTP_DATA_BDAT, NULL, 0, &r);
+	CHECK_INT(r.err, SMTP_DATA_NUL);
 	buf_free(&r.out);
 	/* BINARYMIME: untouched, only the size counts */
 	run(S("a\nb\r\0\r"), &deflim, SMTP_DATA_BINARY, NULL, 0, &r);
