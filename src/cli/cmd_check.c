@@ -37,13 +37,19 @@ struct check {
 	struct config cfg;
 	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
 	struct aws_creds *assumed;
+	struct aws_creds *base;		/* the base credentials shown, until proven */
 	struct ses_client *ses;
+	struct identity_slot *slot;	/* for the test message's SES client */
 	struct ses_body body;
 	char base_account[32];
 	const char *identity;		/* SES identity to check */
 	const char *send_to;
 	const char *send_from;
 	char identity_buf[256];
+	const char *answer_region;	/* region of the SES answer being handled */
+	unsigned regions_pending;	/* other regions still to answer */
+	char found[AWS_REGION_MAX];	/* first other region with the identity verified */
+	bool found_more;
 	char from_buf[320];
 	int failures;
 	int warnings;
@@ -91,6 +97,11 @@ static const char *assume_fix(const char *code)
 			"needs sts:AssumeRole on role_arn (see `sesrelay policy`)";
 	if (strcmp(code, "AccountMismatch") == 0)
 		return "the credentials AssumeRole returned are not in role_arn's account";
+	if (strcmp(code, "SameAccount") == 0)
+		return "set role_arn to the role in the shared account that owns the SES identity "
+			"(allow_same_account yes only for a deliberate single-account set-up)";
+	if (strcmp(code, "NotSharedAccount") == 0)
+		return "role_arn must name a role in the account shared_account pins";
 	if (strcmp(code, "NoCredentials") == 0)
 		return "give the relay base credentials (environment, profile, IRSA, ECS or instance role)";
 	if (strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "InvalidClientTokenId") == 0)
@@ -104,6 +115,7 @@ static const char *assume_fix(const char *code)
 
 struct query {
 	struct check *c;
+	const char *region;		/* static: c->id->region or ses_regions[] */
 	struct buf body;
 	void (*cb)(struct check *c, const struct http_response *res);
 };
@@ -112,13 +124,14 @@ static void on_query(void *arg, const struct http_response *res)
 {
 	struct query *q = arg;
 
+	q->c->answer_region = q->region;	/* the answer's region, for its callback */
 	q->cb(q->c, res);
 	buf_free(&q->body);
 	free(q);
 }
 
-static int ses_query(struct check *c, const char *action, const char *k, const char *v,
-	void (*cb)(struct check *c, const struct http_response *res))
+static int ses_query_in(struct check *c, const char *region, const char *action, const char *k,
+	const char *v, void (*cb)(struct check *c, const struct http_response *res))
 {
 	struct query *q = calloc(1, sizeof(*q));
 	struct aws_target t;
@@ -128,6 +141,7 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 	if (q == NULL)
 		return -ENOMEM;
 	q->c = c;
+	q->region = region;
 	q->cb = cb;
 	r = aws_query_add(&q->body, "Action", action);
 	if (r == 0)
@@ -136,9 +150,9 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 		r = aws_query_add(&q->body, k, v);
 	/* The read-only calls are v1 Query calls whichever API sends mail. */
 	if (r == 0)
-		r = aws_endpoint_resolve(AWS_SERVICE_SES, c->id->region, url, sizeof(url));
+		r = aws_endpoint_resolve(AWS_SERVICE_SES, region, url, sizeof(url));
 	if (r == 0)
-		r = aws_target_init(&t, url, "", c->id->region, "ses");
+		r = aws_target_init(&t, url, "", region, "ses");
 	if (r == 0) {
 		/* Signed on AWS's clock, as the relay signs: a skewed host
 		 * clock must fail `check` exactly when it fails the relay. */
@@ -156,6 +170,12 @@ static int ses_query(struct check *c, const char *action, const char *k, const c
 		free(q);
 	}
 	return r;
+}
+
+static int ses_query(struct check *c, const char *action, const char *k, const char *v,
+	void (*cb)(struct check *c, const struct http_response *res))
+{
+	return ses_query_in(c, c->id->region, action, k, v, cb);
 }
 
 /* A read-only call the role may not be allowed: warn, name the action. */
@@ -182,6 +202,68 @@ static bool read_only_refused(struct check *c, const char *label, const char *ac
 	return true;
 }
 
+/* SES regions asked where the identity is verified when it is not in the
+ * configured one (a region typo bounces every message): a fixed, bounded
+ * list, asked at once, each call bounded by ses_timeout. A region the
+ * account has not enabled answers with an error and is skipped. */
+static const char *const ses_regions[] = {
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+	"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1",
+	"eu-south-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-south-1",
+	"ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+	"ap-southeast-2", "ap-southeast-3", "ap-southeast-5", "us-gov-west-1",
+};
+#define NREGIONS (sizeof(ses_regions) / sizeof(ses_regions[0]))
+
+static void regions_done(struct check *c)
+{
+	if (c->found[0]) {
+		say("", "fix: %s is verified in region %s%s: set `region %s` (or verify %s in "
+			"SES of the shared account in region %s)", c->identity, c->found,
+			c->found_more ? " (and others)" : "", c->found, c->identity, c->id->region);
+	} else {
+		say("", "fix: verify %s in SES of the shared account, in this region (no other "
+			"region has it verified either)", c->identity);
+	}
+	step_quota(c);
+}
+
+static void on_other_region(struct check *c, const struct http_response *res)
+{
+	struct buf status = BUF_INIT;
+	struct aws_error e;
+
+	if (aws_call_error(res, &e) == 0 &&
+	    aws_xml_text(res->body.data, res->body.len, "VerificationStatus", &status) == 0 &&
+	    strcmp(status.data, "Success") == 0) {
+		if (c->found[0] == '\0')
+			snprintf(c->found, sizeof(c->found), "%s", c->answer_region);
+		else
+			c->found_more = true;
+	}
+	buf_free(&status);
+	if (--c->regions_pending == 0)
+		regions_done(c);
+}
+
+/* 0 when the questions went out (regions_done follows), else nothing was
+ * asked. */
+static int ask_other_regions(struct check *c)
+{
+	for (size_t i = 0; i < NREGIONS; i++) {
+		if (strcmp(ses_regions[i], c->id->region) == 0)
+			continue;
+		if (ses_query_in(c, ses_regions[i], "GetIdentityVerificationAttributes",
+			    "Identities.member.1", c->identity, on_other_region) == 0)
+			c->regions_pending++;
+	}
+	if (c->regions_pending == 0)
+		return -ENOENT;
+	say("", "asking %u other SES regions where %s is verified", c->regions_pending,
+		c->identity);
+	return 0;
+}
+
 static void on_verification(struct check *c, const struct http_response *res)
 {
 	struct buf status = BUF_INIT;
@@ -196,6 +278,9 @@ static void on_verification(struct check *c, const struct http_response *res)
 			say("identity", "FAIL: %s is %s in account %s, region %s", c->identity,
 				status.len ? status.data : "not an identity", c->assumed->account_id,
 				c->id->region);
+			buf_free(&status);
+			if (ask_other_regions(c) == 0)
+				return;		/* they say the fix, then the quota step */
 			say("", "fix: verify %s in SES of the shared account, in this region", c->identity);
 		}
 	}
@@ -269,9 +354,7 @@ static void step_send(struct check *c)
 		.configuration_set = c->cfg.configuration_set, .tags = &c->cfg.message_tags,
 	};
 	struct ses_client_opts o = {
-		.api = (enum ses_api)c->cfg.ses_api, .endpoint = c->id->ses_endpoint,
-		.region = c->id->region, .timeout_ms = c->cfg.ses_timeout * 1000,
-		.clock = sts_client_clock(c->id->sts),
+		.api = (enum ses_api)c->cfg.ses_api, .soft_bounce = c->cfg.soft_bounce,
 	};
 	struct ses_send *send;
 	char msg[1024], date[64];
@@ -294,8 +377,9 @@ static void step_send(struct check *c)
 		c->cfg.role_arn);
 	if (n < 0 || (size_t)n >= sizeof(msg) || ses_body_begin(&c->body, &p, (size_t)n) ||
 	    ses_body_write(&c->body, msg, (size_t)n) || ses_body_finish(&c->body) ||
-	    ses_client_new(&c->loop, c->id->http, c->id->cache, &o, &c->ses) ||
-	    ses_client_send(c->ses, &c->body, on_sent, c, &send)) {
+	    identity_slot_new(aws_identity_ref(c->id), &c->slot) ||
+	    ses_client_new(&c->loop, c->id->http, c->slot, &o, &c->ses) ||
+	    ses_client_send(c->ses, &c->body, "check", on_sent, c, &send)) {
 		c->failures++;
 		say("test message", "FAIL: cannot prepare the message");
 		done(c);
@@ -320,20 +404,8 @@ static void on_assumed(void *arg, int err, struct aws_creds *cr, const struct aw
 	}
 	say("assumed identity", "%s", cr->arn ? cr->arn : "?");
 	say("assumed account", "%s (expires %s)", cr->account_id ? cr->account_id : "?", exp);
-	if (!cr->verified || cr->account_id == NULL || strcmp(cr->account_id, c->id->role_account)) {
-		c->failures++;
-		say("account check", "FAIL: role_arn names account %s", c->id->role_account);
-		done(c);
-		return;
-	}
-	if (strcmp(cr->account_id, c->base_account) == 0) {
-		c->failures++;
-		say("account check", "FAIL: the role is in the base account %s: mail would leave "
-			"from the local account", c->base_account);
-		say("", "fix: set role_arn to the role in the shared account that owns the SES identity");
-		done(c);
-		return;
-	}
+	/* The account rule (creds_account_refusal) has already been applied
+	 * by the identity stack: a refused account never gets here. */
 	say("account check", "ok: mail leaves from shared account %s, not base account %s",
 		cr->account_id, c->base_account);
 	step_verification(c);
@@ -350,6 +422,8 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 		return;
 	}
 	snprintf(c->base_account, sizeof(c->base_account), "%s", id->account);
+	/* The account rule compares against this proof. */
+	aws_identity_base_proven(c->id, c->base, id->account);
 	say("base identity", "%s", id->arn);
 	say("base account", "%s", id->account);
 	say("role", "%s", c->cfg.role_arn);
@@ -371,6 +445,7 @@ static void on_base(void *arg, int err, struct aws_creds *cr, const struct aws_e
 	}
 	say("base credentials", "%s (%s)", cr->source ? cr->source : "?",
 		cr->session_token ? "temporary" : "long-term");
+	c->base = aws_creds_ref(cr);
 	if (sts_get_caller_identity(c->id->sts, cr, on_base_identity, c, NULL)) {
 		c->failures++;
 		say("base identity", "FAIL: cannot start GetCallerIdentity");
@@ -462,10 +537,13 @@ int cmd_check(const char *config_path, int argc, char **argv)
 	}
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	ses_client_free(c.ses);
+	identity_slot_free(c.slot);
 	if (c.body.body.data)
 		ses_body_free(&c.body);
 	if (c.assumed)
 		aws_creds_unref(c.assumed);
+	if (c.base)
+		aws_creds_unref(c.base);
 	aws_identity_free(c.id);
 	uv_loop_close(&c.loop);
 	http_global_cleanup();

@@ -26,6 +26,7 @@ struct whoami {
 	uv_loop_t loop;
 	struct config cfg;
 	struct aws_identity *id;	/* the relay's own stack: base chain, STS, AssumeRole, cache */
+	struct aws_creds *base;		/* the base credentials shown, until proven */
 	int rc;				/* exit code once done, -1 while running */
 };
 
@@ -50,6 +51,7 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 
 	if (err) {
 		report_error("assuming the shared-account role", err, why);
+		printf("account check:    FAILED (%s)\n", why && why->code[0] ? why->code : "error");
 		w->rc = 1;
 		return;
 	}
@@ -67,7 +69,10 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 		printf("clock skew:       STS is %ld s %s this host (corrected)\n",
 			labs(sts_client_clock_skew(w->id->sts)),
 			sts_client_clock_skew(w->id->sts) > 0 ? "ahead of" : "behind");
-	if (!c->verified || c->account_id == NULL || strcmp(c->account_id, w->id->role_account) != 0) {
+	/* The account rule (creds_account_refusal: role_arn's account, not
+	 * the base account, shared_account) was applied by the identity
+	 * stack; refused credentials come back as an error above. */
+	if (!c->verified || c->account_id == NULL) {
 		printf("account check:    FAILED (role_arn names %s)\n", w->id->role_account);
 		w->rc = 1;
 		return;
@@ -86,6 +91,8 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 		w->rc = 1;
 		return;
 	}
+	/* The account rule compares against this proof. */
+	aws_identity_base_proven(w->id, w->base, id->account);
 	printf("base identity:    %s\n", id->arn);
 	printf("base account:     %s\n", id->account);
 	printf("role:             %s\n", w->cfg.role_arn);
@@ -107,6 +114,7 @@ static void on_base(void *arg, int err, struct aws_creds *c, const struct aws_er
 	}
 	printf("base credentials: %s (%s)\n", c->source ? c->source : "?",
 		c->session_token ? "temporary" : "long-term");
+	w->base = aws_creds_ref(c);
 	r = sts_get_caller_identity(w->id->sts, c, on_base_identity, w, NULL);
 	if (r) {
 		fprintf(stderr, "sesrelay whoami: cannot call GetCallerIdentity: %s\n", strerror(-r));
@@ -171,6 +179,8 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 	aws_identity_close(w.id);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 	aws_identity_free(w.id);
+	if (w.base)
+		aws_creds_unref(w.base);
 	uv_loop_close(&w.loop);
 	http_global_cleanup();
 	config_free(&w.cfg);

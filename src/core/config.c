@@ -96,6 +96,8 @@ static const struct key keys[] = {
 	D("role_duration", role_duration, "3600", 900, 43200),
 	S("region", region, NULL),
 	S("base_credentials", base_credentials, "chain"),
+	B("allow_same_account", allow_same_account, "no"),
+	S("shared_account", shared_account, NULL),
 	D("sts_timeout", sts_timeout, "10", 1, 300),
 	D("refresh_before_expiry", refresh_before_expiry, "900", 60, 43200),
 	D("refresh_min_remaining", refresh_min_remaining, "60", 5, 3600),
@@ -112,9 +114,25 @@ static const struct key keys[] = {
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
 	E("ses_headers", ses_headers, "strip", ses_headers_names),
+	B("soft_bounce", soft_bounce, "no"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* What SIGHUP cannot change: listeners and threads are made at start, and
+ * the back end keeps these for its lifetime (the message encoding and
+ * size limit, the SES connection pool, what every send carries). Named in
+ * the config.reload log line and in sesrelay.conf(5). Everything else,
+ * the shared-account identity included, applies on reload. */
+static const char restart_keys[] =
+	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
+	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce";
+
+const char *config_restart_keys(void)
+{
+	return restart_keys;
+}
 
 size_t config_key_count(void)
 {
@@ -477,6 +495,12 @@ static int validate(struct config *c, char *err, size_t errlen)
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {
 		snprintf(err, errlen, "%s: key \"role_arn\" is required with backend ses", where);
+		return -EINVAL;
+	}
+	if (c->shared_account && (strlen(c->shared_account) != 12 ||
+		strspn(c->shared_account, "0123456789") != 12)) {
+		snprintf(err, errlen, "%s: key \"shared_account\": \"%s\" is not a 12-digit AWS "
+			"account ID", where, c->shared_account);
 		return -EINVAL;
 	}
 	if (c->refresh_min_remaining >= c->refresh_before_expiry) {

@@ -70,6 +70,8 @@ struct config {
 	unsigned role_duration;		/* seconds, 900..43200 */
 	char *region;			/* NULL: AWS_REGION/AWS_DEFAULT_REGION */
 	char *base_credentials;		/* chain|env|web_identity|profile|ecs|imds */
+	bool allow_same_account;	/* may send with credentials of the base account */
+	char *shared_account;		/* NULL, or the only account credentials may prove */
 	unsigned sts_timeout;		/* seconds */
 	unsigned refresh_before_expiry;	/* seconds: background refresh starts */
 	unsigned refresh_min_remaining;	/* seconds: below this creds are not used */
@@ -88,6 +90,7 @@ struct config {
 	unsigned ses_max_retries;	/* retries of throttled/network-failed sends */
 	unsigned ses_max_connections;	/* kept-alive connections to SES */
 	enum ses_headers_mode ses_headers;
+	bool soft_bounce;		/* AWS's 5xx answered as the matching 4xx */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */
@@ -107,6 +110,9 @@ int config_parse_size(const char *s, uint64_t *out);		/* 1048576, 512K, 10M, 1G 
 int config_parse_bool(const char *s, bool *out);
 int strlist_split(struct strlist *l, const char *s);		/* comma/space list */
 void strlist_free(struct strlist *l);
+
+/* The keys a reload does not apply, as "a, b, c" (for the reload log). */
+const char *config_restart_keys(void);
 
 /* Iterate the key table (for docs tests and `--help`). */
 size_t config_key_count(void);

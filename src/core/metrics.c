@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "version.h"
@@ -34,6 +35,13 @@ struct error_slot {
 	counter n;
 };
 
+/* Counters by error code: slots claimed on first sight, then lock-free. */
+struct error_table {
+	struct error_slot slots[METRICS_MAX_ERROR_CODES];
+	atomic_size_t n;			/* published slots */
+	counter other;
+};
+
 static struct {
 	atomic_int_least64_t conn_current;
 	counter conn_total;
@@ -45,14 +53,16 @@ static struct {
 	counter ses_buckets[NBOUNDS + 1];	/* per bucket, not cumulative; last: > 10 s */
 	counter ses_count;
 	counter ses_sum_ns;
-	struct error_slot errors[METRICS_MAX_ERROR_CODES];
-	atomic_size_t nerrors;			/* published slots */
-	counter errors_other;
+	struct error_table ses_errors;
+	struct error_table sts_errors;
 	counter reloads_ok;
 	counter reloads_failed;
+	atomic_llong reload_last_success;	/* Unix time, 0: never */
+	counter identity_reloads_ok;
+	counter identity_reloads_failed;
 } m;
 
-#define METRICS_MAX_TEXT (32 * 1024)
+#define METRICS_MAX_TEXT (48 * 1024)
 
 static pthread_mutex_t error_claim = PTHREAD_MUTEX_INITIALIZER;
 
@@ -103,14 +113,6 @@ void metrics_ses_request(double seconds)
 	ADD(m.ses_count, 1);
 }
 
-void metrics_reload(bool ok)
-{
-	if (ok)
-		ADD(m.reloads_ok, 1);
-	else
-		ADD(m.reloads_failed, 1);
-}
-
 void metrics_sanitize_code(const char *in, char *out, size_t outlen)
 {
 	size_t n = 0;
@@ -128,15 +130,16 @@ void metrics_sanitize_code(const char *in, char *out, size_t outlen)
 		snprintf(out, outlen, "unknown");
 }
 
-static struct error_slot *find_code(const char *code, size_t from, size_t to)
+static struct error_slot *find_code(struct error_table *t, const char *code, size_t from,
+	size_t to)
 {
 	for (size_t i = from; i < to; i++)
-		if (strcmp(m.errors[i].code, code) == 0)
-			return &m.errors[i];
+		if (strcmp(t->slots[i].code, code) == 0)
+			return &t->slots[i];
 	return NULL;
 }
 
-void metrics_ses_error(const char *raw)
+static void count_error(struct error_table *t, const char *raw)
 {
 	char code[64];
 	size_t n;
@@ -145,27 +148,56 @@ void metrics_ses_error(const char *raw)
 	metrics_sanitize_code(raw, code, sizeof(code));
 	/* Acquire pairs with the release below: a published slot's code is
 	 * complete before anyone compares against it. */
-	n = atomic_load_explicit(&m.nerrors, memory_order_acquire);
-	if ((e = find_code(code, 0, n)) != NULL) {
+	n = atomic_load_explicit(&t->n, memory_order_acquire);
+	if ((e = find_code(t, code, 0, n)) != NULL) {
 		ADD(e->n, 1);
 		return;
 	}
 	pthread_mutex_lock(&error_claim);
 	{
-		size_t now = atomic_load_explicit(&m.nerrors, memory_order_relaxed);
-		e = find_code(code, n, now);
+		size_t now = atomic_load_explicit(&t->n, memory_order_relaxed);
+		e = find_code(t, code, n, now);
 		if (e == NULL && now < METRICS_MAX_ERROR_CODES) {
-			e = &m.errors[now];
+			e = &t->slots[now];
 			memcpy(e->code, code, sizeof(code));
 			atomic_store_explicit(&e->n, 0, memory_order_relaxed);
-			atomic_store_explicit(&m.nerrors, now + 1, memory_order_release);
+			atomic_store_explicit(&t->n, now + 1, memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&error_claim);
 	if (e)
 		ADD(e->n, 1);
 	else
-		ADD(m.errors_other, 1);
+		ADD(t->other, 1);
+}
+
+void metrics_ses_error(const char *code)
+{
+	count_error(&m.ses_errors, code);
+}
+
+void metrics_sts_error(const char *code)
+{
+	count_error(&m.sts_errors, code);
+}
+
+void metrics_reload(bool ok)
+{
+	if (ok) {
+		ADD(m.reloads_ok, 1);
+		atomic_store_explicit(&m.reload_last_success, (long long)time(NULL),
+			memory_order_relaxed);
+	} else {
+		ADD(m.reloads_failed, 1);
+	}
+}
+
+void metrics_identity_reload(bool ok)
+{
+	if (ok)
+		ADD(m.identity_reloads_ok, 1);
+	else
+		ADD(m.identity_reloads_failed, 1);
 }
 
 void metrics_reset(void)
@@ -202,14 +234,29 @@ static void one(struct buf *b, const char *name, const char *type, const char *h
 	buf_printf(b, "%s %llu\n", name, v);
 }
 
+static void render_errors(struct buf *b, struct error_table *t, const char *name,
+	const char *help)
+{
+	size_t n = atomic_load_explicit(&t->n, memory_order_acquire);
+
+	head(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, "%s{code=\"", name);
+		put_label_value(b, t->slots[i].code);
+		buf_printf(b, "\"} %llu\n", (unsigned long long)GET(t->slots[i].n));
+	}
+	if (GET(t->other))
+		buf_printf(b, "%s{code=\"other\"} %llu\n", name, (unsigned long long)GET(t->other));
+}
+
 int metrics_render(struct buf *b, const struct metrics_scrape *x)
 {
-	size_t nerr;
 	unsigned long long cum = 0;
 	long long cur = (long long)atomic_load_explicit(&m.conn_current, memory_order_relaxed);
 
-	/* The exposition is bounded (fixed series plus at most 64 codes of 63
-	 * bytes): reserving once means no append below can fail. */
+	/* The exposition is bounded (fixed series, at most 64 codes of 63
+	 * bytes per error series, one role ARN of 255): reserving once means
+	 * no append below can fail. */
 	if (buf_reserve(b, METRICS_MAX_TEXT) != 0)
 		return -ENOMEM;
 	head(b, "sesrelay_build_info", "gauge", "Build of the running relay; always 1.");
@@ -258,18 +305,12 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 		(double)GET(m.ses_sum_ns) / 1e9);
 	buf_printf(b, "sesrelay_ses_request_duration_seconds_count %llu\n", cum);
 
-	head(b, "sesrelay_ses_errors_total", "counter",
-		"SES sends that failed, by AWS error code (or the relay's own: NoCredentials, "
-		"NetworkError, Timeout, ...); codes past the first 64 count as \"other\".");
-	nerr = atomic_load_explicit(&m.nerrors, memory_order_acquire);
-	for (size_t i = 0; i < nerr; i++) {
-		buf_puts(b, "sesrelay_ses_errors_total{code=\"");
-		put_label_value(b, m.errors[i].code);
-		buf_printf(b, "\"} %llu\n", (unsigned long long)GET(m.errors[i].n));
-	}
-	if (GET(m.errors_other))
-		buf_printf(b, "sesrelay_ses_errors_total{code=\"other\"} %llu\n",
-			(unsigned long long)GET(m.errors_other));
+	render_errors(b, &m.ses_errors, "sesrelay_ses_errors_total",
+		"SES sends that failed, by AWS error code (or the relay's own: NetworkError, "
+		"Timeout, ...); codes past the first 64 count as \"other\".");
+	render_errors(b, &m.sts_errors, "sesrelay_sts_errors_total",
+		"Failed shared-account credential refreshes, by STS error code (or the relay's "
+		"own: NoCredentials, SameAccount, AccountMismatch, NotSharedAccount, ...).");
 
 	head(b, "sesrelay_reloads_total", "counter",
 		"Configuration reloads (SIGHUP): ok, or failed and the running configuration kept.");
@@ -277,7 +318,28 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 		(unsigned long long)GET(m.reloads_ok));
 	buf_printf(b, "sesrelay_reloads_total{outcome=\"failed\"} %llu\n",
 		(unsigned long long)GET(m.reloads_failed));
+	head(b, "sesrelay_reload_last_success_timestamp_seconds", "gauge",
+		"Unix time of the last configuration reload applied (0: none since start).");
+	buf_printf(b, "sesrelay_reload_last_success_timestamp_seconds %lld\n",
+		(long long)atomic_load_explicit(&m.reload_last_success, memory_order_relaxed));
+	head(b, "sesrelay_identity_reloads_total", "counter",
+		"Shared-account identity rebuilds on reload: ok (proven and switched to), or "
+		"failed (the running identity kept serving when it worked).");
+	buf_printf(b, "sesrelay_identity_reloads_total{outcome=\"ok\"} %llu\n",
+		(unsigned long long)GET(m.identity_reloads_ok));
+	buf_printf(b, "sesrelay_identity_reloads_total{outcome=\"failed\"} %llu\n",
+		(unsigned long long)GET(m.identity_reloads_failed));
 
+	if (x && x->have_creds && x->identity_account[0]) {
+		head(b, "sesrelay_identity_info", "gauge",
+			"The proven sending identity: the account GetCallerIdentity reported for the "
+			"held credentials and the role assumed; always 1.");
+		buf_puts(b, "sesrelay_identity_info{account=\"");
+		put_label_value(b, x->identity_account);
+		buf_puts(b, "\",role_arn=\"");
+		put_label_value(b, x->identity_role_arn);
+		buf_puts(b, "\"} 1\n");
+	}
 	if (x && x->have_creds) {
 		head(b, "sesrelay_sts_refreshes_total", "counter",
 			"Shared-account credential refreshes (AssumeRole + GetCallerIdentity).");

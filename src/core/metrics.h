@@ -40,10 +40,16 @@ void metrics_smtp_txn(int code, uint64_t size, size_t nrcpt);
  * (or relay-side) error code it ended with. */
 void metrics_ses_request(double seconds);
 void metrics_ses_error(const char *code);
+/* One failed shared-account credential refresh (STS, base credentials or
+ * the account rule), by its code: sesrelay_sts_errors_total. */
+void metrics_sts_error(const char *code);
 
-/* One configuration reload (SIGHUP): applied, or refused and the running
- * configuration kept. */
+/* One configuration reload (SIGHUP): applied (also sets the timestamp of
+ * the last success), or refused and the running configuration kept. */
 void metrics_reload(bool ok);
+/* One rebuild of the shared-account identity on reload: proven and
+ * switched to, or failed. */
+void metrics_identity_reload(bool ok);
 
 /* State read at scrape time. */
 struct metrics_scrape {
@@ -52,6 +58,8 @@ struct metrics_scrape {
 	double creds_seconds_left;	/* until the held set expires; 0 if none */
 	unsigned long sts_refresh_ok;
 	unsigned long sts_refresh_failed;
+	char identity_account[16];	/* proven account of the held set; "": none */
+	char identity_role_arn[256];
 };
 
 /* Append the whole exposition to out. 0 or -ENOMEM. */

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "sts_client.h"
 
-enum step { IDLE, BASE_ONLY, BASE, ASSUME, IDENTITY };
+enum step { IDLE, BASE_ONLY, BASE, BASE_IDENTITY, ASSUME, IDENTITY };
 
 struct assume_role {
 	struct creds_provider p;
@@ -24,9 +24,14 @@ struct assume_role {
 	char session_name[65];
 	char role_account[16];
 	unsigned duration;
+	bool allow_same_account;
+	char shared_account[16];	/* "" when not pinned */
+	char base_account[32];		/* proven for base_key, "" until then */
+	char base_key[128];		/* access key id base_account was proven for */
 
 	enum step step;
 	struct sts_call *call;
+	struct aws_creds *base_creds;	/* between the base proof and AssumeRole */
 	struct aws_creds *assumed;	/* between AssumeRole and the identity check */
 	struct aws_creds *next_base;	/* from creds_assume_role_base(), for the next get() */
 	creds_cb cb;
@@ -73,6 +78,7 @@ void creds_default_session_name(char *out, size_t outlen)
 static void really_free(struct assume_role *a)
 {
 	creds_provider_destroy(a->base);
+	aws_creds_unref(a->base_creds);
 	aws_creds_unref(a->assumed);
 	aws_creds_unref(a->next_base);
 	free(a->role_arn);
@@ -111,30 +117,64 @@ static void fail(struct assume_role *a, int err, const char *step, const char *c
 	finish(a, err, NULL, &why);
 }
 
+const char *creds_account_refusal(const char *role_account, const char *shared_account,
+	bool allow_same_account, const char *base_account, const char *proven,
+	char *msg, size_t msglen)
+{
+	if (strcmp(proven, role_account) != 0) {
+		snprintf(msg, msglen, "assumed credentials belong to account %s, role_arn names %s",
+			proven, role_account);
+		return "AccountMismatch";
+	}
+	if (shared_account && *shared_account && strcmp(proven, shared_account) != 0) {
+		snprintf(msg, msglen, "credentials prove account %s, shared_account pins %s: set "
+			"role_arn to the role in account %s (or correct shared_account)",
+			proven, shared_account, shared_account);
+		return "NotSharedAccount";
+	}
+	if (!allow_same_account && base_account && strcmp(proven, base_account) == 0) {
+		snprintf(msg, msglen, "role_arn is in the base account %s: mail would leave from the "
+			"local account; set role_arn to the role in the shared account that owns the "
+			"SES identity (allow_same_account yes only for a deliberate single-account "
+			"set-up)", proven);
+		return "SameAccount";
+	}
+	return NULL;
+}
+
 static void on_identity(void *arg, int err, const struct sts_identity *id,
 	const struct aws_error *why)
 {
 	struct assume_role *a = arg;
 	struct aws_creds *c = a->assumed;
+	const char *refusal = NULL;
+	char msg[256];
 
 	a->assumed = NULL;
 	a->busy++;
+	if (err == 0)
+		refusal = creds_account_refusal(a->role_account, a->shared_account,
+			a->allow_same_account, a->allow_same_account ? NULL : a->base_account,
+			id->account, msg, sizeof(msg));
 	if (err) {
 		finish(a, err, NULL, why);
-	} else if (strcmp(id->account, a->role_account) != 0) {
-		char msg[256];
+	} else if (refusal) {
 		struct logline l;
 
-		snprintf(msg, sizeof(msg), "assumed credentials belong to account %s, role_arn names %s",
-			id->account, a->role_account);
 		if (log_begin(&l, LVL_ERROR, "sts.account_mismatch")) {
+			log_str(&l, "code", refusal);
 			log_str(&l, "role_arn", a->role_arn);
-			log_str(&l, "expected_account", a->role_account);
+			log_str(&l, "role_account", a->role_account);
 			log_str(&l, "actual_account", id->account);
+			if (!a->allow_same_account)
+				log_str(&l, "base_account", a->base_account);
+			if (a->shared_account[0])
+				log_str(&l, "shared_account", a->shared_account);
 			log_str(&l, "arn", id->arn);
+			log_str(&l, "fix", msg);
 			log_end(&l);
 		}
-		fail(a, -EACCES, "GetCallerIdentity", "AccountMismatch", msg);
+		fail(a, -EACCES, "GetCallerIdentity", refusal, msg);
 	} else {
 		char *acct = strdup(id->account), *arn = strdup(id->arn);
 
@@ -183,13 +223,49 @@ out:
 		really_free(a);
 }
 
-static void on_base(void *arg, int err, struct aws_creds *base, const struct aws_error *why)
+static void assume(struct assume_role *a, struct aws_creds *base)
 {
-	struct assume_role *a = arg;
 	struct sts_assume_role_params p = {
 		.role_arn = a->role_arn, .session_name = a->session_name,
 		.external_id = a->external_id, .duration = a->duration,
 	};
+	int r;
+
+	a->step = ASSUME;
+	r = sts_assume_role(a->sts, base, &p, on_assumed, a, &a->call);
+	if (r)
+		fail(a, r, "AssumeRole", "RequestFailed", strerror(-r));
+}
+
+/* The base account, proven with the base credentials themselves: what
+ * the account rule compares the assumed credentials against. */
+static void on_base_identity(void *arg, int err, const struct sts_identity *id,
+	const struct aws_error *why)
+{
+	struct assume_role *a = arg;
+	struct aws_creds *base = a->base_creds;
+
+	a->base_creds = NULL;
+	a->busy++;
+	if (err) {
+		struct aws_error w = *why;
+
+		snprintf(w.step, sizeof(w.step), "GetCallerIdentity(base)");
+		finish(a, err, NULL, &w);
+	} else {
+		snprintf(a->base_account, sizeof(a->base_account), "%s", id->account);
+		snprintf(a->base_key, sizeof(a->base_key), "%s", base->access_key_id);
+		assume(a, base);
+	}
+	aws_creds_unref(base);
+	a->busy--;
+	if (a->dead && a->busy == 0)
+		really_free(a);
+}
+
+static void on_base(void *arg, int err, struct aws_creds *base, const struct aws_error *why)
+{
+	struct assume_role *a = arg;
 	int r;
 
 	a->busy++;
@@ -216,10 +292,19 @@ static void on_base(void *arg, int err, struct aws_creds *base, const struct aws
 		finish(a, err, NULL, &w);
 		goto out;
 	}
-	a->step = ASSUME;
-	r = sts_assume_role(a->sts, base, &p, on_assumed, a, &a->call);
-	if (r)
-		fail(a, r, "AssumeRole", "RequestFailed", strerror(-r));
+	if (!a->allow_same_account &&
+	    (a->base_account[0] == '\0' || strcmp(a->base_key, base->access_key_id) != 0)) {
+		a->base_creds = aws_creds_ref(base);
+		a->step = BASE_IDENTITY;
+		r = sts_get_caller_identity(a->sts, base, on_base_identity, a, &a->call);
+		if (r) {
+			aws_creds_unref(a->base_creds);
+			a->base_creds = NULL;
+			fail(a, r, "GetCallerIdentity(base)", "RequestFailed", strerror(-r));
+		}
+		goto out;
+	}
+	assume(a, base);
 out:
 	a->busy--;
 	if (a->dead && a->busy == 0)
@@ -278,11 +363,20 @@ int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg)
 	return ask_base((struct assume_role *)p, BASE_ONLY, cb, arg);
 }
 
+void creds_assume_role_base_proven(struct creds_provider *p, const char *access_key_id,
+	const char *account)
+{
+	struct assume_role *a = (struct assume_role *)p;
+
+	snprintf(a->base_account, sizeof(a->base_account), "%s", account);
+	snprintf(a->base_key, sizeof(a->base_key), "%s", access_key_id);
+}
+
 static void ar_destroy(struct creds_provider *p)
 {
 	struct assume_role *a = (struct assume_role *)p;
 
-	if (a->step == ASSUME || a->step == IDENTITY)
+	if (a->step == BASE_IDENTITY || a->step == ASSUME || a->step == IDENTITY)
 		sts_call_cancel(a->call);
 	a->call = NULL;
 	a->step = IDLE;
@@ -307,6 +401,9 @@ int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_p
 	a->p.vt = &vt;
 	a->sts = o->sts;
 	a->duration = o->duration;
+	a->allow_same_account = o->allow_same_account;
+	if (o->shared_account)
+		snprintf(a->shared_account, sizeof(a->shared_account), "%s", o->shared_account);
 	if (o->session_name)
 		snprintf(a->session_name, sizeof(a->session_name), "%s", o->session_name);
 	else

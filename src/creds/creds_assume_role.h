@@ -3,9 +3,19 @@
  * NEW credentials, which must report the account named in role_arn.
  * Only then are the credentials handed out, with verified = true,
  * account_id and arn (the assumed-role ARN) as GetCallerIdentity proved
- * them, the expiration STS set, and source "assume_role". A different
- * account fails with code "AccountMismatch" (not retryable) and is
- * logged: mail must never leave from an account nobody configured.
+ * them, the expiration STS set, and source "assume_role".
+ *
+ * The account rule (creds_account_refusal(), the one place it is decided;
+ * the relay, `check`, `whoami` and /readyz all see its outcome through
+ * this provider) refuses, not retryable and logged (sts.account_mismatch, with `code`
+ * and what to fix):
+ *   - "AccountMismatch": not the account named in role_arn;
+ *   - "NotSharedAccount": shared_account is set and names another one;
+ *   - "SameAccount": the base account itself (a role_arn in the base
+ *     account), unless allow_same_account. The base account is proven
+ *     with GetCallerIdentity signed with the base credentials, once per
+ *     base access key.
+ * Mail must never leave from an account nobody meant it to.
  *
  * Ownership: once creds_assume_role_new() succeeds the provider OWNS
  * `base` (destroyed with it); on failure the caller still owns it. It
@@ -18,6 +28,7 @@
 #ifndef SESRELAY_CREDS_ASSUME_ROLE_H
 #define SESRELAY_CREDS_ASSUME_ROLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aws_creds.h"
@@ -31,7 +42,16 @@ struct creds_assume_role_opts {
 	const char *external_id;	/* NULL: none */
 	const char *session_name;	/* NULL: creds_default_session_name() */
 	unsigned duration;		/* 900..43200 s */
+	bool allow_same_account;	/* the base account may send (no base proof) */
+	const char *shared_account;	/* NULL, or the only account allowed */
 };
+
+/* The account rule. NULL when `proven` may send; otherwise the refusal's
+ * code, with `msg` saying why and what to fix. base_account "" when not
+ * proven (allow_same_account). Pure. */
+const char *creds_account_refusal(const char *role_account, const char *shared_account,
+	bool allow_same_account, const char *base_account, const char *proven,
+	char *msg, size_t msglen);
 
 /* -EINVAL (role_arn without an account, bad session name or duration),
  * -ENOMEM. */
@@ -44,6 +64,13 @@ int creds_assume_role_new(const struct creds_assume_role_opts *o, struct creds_p
  * command. p must come from creds_assume_role_new(). -EBUSY while a get()
  * runs; cb as for get(), creds borrowed for the callback. */
 int creds_assume_role_base(struct creds_provider *p, creds_cb cb, void *arg);
+
+/* The base account was proven with GetCallerIdentity signed with the base
+ * credentials that have this access key id (by `check` or `whoami`, with
+ * what creds_assume_role_base() handed out): the next get() need not ask
+ * again. */
+void creds_assume_role_base_proven(struct creds_provider *p, const char *access_key_id,
+	const char *account);
 
 /* "sesrelay-<host name>" reduced to what STS accepts: 2..64 characters of
  * [A-Za-z0-9_+=,.@-], others replaced by '-'. */

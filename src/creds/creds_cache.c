@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 enum wait_state { WAIT_PENDING, WAIT_DELIVERING, WAIT_CANCELLED };
 
@@ -290,6 +291,7 @@ static void on_refresh(void *arg, int err, struct aws_creds *cr, const struct aw
 		c->stats.refresh_ok++;
 		c->stats.consecutive_failures = 0;
 		c->stats.last_error[0] = '\0';
+		c->stats.last_message[0] = '\0';
 	} else {
 		unsigned n = ++c->stats.consecutive_failures;
 		double b = c->backoff_initial;
@@ -304,8 +306,13 @@ static void on_refresh(void *arg, int err, struct aws_creds *cr, const struct aw
 		c->last_why = why;
 		c->stats.refresh_failed++;
 		snprintf(c->stats.last_error, sizeof(c->stats.last_error), "%s", why.code);
+		snprintf(c->stats.last_message, sizeof(c->stats.last_message), "%s", why.message);
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* STS (and base-credential) failures have their own series: they are
+	 * not SES errors, and no message was sent. */
+	if (err)
+		metrics_sts_error(why.code);
 	aws_creds_unref(old);
 
 	log_refresh(c, err, err ? NULL : cr, &why, now - c->refresh_started, retry_in);

@@ -76,6 +76,7 @@ struct creds_cache_stats {
 	double next_attempt;		/* clock time of the next try when backing off, else 0 */
 	double refresh_at;		/* clock time the current set enters its window */
 	char last_error[64];		/* code of the last failure, "" if none */
+	char last_message[256];		/* its message (what to fix), "" if none */
 };
 
 int creds_cache_new(uv_loop_t *loop, struct creds_provider *source,

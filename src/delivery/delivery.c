@@ -24,6 +24,11 @@ void backend_metrics(struct backend *be, struct metrics_scrape *x)
 		be->ops->metrics(be, x);
 }
 
+int backend_reload(struct backend *be, const struct config *cfg)
+{
+	return be->ops->reload ? be->ops->reload(be, cfg) : 0;
+}
+
 void backend_shutdown(struct backend *be)
 {
 	if (be && be->ops->shutdown)

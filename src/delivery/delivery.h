@@ -82,6 +82,11 @@ struct backend_ops {
 	bool (*ready)(struct backend *be, char *why, size_t n);
 	/* Optional: add the back end's own figures to a metrics scrape. */
 	void (*metrics)(struct backend *be, struct metrics_scrape *x);
+	/* Optional: SIGHUP applied cfg; take what the back end can change
+	 * while it runs (for ses: a new shared-account identity, switched to
+	 * once proven). Main loop thread, on the main back end. 0 or a
+	 * negative code (the back end logs why). */
+	int (*reload)(struct backend *be, const struct config *cfg);
 	/* Optional: close the back end's uv handles when the front end has
 	 * stopped, so the loop can end; the back end is freed afterwards. */
 	void (*shutdown)(struct backend *be);
@@ -92,6 +97,7 @@ struct backend_ops {
 struct backend {
 	const struct backend_ops *ops;
 	uint64_t max_message_size;	/* raw octets the back end can take; 0: no limit of its own */
+	const char *size_note;		/* static: why that limit, for the 552 text; NULL: none */
 };
 
 /* ops->new_worker. */
@@ -101,6 +107,8 @@ int backend_new_worker(struct backend *main, const struct config *cfg, uv_loop_t
 bool backend_ready(struct backend *be, char *why, size_t n);
 /* ops->metrics, when it has one. */
 void backend_metrics(struct backend *be, struct metrics_scrape *x);
+/* ops->reload, when it has one; 0 otherwise. */
+int backend_reload(struct backend *be, const struct config *cfg);
 /* Close the back end's event-loop handles (HTTP connections, timers) once
  * the front end has stopped; the loop then runs dry and the back end can
  * be freed. Idempotent; NULL is fine. */

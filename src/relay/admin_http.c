@@ -166,7 +166,7 @@ static void route(struct admin_conn *c, const struct admin_request *req)
 	bool head_only = req->method == ADMIN_HEAD;
 	bool known = strcmp(req->path, "/metrics") == 0 || strcmp(req->path, "/healthz") == 0 ||
 		strcmp(req->path, "/readyz") == 0;
-	char why[160], text[192];
+	char why[400], text[448];
 
 	if (!known) {
 		respond_text(c, 404, "not found\n", head_only);

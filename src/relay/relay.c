@@ -15,8 +15,8 @@
 #include "http_client.h"
 #include "listener.h"
 #include "log.h"
-#include "loop.h"
 #include "metrics.h"
+#include "loop.h"
 #include "runtime.h"
 #include "smtp_server.h"
 
@@ -270,8 +270,8 @@ static void on_event(uv_async_t *a)
 		if (applied) {
 			m->reload_logged = true;
 			log_msg(LVL_INFO, "config.reload", "configuration reloaded in %u worker(s); it "
-				"applies to new connections (listen addresses, workers and backend "
-				"need a restart)", m->n);
+				"applies to new connections (these keys need a restart: %s)", m->n,
+				config_restart_keys());
 		}
 	}
 	if (atomic_load(&m->ended) == m->n && !m->main_closed) {
@@ -295,9 +295,12 @@ static void reload(struct relay *m)
 	}
 	runtime_unref(m->rt);
 	m->rt = rt;
-	metrics_reload(true);
 	log_setup((enum log_format)rt->cfg.log_format, (enum log_level)rt->cfg.log_level,
 		rt->cfg.log_syslog);
+	metrics_reload(true);
+	/* The back end's share (for ses: one shared-account identity, rebuilt
+	 * here and switched for every worker once proven). */
+	backend_reload(m->be, &rt->cfg);
 	m->reload_gen++;
 	m->reload_logged = false;
 	tell_workers(m, rt, false);

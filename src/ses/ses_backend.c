@@ -10,15 +10,21 @@
 #include "http_client.h"
 #include "metrics.h"
 #include "header_filter.h"
+#include "log.h"
+#include "metrics.h"
 #include "sts_client.h"
 #include "ses_client.h"
 #include "ses_message.h"
 
+struct identity_reload;
+
 struct ses_backend {
 	struct backend base;
-	struct aws_identity *id;	/* owned; NULL in a worker */
-	struct aws_identity *shared;	/* a worker's: the main loop's, borrowed */
-	struct http_client *http;	/* a worker's own (curl multi on its loop) */
+	uv_loop_t *loop;
+	struct identity_slot *slot;	/* owned; NULL in a worker */
+	struct identity_slot *shared;	/* a worker's: the main back end's, borrowed */
+	struct identity_reload *reload;	/* main: a new identity being proven, or NULL */
+	struct http_client *http;	/* own: SES connections on this loop */
 	struct ses_client *client;	/* owned */
 	/* What a transaction needs of the configuration, copied so a reload
 	 * cannot pull it from under a message in flight. */
@@ -28,8 +34,17 @@ struct ses_backend {
 	struct strlist tags;
 };
 
+/* A new identity built on reload, switched to once it proved its
+ * account. Owns its reference to id. */
+struct identity_reload {
+	struct ses_backend *be;
+	struct aws_identity *id;
+	struct creds_wait *wait;
+};
+
 struct delivery_txn {
 	struct ses_backend *be;
+	char session[32];
 	struct ses_body body;
 	struct header_filter filter;
 	struct ses_send *send;
@@ -73,16 +88,20 @@ static int ses_begin(struct backend *b, const struct envelope *env,
 		return r;
 	}
 	t->be = be;
+	snprintf(t->session, sizeof(t->session), "%s", env->session_id ? env->session_id : "");
 	header_filter_init(&t->filter, be->reject_headers, body_sink, t);
 	*out = t;
 	return 0;
 }
 
-static void refusal(int err, struct delivery_result *res)
+static void refusal(const struct ses_backend *be, int err, struct delivery_result *res)
 {
-	if (err == -EMSGSIZE)
-		delivery_result_set(res, 552, "5.3.4", "message exceeds the SES size limit");
-	else if (err == -EPERM)
+	if (err == -EMSGSIZE) {
+		delivery_result_set(res, 552, "5.3.4", "");
+		snprintf(res->text, sizeof(res->text), "Message size exceeds the limit of %llu "
+			"octets (%s)", (unsigned long long)be->base.max_message_size,
+			be->base.size_note);
+	} else if (err == -EPERM)
 		delivery_result_set(res, 550, "5.7.1", "X-SES-* header fields are not accepted here");
 	else
 		delivery_result_set(res, 451, "4.3.0", "cannot prepare the SES request");
@@ -93,7 +112,7 @@ static int ses_write(struct delivery_txn *t, const char *p, size_t n, struct del
 	int r = header_filter_feed(&t->filter, p, n);
 
 	if (r)
-		refusal(r, res);
+		refusal(t->be, r, res);
 	return r;
 }
 
@@ -122,10 +141,10 @@ static int ses_commit(struct delivery_txn *t, delivery_done_cb cb, void *arg,
 	if (r == 0) {
 		t->cb = cb;
 		t->arg = arg;
-		r = ses_client_send(t->be->client, &t->body, on_sent, t, &t->send);
+		r = ses_client_send(t->be->client, &t->body, t->session, on_sent, t, &t->send);
 	}
 	if (r) {
-		refusal(r, res);
+		refusal(t->be, r, res);
 		txn_free(t);
 	}
 	return r;
@@ -138,11 +157,26 @@ static void ses_abort(struct delivery_txn *t)
 	txn_free(t);
 }
 
+static void reload_cancel(struct ses_backend *be)
+{
+	struct identity_reload *rl = be->reload;
+
+	if (rl == NULL)
+		return;
+	be->reload = NULL;
+	creds_wait_cancel(rl->wait);
+	aws_identity_unref(rl->id);
+	free(rl);
+}
+
 static void ses_shutdown(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
-	aws_identity_close(be->id);
+	reload_cancel(be);
+	/* The identity closes once the last send holding it is done. */
+	identity_slot_free(be->slot);
+	be->slot = NULL;
 	if (be->http)
 		http_client_close(be->http);
 	be->http = NULL;
@@ -152,6 +186,7 @@ static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loo
 	struct backend **out, char *err, size_t errlen);
 static bool ses_ready(struct backend *b, char *why, size_t n);
 static void ses_metrics(struct backend *b, struct metrics_scrape *x);
+static int ses_reload(struct backend *b, const struct config *cfg);
 static void ses_free(struct backend *b);
 
 static const struct backend_ops ses_ops = {
@@ -163,6 +198,7 @@ static const struct backend_ops ses_ops = {
 	.new_worker = ses_new_worker,
 	.ready = ses_ready,
 	.metrics = ses_metrics,
+	.reload = ses_reload,
 	.shutdown = ses_shutdown,
 	.free = ses_free,
 };
@@ -173,29 +209,31 @@ static int copy_str(char **dst, const char *src)
 	return src && (*dst = strdup(src)) == NULL ? -ENOMEM : 0;
 }
 
-static int backend_new(const struct config *cfg, struct aws_identity *shared,
+static int backend_new(const struct config *cfg, struct identity_slot *shared,
 	uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *be = calloc(1, sizeof(*be));
 	struct ses_client_opts o = {
 		.api = cfg->ses_api,
-		.timeout_ms = cfg->ses_timeout * 1000,
-		.max_retries = cfg->ses_max_retries,
 		.creds_elsewhere = shared != NULL,
+		.soft_bounce = cfg->soft_bounce,
 	};
 	struct http_client_opts ho = {
 		.ca_bundle = aws_ca_bundle(),
 		.max_host_connections = cfg->ses_max_connections,
 	};
-	struct aws_identity *id;
+	struct aws_identity *id = NULL;
 	int r;
 
 	if (be == NULL)
 		return -ENOMEM;
 	be->base.ops = &ses_ops;
+	be->loop = loop;
 	/* The largest raw message whose base64 fits SES's limit. */
 	be->base.max_message_size = (cfg->ses_api == SES_API_V2 ? SES_V2_MAX_ENCODED
 		: SES_V1_MAX_ENCODED) / 4 * 3;
+	be->base.size_note = cfg->ses_api == SES_API_V2 ? "the SES v2 limit" :
+		"the SES v1 limit; ses_api v2 allows 40 MB";
 	be->api = cfg->ses_api;
 	be->reject_headers = cfg->ses_headers == SES_HEADERS_REJECT;
 	r = copy_str(&be->source_arn, cfg->source_arn);
@@ -214,28 +252,31 @@ static int backend_new(const struct config *cfg, struct aws_identity *shared,
 		return r;
 	}
 	if (shared) {
-		be->shared = id = shared;
+		be->shared = shared;
+	} else {
+		r = aws_identity_new(cfg, loop, &id, err, errlen);
+		if (r == 0 && (r = identity_slot_new(id, &be->slot)) != 0) {
+			snprintf(err, errlen, "out of memory");
+			aws_identity_unref(id);
+		}
+		id = NULL;
+	}
+	if (r == 0) {
 		r = http_client_new(loop, &ho, &be->http);
 		if (r)
 			snprintf(err, errlen, "cannot set up the HTTP client: %s", strerror(-r));
-	} else {
-		r = aws_identity_new(cfg, loop, &be->id, err, errlen);
-		id = be->id;
 	}
 	if (r == 0) {
-		o.endpoint = id->ses_endpoint;
-		o.region = id->region;
-		/* Sign on AWS's clock: the STS client learnt our offset from its
-		 * Date header, so a skewed host clock does not get requests refused. */
-		o.clock = sts_client_clock(id->sts);
-		r = ses_client_new(loop, shared ? be->http : id->http, id->cache, &o, &be->client);
+		r = ses_client_new(loop, be->http, shared ? shared : be->slot, &o, &be->client);
 		if (r)
-			snprintf(err, errlen, "SES endpoint %s: %s", id->ses_endpoint, strerror(-r));
+			snprintf(err, errlen, "SES endpoint %s: %s",
+				identity_slot_peek(shared ? shared : be->slot)->ses_endpoint, strerror(-r));
 	}
 	/* Assume the role now, so the first message does not wait for it. */
 	if (r == 0 && !shared)
-		r = creds_cache_start(id->cache);
+		r = creds_cache_start(identity_slot_peek(be->slot)->cache);
 	if (r) {
+		ses_shutdown(&be->base);
 		ses_free(&be->base);
 		return r;
 	}
@@ -256,23 +297,29 @@ static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loo
 {
 	struct ses_backend *m = (struct ses_backend *)main;
 
-	if (m->id == NULL) {
+	if (m->slot == NULL) {
 		snprintf(err, errlen, "no shared-account identity to borrow");
 		return -EINVAL;
 	}
-	return backend_new(cfg, m->id, loop, out, err, errlen);
+	return backend_new(cfg, m->slot, loop, out, err, errlen);
+}
+
+static struct aws_identity *current(struct ses_backend *be)
+{
+	struct identity_slot *slot = be->shared ? be->shared : be->slot;
+
+	return slot ? identity_slot_peek(slot) : NULL;
 }
 
 static struct creds_cache *creds_of(struct backend *b)
 {
-	struct ses_backend *be = (struct ses_backend *)b;
+	struct aws_identity *id = current((struct ses_backend *)b);
 
-	if (be->shared)
-		return be->shared->cache;
-	return be->id ? be->id->cache : NULL;
+	return id ? id->cache : NULL;
 }
 
-/* Ready = verified shared-account credentials are held. */
+/* Ready = the current identity holds verified credentials; else why
+ * says what failed and what to fix. Main loop only. */
 static bool ses_ready(struct backend *b, char *why, size_t n)
 {
 	struct creds_cache *cache = creds_of(b);
@@ -283,35 +330,161 @@ static bool ses_ready(struct backend *b, char *why, size_t n)
 		return true;
 	creds_cache_status(cache, &ok, NULL, &st);
 	if (!ok)
-		snprintf(why, n, "no valid shared-account credentials%s%s%s",
-			st.last_error[0] ? " (last error: " : "", st.last_error,
+		snprintf(why, n, "no valid shared-account credentials%s%s%s%s%s",
+			st.last_error[0] ? " (" : "", st.last_error,
+			st.last_message[0] ? ": " : "", st.last_message,
 			st.last_error[0] ? ")" : "");
 	return ok;
 }
 
+/* The credentials series and the proven identity for a scrape. */
 static void ses_metrics(struct backend *b, struct metrics_scrape *x)
 {
-	struct creds_cache *cache = creds_of(b);
+	struct aws_identity *id = current((struct ses_backend *)b);
 	struct creds_cache_stats st;
+	struct aws_creds *cr;
 
-	if (cache == NULL)
+	if (id == NULL || id->cache == NULL)
 		return;
-	creds_cache_status(cache, &x->creds_ready, &x->creds_seconds_left, &st);
+	creds_cache_status(id->cache, &x->creds_ready, &x->creds_seconds_left, &st);
 	x->have_creds = true;
 	x->sts_refresh_ok = st.refresh_ok;
 	x->sts_refresh_failed = st.refresh_failed;
+	cr = creds_cache_current(id->cache);
+	if (cr && cr->verified && cr->account_id) {
+		snprintf(x->identity_account, sizeof(x->identity_account), "%s", cr->account_id);
+		snprintf(x->identity_role_arn, sizeof(x->identity_role_arn), "%s", id->role_arn);
+	}
+	aws_creds_unref(cr);
 }
 
+static void log_reload(int level, const char *outcome, const struct aws_identity *id,
+	const char *account, const struct aws_error *why, const char *detail)
+{
+	struct logline l;
+
+	if (!log_begin(&l, level, "identity.reload"))
+		return;
+	log_str(&l, "outcome", outcome);
+	if (id)
+		log_str(&l, "role_arn", id->role_arn);
+	if (account)
+		log_str(&l, "account", account);
+	if (why) {
+		log_str(&l, "step", why->step);
+		log_str(&l, "code", why->code);
+		log_str(&l, "message", why->message);
+	}
+	if (detail)
+		log_str(&l, "detail", detail);
+	log_end(&l);
+}
+
+/* The new identity answered: switch to it once it proved its account;
+ * otherwise keep the running one if that works. */
+static void on_proven(void *arg, int err, struct aws_creds *cr, const struct aws_error *why)
+{
+	struct identity_reload *rl = arg;
+	struct ses_backend *be = rl->be;
+	struct creds_cache *old = creds_of(&be->base);
+	bool old_ok = false;
+
+	be->reload = NULL;
+	if (old)
+		creds_cache_status(old, &old_ok, NULL, NULL);
+	if (err == 0) {
+		identity_slot_set(be->slot, rl->id);	/* takes the reference */
+		metrics_identity_reload(true);
+		log_reload(LVL_INFO, "ok", rl->id, cr->account_id, NULL,
+			"new sends use the new identity; sends in flight finish with the old one");
+	} else if (old_ok) {
+		metrics_identity_reload(false);
+		log_reload(LVL_ERROR, "failed", rl->id, NULL, why,
+			"the running identity keeps serving; fix the file and reload again");
+		aws_identity_unref(rl->id);
+	} else {
+		/* The running one does not work either: the new one is what
+		 * the file says now, and it keeps retrying (with backoff). */
+		metrics_identity_reload(false);
+		log_reload(LVL_ERROR, "failed", rl->id, NULL, why,
+			"the running identity had no credentials either: switched to the new one, "
+			"which keeps retrying");
+		identity_slot_set(be->slot, rl->id);
+	}
+	free(rl);
+}
+
+/* SIGHUP, on the main back end: when a key the identity is built from
+ * changed (or the running one has no credentials), build a new identity
+ * from cfg and switch every worker to it once it proved its account
+ * (logged as identity.reload, counted in sesrelay_identity_reloads_total);
+ * if it fails the running one keeps serving. ses_api needs a restart and
+ * is kept. Returns at once. */
+static int ses_reload(struct backend *b, const struct config *cfg)
+{
+	struct ses_backend *be = (struct ses_backend *)b;
+	struct aws_identity *cur;
+	struct identity_reload *rl;
+	struct config c;
+	unsigned char digest[32];
+	char err[512] = "";
+	bool ready = false;
+	int r;
+
+	if (be->slot == NULL)
+		return -EINVAL;
+	/* The message encoding and size limit stay those of the running
+	 * back end (ses_api needs a restart), so the identity's endpoint
+	 * must stay that API's. Shallow copy: aws_identity_new keeps nothing. */
+	c = *cfg;
+	c.ses_api = be->api;
+	cur = identity_slot_peek(be->slot);
+	creds_cache_status(cur->cache, &ready, NULL, NULL);
+	aws_identity_config_digest(&c, digest);
+	if (memcmp(digest, cur->digest, sizeof(digest)) == 0 && ready && be->reload == NULL)
+		return 0;	/* nothing to change, and the running one works */
+	if (be->reload)
+		log_reload(LVL_WARN, "superseded", be->reload->id, NULL, NULL,
+			"a newer reload replaces the one still proving its account");
+	reload_cancel(be);
+	rl = calloc(1, sizeof(*rl));
+	if (rl == NULL)
+		return -ENOMEM;
+	rl->be = be;
+	r = aws_identity_new(&c, be->loop, &rl->id, err, sizeof(err));
+	if (r == 0)
+		r = creds_cache_get(rl->id->cache, on_proven, rl, &rl->wait);
+	if (r) {
+		struct aws_error why = { .retryable = false };
+
+		snprintf(why.step, sizeof(why.step), "setup");
+		snprintf(why.code, sizeof(why.code), "InvalidConfiguration");
+		snprintf(why.message, sizeof(why.message), "%s", err[0] ? err : strerror(-r));
+		metrics_identity_reload(false);
+		log_reload(LVL_ERROR, "failed", NULL, NULL, &why,
+			"the running identity keeps serving");
+		aws_identity_unref(rl->id);
+		free(rl);
+		return r;
+	}
+	be->reload = rl;
+	log_reload(LVL_INFO, "started", rl->id, NULL, NULL,
+		"proving the new identity; the running one serves until then");
+	return 0;
+}
+
+/* Ready = verified shared-account credentials are held. */
 static void ses_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;
 
 	if (be == NULL)
 		return;
+	reload_cancel(be);
+	identity_slot_free(be->slot);
 	ses_client_free(be->client);
 	if (be->http)	/* failed before it started */
 		http_client_close(be->http);
-	aws_identity_free(be->id);
 	free(be->source_arn);
 	free(be->from_arn);
 	free(be->return_path_arn);

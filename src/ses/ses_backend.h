@@ -1,17 +1,23 @@
 /* The `ses` delivery back end: each SMTP transaction becomes one SES
  * SendRawEmail (or SESv2 SendEmail) call in the shared account.
  *
- * Ownership: the back end owns its AWS identity (HTTP client, STS client,
- * credentials cache) and its SES client. A worker's back end (another
- * thread's loop) instead owns only its HTTP client and SES client and
- * borrows the identity (ops->new_worker), so one credentials cache serves
- * every worker. ops->shutdown closes their uv handles; backend_free()
- * releases the rest once the loop has run. ops->ready and ops->metrics
- * report the credentials cache.
+ * Ownership: the main back end owns the identity slot (the current
+ * shared-account identity: STS client, credentials cache, endpoints),
+ * its HTTP client for SES and its SES client. A worker's back end
+ * (another thread's loop, ops->new_worker) owns only its HTTP client and
+ * SES client and reads main's slot, so one credentials cache serves
+ * every worker and a reload (ops->reload) switches all of them at once.
+ * ops->shutdown releases the slot (the identity closes when its last
+ * send is done) and closes the HTTP client; backend_free() releases the
+ * rest once the loop has run. ops->ready and ops->metrics report the
+ * current identity.
  * Transactions are owned as delivery.h describes.
  */
 #ifndef SESRELAY_SES_BACKEND_H
 #define SESRELAY_SES_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <uv.h>
 

@@ -10,29 +10,34 @@
 
 #include "aws_call.h"
 #include "aws_creds.h"
+#include "aws_identity.h"
 #include "aws_xml.h"
 #include "creds_cache.h"
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
 #include "ses_errors.h"
+#include "sts_client.h"
 
 struct ses_client {
 	uv_loop_t *loop;
 	struct http_client *http;	/* borrowed */
-	struct creds_cache *creds;	/* borrowed */
+	struct identity_slot *slot;	/* borrowed */
 	enum ses_api api;
-	struct aws_target target;	/* endpoint (its path prefix kept) + API path */
-	unsigned timeout_ms;
-	unsigned max_retries;
+	/* Endpoint (its path prefix kept) + API path, of the identity with
+	 * this generation: rebuilt when a send uses another identity. */
+	struct aws_target target;
+	unsigned long target_gen;
 	unsigned backoff_ms;
 	bool creds_elsewhere;
+	bool soft_bounce;
 	struct sigv4_key key;		/* derived key of the current credentials */
-	const struct aws_clock *clock;	/* borrowed; NULL: ours */
 };
 
 struct ses_send {
 	struct ses_client *c;
+	struct aws_identity *id;	/* a reference, for the length of the send */
+	char session[32];
 	struct ses_body *body;		/* borrowed */
 	delivery_done_cb cb;
 	void *arg;
@@ -49,24 +54,30 @@ struct ses_send {
 
 static void send_attempt(struct ses_send *s);
 
-int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
+int ses_client_new(uv_loop_t *loop, struct http_client *http, struct identity_slot *slot,
 	const struct ses_client_opts *o, struct ses_client **out)
 {
 	struct ses_client *c = calloc(1, sizeof(*c));
+	struct aws_identity *id;
+	int r;
+
 	if (c == NULL)
 		return -ENOMEM;
 	c->loop = loop;
 	c->http = http;
-	c->creds = creds;
+	c->slot = slot;
 	c->api = o->api;
-	c->timeout_ms = o->timeout_ms;
-	c->max_retries = o->max_retries;
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
-	c->clock = o->clock;
 	c->creds_elsewhere = o->creds_elsewhere;
+	c->soft_bounce = o->soft_bounce;
 	/* An endpoint may carry a path prefix (a proxy in front of SES): the
-	 * API path follows it, in the URL and in the signature alike. */
-	if (aws_target_init(&c->target, o->endpoint, ses_request_path(c->api), o->region, "ses")) {
+	 * API path follows it, in the URL and in the signature alike. A bad
+	 * one fails here, at start, rather than on the first message. */
+	id = identity_slot_get(slot);
+	r = aws_target_init(&c->target, id->ses_endpoint, ses_request_path(c->api), id->region, "ses");
+	c->target_gen = id->generation;
+	aws_identity_unref(id);
+	if (r) {
 		ses_client_free(c);
 		return -EINVAL;
 	}
@@ -92,6 +103,8 @@ static void release(struct ses_send *s)
 	if (s->creds)
 		aws_creds_unref(s->creds);
 	s->creds = NULL;
+	aws_identity_unref(s->id);
+	s->id = NULL;
 	s->timer.data = s;
 	uv_close((uv_handle_t *)&s->timer, free_send);
 }
@@ -103,24 +116,18 @@ static void finish(struct ses_send *s, struct delivery_result *res)
 	release(s);
 }
 
-/* The reply for an AWS error: the table's code and reason, plus AWS's own
- * code and message so the client and the log see what SES said. */
+/* The reply for an AWS error (ses_error_reply: the table's code and
+ * reason, plus AWS's own code and message so the client and the log see
+ * what SES said). Only SES's own answers count as SES errors: a send that
+ * had no credentials was refused by STS, counted where the refresh failed. */
 static void fail(struct ses_send *s, const struct ses_error_rule *rule, const char *code,
-	const char *message)
+	const char *message, bool from_ses)
 {
 	struct delivery_result res;
-	char text[256];
 
-	metrics_ses_error(code);
-	if (message && *message)
-		snprintf(text, sizeof(text), "%s (%s: %.150s)", rule->reason, code, message);
-	else
-		snprintf(text, sizeof(text), "%s (%s)", rule->reason, code);
-	for (char *p = text; *p; p++)	/* an SMTP reply is one line of printable text */
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = ' ';
-	delivery_result_set(&res, rule->smtp_code, rule->enhanced, text);
-	snprintf(res.error_code, sizeof(res.error_code), "%s", code);
+	if (from_ses)
+		metrics_ses_error(code);
+	ses_error_reply(rule, code, message, s->c->soft_bounce, &res);
 	finish(s, &res);
 }
 
@@ -139,11 +146,14 @@ static void on_timer(uv_timer_t *t)
 	send_attempt(t->data);
 }
 
-static void retry_later(struct ses_send *s)
+static void retry_later(struct ses_send *s, const char *code)
 {
 	struct logline l;
 
 	if (log_begin(&l, LVL_WARN, "ses.retry")) {
+		if (s->session[0])
+			log_str(&l, "session", s->session);
+		log_str(&l, "code", code && *code ? code : SES_ERR_UNKNOWN);
 		log_int(&l, "attempt", s->attempts + 1);
 		log_end(&l);
 	}
@@ -158,7 +168,7 @@ static void on_creds(void *arg, int err, struct aws_creds *creds, const struct a
 	if (err) {
 		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0),
 			why && why->code[0] ? why->code : SES_ERR_NO_CREDS,
-			why ? why->message : NULL);
+			why ? why->message : NULL, false);
 		return;
 	}
 	s->creds = aws_creds_ref(creds);
@@ -181,7 +191,7 @@ static void on_http(void *arg, const struct http_response *res)
 		if (ses_parse_message_id(s->c->api, res->body.data, res->body.len, id, sizeof(id))) {
 			/* SES may have sent it; a 4xx invites a duplicate, never a loss. */
 			fail(s, ses_error_classify(SES_ERR_UNKNOWN, NULL, 0), "NoMessageId",
-				"SES answered 200 without a MessageId");
+				"SES answered 200 without a MessageId", true);
 			return;
 		}
 		delivery_result_set(&ok, 250, "2.0.0", "");
@@ -193,41 +203,48 @@ static void on_http(void *arg, const struct http_response *res)
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
 	if (res->error) {
 		/* Only a request that never reached SES is safe to send again. */
-		if (!res->sent_body && s->attempts <= s->c->max_retries) {
-			retry_later(s);
+		if (!res->sent_body && s->attempts <= s->id->ses_max_retries) {
+			retry_later(s, e.code);
 			return;
 		}
-		fail(s, rule, e.code, e.message);
+		fail(s, rule, e.code, e.message, true);
 		return;
 	}
 	if (ses_error_rule_retry(rule) == SES_RETRY_NEW_CREDS && !s->renewed_creds) {
 		s->renewed_creds = true;
-		creds_cache_invalidate(s->c->creds, s->creds);
+		creds_cache_invalidate(s->id->cache, s->creds);
 		aws_creds_unref(s->creds);
 		s->creds = NULL;
 		send_attempt(s);
 		return;
 	}
-	if (ses_error_rule_retry(rule) == SES_RETRY_BACKOFF && s->attempts <= s->c->max_retries) {
-		retry_later(s);
+	if (ses_error_rule_retry(rule) == SES_RETRY_BACKOFF && s->attempts <= s->id->ses_max_retries) {
+		retry_later(s, e.code);
 		return;
 	}
-	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message);
+	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message, true);
 }
 
 static int sign_and_send(struct ses_send *s)
 {
 	struct ses_client *c = s->c;
+	struct aws_identity *id = s->id;
 	struct aws_call_req req = {
-		.target = &c->target, .creds = s->creds, .clock = c->clock, .key = &c->key,
-		.content_type = ses_content_type(c->api),
+		.target = &c->target, .creds = s->creds, .clock = sts_client_clock(id->sts),
+		.key = &c->key, .content_type = ses_content_type(c->api),
 		.body = s->body->body.data, .body_len = s->body->body.len,
 		.payload_hash = s->body->payload_hash,
-		.timeout_ms = c->timeout_ms,
-		.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000,
+		.timeout_ms = id->ses_timeout_ms,
+		.connect_timeout_ms = id->ses_timeout_ms < 5000 ? id->ses_timeout_ms : 5000,
 		.max_response = 64 * 1024,
 	};
 
+	if (c->target_gen != id->generation) {
+		if (aws_target_init(&c->target, id->ses_endpoint, ses_request_path(c->api),
+			    id->region, "ses"))
+			return -EINVAL;
+		c->target_gen = id->generation;
+	}
 	s->attempts++;
 	return aws_call_send(c->http, &req, on_http, s, &s->call);
 }
@@ -249,20 +266,20 @@ static void poll_creds(struct ses_send *s)
 	struct creds_cache_stats st;
 	uint64_t now = uv_now(s->c->loop);
 
-	creds_cache_status(s->c->creds, NULL, NULL, &st);
+	creds_cache_status(s->id->cache, NULL, NULL, &st);
 	if (st.next_attempt > wall_now()) {
 		/* Backing off after a failure: as creds_cache_get() would, fail
 		 * now with that failure instead of holding the client. */
 		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0),
-			st.last_error[0] ? st.last_error : SES_ERR_NO_CREDS, NULL);
+			st.last_error[0] ? st.last_error : SES_ERR_NO_CREDS, st.last_message, false);
 		return;
 	}
 	if (!s->polling) {
 		s->polling = true;
 		s->poll_since = now;
-	} else if (now - s->poll_since >= s->c->timeout_ms) {
+	} else if (now - s->poll_since >= s->id->ses_timeout_ms) {
 		fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0), SES_ERR_NO_CREDS,
-			"no credentials in time");
+			"no credentials in time", false);
 		return;
 	}
 	uv_timer_start(&s->timer, on_timer, CREDS_POLL_MS, 0);
@@ -273,26 +290,28 @@ static void send_attempt(struct ses_send *s)
 	int r;
 
 	if (s->creds == NULL) {
-		s->creds = creds_cache_current(s->c->creds);
+		s->creds = creds_cache_current(s->id->cache);
 		if (s->creds == NULL && s->c->creds_elsewhere) {
 			poll_creds(s);
 			return;
 		}
 		s->polling = false;
 		if (s->creds == NULL) {
-			r = creds_cache_get(s->c->creds, on_creds, s, &s->wait);
+			r = creds_cache_get(s->id->cache, on_creds, s, &s->wait);
 			if (r)
-				fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0), SES_ERR_NO_CREDS, NULL);
+				fail(s, ses_error_classify(SES_ERR_NO_CREDS, NULL, 0), SES_ERR_NO_CREDS,
+					NULL, false);
 			return;
 		}
 	}
 	r = sign_and_send(s);
 	if (r)
-		fail(s, ses_error_classify(SES_ERR_NETWORK, NULL, 0), SES_ERR_NETWORK, strerror(-r));
+		fail(s, ses_error_classify(SES_ERR_NETWORK, NULL, 0), SES_ERR_NETWORK, strerror(-r),
+			true);
 }
 
-int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
-	void *arg, struct ses_send **out)
+int ses_client_send(struct ses_client *c, struct ses_body *body, const char *session,
+	delivery_done_cb cb, void *arg, struct ses_send **out)
 {
 	struct ses_send *s = calloc(1, sizeof(*s));
 	int r;
@@ -308,6 +327,10 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_c
 		free(s);
 		return r;
 	}
+	snprintf(s->session, sizeof(s->session), "%s", session ? session : "");
+	/* The identity this send uses from start to end, even if a reload
+	 * switches the slot meanwhile. */
+	s->id = identity_slot_get(c->slot);
 	s->timer.data = s;
 	*out = s;
 	/* First attempt from the loop, so the callback never runs before this

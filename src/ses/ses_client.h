@@ -5,9 +5,15 @@
  * network failure before the body went out, and once after SES refused
  * credentials we believed valid (with fresh ones).
  *
+ * The shared-account identity (credentials cache, STS clock, SES endpoint
+ * and region, timeout and retries) is read from an identity_slot when a
+ * send starts, and the send holds a reference to it until it ends: a
+ * reload that switches the slot never changes a send in flight, and
+ * every send that starts afterwards uses the new identity.
+ *
  * Ownership: struct ses_client is created per event loop and borrows the
- * HTTP client and the credentials cache, which must outlive it (the cache
- * may belong to another loop: see creds_elsewhere). A
+ * HTTP client and the identity slot, which must outlive it (the
+ * identity's cache may belong to another loop: see creds_elsewhere). A
  * struct ses_send is owned by the client until its callback returned or
  * ses_send_cancel() was called; the body is borrowed until then.
  */
@@ -23,37 +29,31 @@
 #include "ses_message.h"
 #include "sigv4.h"
 
-struct aws_clock;
 struct http_client;
-struct creds_cache;
+struct identity_slot;
 struct ses_send;
 
 struct ses_client_opts {
 	enum ses_api api;
-	const char *endpoint;		/* "https://email.us-east-1.amazonaws.com" */
-	const char *region;
-	unsigned timeout_ms;		/* per attempt */
-	unsigned max_retries;
 	unsigned backoff_ms;		/* first retry delay; doubles, with jitter */
+	bool soft_bounce;		/* AWS's 5xx answered as 4xx (ses_error_reply) */
 	/* The cache runs on another thread's loop (a worker): its waiting
 	 * calls are not ours to make, so with no credentials held the send
 	 * polls creds_cache_current() for up to timeout_ms, and fails at once
 	 * while the cache is backing off after a failed refresh. */
 	bool creds_elsewhere;
-	/* Signing time: AWS's clock as STS's Date headers showed it
-	 * (sts_client_clock()), borrowed. NULL: ours. */
-	const struct aws_clock *clock;
 };
 
 struct ses_client;
 
-int ses_client_new(uv_loop_t *loop, struct http_client *http, struct creds_cache *creds,
+int ses_client_new(uv_loop_t *loop, struct http_client *http, struct identity_slot *slot,
 	const struct ses_client_opts *opts, struct ses_client **out);
 void ses_client_free(struct ses_client *c);
 
-/* Returns 0 and calls cb once, or a negative code and never cb. */
-int ses_client_send(struct ses_client *c, struct ses_body *body, delivery_done_cb cb,
-	void *arg, struct ses_send **out);
+/* Returns 0 and calls cb once, or a negative code and never cb. session
+ * names the SMTP session in the log lines (copied; NULL: none). */
+int ses_client_send(struct ses_client *c, struct ses_body *body, const char *session,
+	delivery_done_cb cb, void *arg, struct ses_send **out);
 void ses_send_cancel(struct ses_send *s);
 
 #endif

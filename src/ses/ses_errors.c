@@ -1,5 +1,6 @@
 #include "ses_errors.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -114,4 +115,61 @@ const struct ses_error_rule *ses_error_rule_at(size_t i)
 	if (i < NRULES)
 		return &rules[i];
 	return i == NRULES ? &unknown_rule : NULL;
+}
+
+/* Append "(code: message)" to out (which holds len octets of size n),
+ * the message cut at a blank with "..." when it does not fit. */
+static size_t quote(char *out, size_t len, size_t n, const char *code, const char *message)
+{
+	size_t room, mlen, cut;
+	int w;
+
+	w = snprintf(out + len, n - len, " (%s", code);
+	if (w < 0 || (size_t)w >= n - len)
+		return len;	/* not even the code fits: the reason alone */
+	len += (size_t)w;
+	if (message && *message) {
+		/* ": " + message + ")" must fit with the NUL. */
+		room = n - len > 4 ? n - len - 4 : 0;
+		mlen = strlen(message);
+		if (mlen <= room) {
+			len += (size_t)snprintf(out + len, n - len, ": %s", message);
+		} else if (room > 4) {
+			/* Leave room for " ..." and back up to a blank. */
+			cut = room - 4;
+			while (cut > 0 && message[cut] != ' ')
+				cut--;
+			while (cut > 0 && message[cut - 1] == ' ')
+				cut--;
+			if (cut > 0)
+				len += (size_t)snprintf(out + len, n - len, ": %.*s ...", (int)cut, message);
+			else
+				len += (size_t)snprintf(out + len, n - len, ": ...");
+		}
+	}
+	len += (size_t)snprintf(out + len, n - len, ")");
+	return len;
+}
+
+void ses_error_reply(const struct ses_error_rule *rule, const char *code, const char *message,
+	bool soft_bounce, struct delivery_result *res)
+{
+	char text[sizeof(res->text)];
+	char enhanced[sizeof(res->enhanced)];
+	int smtp = rule->smtp_code;
+	size_t len;
+
+	snprintf(enhanced, sizeof(enhanced), "%s", rule->enhanced);
+	if (soft_bounce && smtp >= 500 && smtp < 600) {
+		smtp -= 100;
+		enhanced[0] = '4';
+	}
+	len = (size_t)snprintf(text, sizeof(text), "%s", rule->reason);
+	if (code && *code && len < sizeof(text))
+		quote(text, len, sizeof(text), code, message);
+	for (char *p = text; *p; p++)	/* an SMTP reply is one line of printable text */
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = ' ';
+	delivery_result_set(res, smtp, enhanced, text);
+	snprintf(res->error_code, sizeof(res->error_code), "%s", code ? code : "");
 }

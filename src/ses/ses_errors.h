@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "aws_retry.h"
+#include "delivery.h"
 
 enum ses_retry {
 	SES_NO_RETRY,		/* answer the client now */
@@ -45,6 +46,16 @@ const struct ses_error_rule *ses_error_classify(const char *code, const char *me
  * rule's own code (and `contains`, for the rows split by message), with
  * both kinds of refused credentials meaning "fresh ones, once". */
 enum ses_retry ses_error_rule_retry(const struct ses_error_rule *rule);
+
+/* The SMTP reply for a rule, into res (code, enhanced code, text,
+ * error_code): the rule's reason, then AWS's code and message as
+ * "reason (Code: message)". The message is cut to fit the reply text
+ * only at a blank, never inside a word or an ARN, and the cut is shown
+ * with "..."; control characters become blanks. With soft_bounce, a 5xx
+ * becomes the matching 4xx (same text, enhanced code 4.x.x): the one
+ * place that decides it for every answer from SES or STS. */
+void ses_error_reply(const struct ses_error_rule *rule, const char *code, const char *message,
+	bool soft_bounce, struct delivery_result *res);
 
 /* For the README and tests. */
 size_t ses_error_rule_count(void);

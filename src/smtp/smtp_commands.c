@@ -23,7 +23,6 @@ static const struct smtp_reply r_bdat_data = { 503, "5.5.1", "Error: DATA after 
 static const struct smtp_reply r_need_tls = { 530, "5.7.0", "Must issue a STARTTLS command first" };
 static const struct smtp_reply r_need_auth = { 530, "5.7.0", "Authentication required" };
 static const struct smtp_reply r_sender = { 550, "5.7.1", "Sender address not allowed" };
-static const struct smtp_reply r_size = { 552, "5.3.4", "Message size exceeds fixed maximum message size" };
 static const struct smtp_reply r_unknown = { 500, "5.5.2", "Error: command not recognized" };
 static const struct smtp_reply r_no_args = { 501, "5.5.4", "Syntax error: no arguments allowed" };
 static const struct smtp_reply r_vrfy_syntax = { 501, "5.5.4", "Syntax: VRFY address" };
@@ -203,6 +202,13 @@ static void end_of_message(struct session *s)
 
 	if (tx->dec.err != SMTP_DATA_OK) {
 		const struct smtp_reply *e = smtp_data_error_reply(tx->dec.err);
+		struct smtp_reply size;
+		char text[160];
+
+		if (tx->dec.err == SMTP_DATA_TOO_BIG) {
+			session_size_reply(s, &size, text, sizeof(text));
+			e = &size;
+		}
 		delivery_result_set(&res, e->code, e->enhanced, e->text);
 		finish_txn(s, &res);
 	} else if (tx->txn_failed) {
@@ -361,8 +367,12 @@ static int check_mail(struct session *s, const struct smtp_cmd *c)
 	if (smtp_parse_mail(c->args, c->argslen, &m, &e) != 0)
 		return refuse(s, e);
 	if (m.has_size && m.size > session_max_size(s)) {
+		struct smtp_reply r;
+		char text[160];
+
 		s->why = "declared_size";
-		return refuse(s, &r_size);
+		session_size_reply(s, &r, text, sizeof(text));
+		return refuse(s, &r);
 	}
 	if (!sender_allowed(s, m.addr)) {
 		s->why = "sender_not_allowed";

@@ -34,6 +34,21 @@ uint64_t session_max_size(const struct session *s)
 	return m;
 }
 
+void session_size_reply(const struct session *s, struct smtp_reply *r, char *text, size_t n)
+{
+	uint64_t m = session_max_size(s);
+	bool backend = s->be->max_message_size == m && s->be->size_note;
+
+	/* The limit, and whose it is: a client (and its operator) can tell
+	 * a message to split from a relay set-up to change. */
+	snprintf(text, n, "Message size exceeds the limit of %llu octets%s%s%s",
+		(unsigned long long)m, backend ? " (" : "", backend ? s->be->size_note : "",
+		backend ? ")" : "");
+	r->code = 552;
+	r->enhanced = "5.3.4";
+	r->text = text;
+}
+
 /* ---- output ---- */
 
 struct wreq {

@@ -182,6 +182,9 @@ void session_arm_timer(struct session *s);
 void session_flush(struct session *s);
 int session_start_tls(struct session *s);
 uint64_t session_max_size(const struct session *s);
+/* The 552 for a message over session_max_size(): the limit in octets
+ * and, when it is the back end's, why (text is the buffer r->text uses). */
+void session_size_reply(const struct session *s, struct smtp_reply *r, char *text, size_t n);
 
 /* smtp_commands.c */
 void session_dispatch(struct session *s, const char *line, size_t len);

@@ -91,6 +91,8 @@ SES_ADDRESS = "sender@example.net"
 CONFIGURATION_SET = "sesrelay-test"
 ROLE_NAME = "ses-relay-sender"
 UNTRUSTING_ROLE_NAME = "ses-relay-untrusting"
+LOCAL_ROLE_NAME = "ses-relay-local"
+LOCAL_SES_DOMAIN = "dev.example.org"
 RELAY_USER = "ses-relay"
 EXTERNAL_ID = "sesrelay-test-external-id"
 ROLE_MAX_SESSION = 3600
@@ -122,6 +124,8 @@ class EmulatorClient:
         self.dev_keys = (i["dev_access_key_id"], i["dev_secret_access_key"])
         self.role_arn = i["role_arn"]
         self.untrusting_role_arn = i["untrusting_role_arn"]
+        self.local_role_arn = i["local_role_arn"]
+        self.local_ses_identity = i["local_ses_identity"]
         self.external_id = i["external_id"]
         self.ses_identity = i["ses_identity"]
         self.ses_address = i["ses_address"]
@@ -658,6 +662,19 @@ def provision(endpoint, region):
         {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
     key = iam_dev.create_access_key(UserName=RELAY_USER)["AccessKey"]
+    # A role in the dev (base) account itself, trusting it with the same
+    # ExternalId, allowed to send, and an identity verified in the dev
+    # account's SES: a role_arn that points at the wrong account works in
+    # AWS, and the relay must still refuse to send with it.
+    iam_dev.create_role(RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DEV_ACCOUNT}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}}]}),
+        MaxSessionDuration=ROLE_MAX_SESSION)
+    iam_dev.put_role_policy(RoleName=LOCAL_ROLE_NAME, PolicyName="send-mail",
+                            PolicyDocument=json.dumps(send))
+    _boto3_as(endpoint, "ses", DEV_ACCOUNT, region).verify_domain_identity(Domain=LOCAL_SES_DOMAIN)
     return {
         "endpoint": endpoint,
         "region": region,
@@ -669,6 +686,8 @@ def provision(endpoint, region):
         "role_arn": role["Arn"],
         "role_max_session_duration": ROLE_MAX_SESSION,
         "untrusting_role_arn": role_arn_of(SHARED_ACCOUNT, UNTRUSTING_ROLE_NAME),
+        "local_role_arn": role_arn_of(DEV_ACCOUNT, LOCAL_ROLE_NAME),
+        "local_ses_identity": LOCAL_SES_DOMAIN,
         "external_id": EXTERNAL_ID,
         "ses_identity": SES_DOMAIN,
         "ses_identity_arn": f"arn:aws:ses:{region}:{SHARED_ACCOUNT}:identity/{SES_DOMAIN}",

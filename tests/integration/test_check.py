@@ -77,6 +77,17 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertRegex(out, r"identity\s+FAIL: unverified.test")
 
+    def test_identity_verified_in_another_region_is_suggested(self):
+        # A region typo: the identity is verified in the emulator's region
+        # only, and check says which region has it.
+        other = "eu-west-1" if EMU.region != "eu-west-1" else "us-west-2"
+        rc, out = self.run_check(self.conf(region=other))
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"identity\s+FAIL: %s is not an identity in account %s, region %s"
+                         % (EMU.ses_identity, EMU.shared_account, other))
+        self.assertIn("%s is verified in region %s" % (EMU.ses_identity, EMU.region), out)
+        self.assertIn("set `region %s`" % EMU.region, out)
+
     def test_no_base_credentials(self):
         env = EMU.daemon_env()
         del env["AWS_ACCESS_KEY_ID"]

@@ -2,7 +2,8 @@
 reset mid-request, throttled or broken, from a small loopback fake.
 
 The fake plays STS honestly enough (AssumeRole, and GetCallerIdentity
-naming the role's account) and plays SES from a script: each SES request
+naming the role's account for the assumed keys and the base account for
+the base keys) and plays SES from a script: each SES request
 takes the next planned behaviour. The assertions are the relay's promise:
 every client gets a 4xx for a fault, a 250 only for a request the fake
 answered with a MessageId, and the relay keeps serving afterwards.
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sesrelay_daemon import Daemon  # noqa: E402
 
 ACCOUNT = "111111111111"
+BASE_ACCOUNT = "222222222222"
 ROLE = "arn:aws:iam::%s:role/relay" % ACCOUNT
 
 
@@ -108,11 +110,12 @@ class FakeAws:
                         "<Arn>arn:aws:sts::%s:assumed-role/relay/s</Arn></AssumedRoleUser>"
                         "</AssumeRoleResult></AssumeRoleResponse>") % (exp, ACCOUNT))
                 elif action == "GetCallerIdentity":
+                    who = BASE_ACCOUNT if b"Credential=AKIA" in head else ACCOUNT
                     self.reply(conn, 200, (
                         "<GetCallerIdentityResponse><GetCallerIdentityResult>"
                         "<Arn>arn:aws:sts::%s:assumed-role/relay/s</Arn><UserId>X:s</UserId>"
                         "<Account>%s</Account></GetCallerIdentityResult>"
-                        "</GetCallerIdentityResponse>") % (ACCOUNT, ACCOUNT))
+                        "</GetCallerIdentityResponse>") % (who, who))
                 elif action == "SendRawEmail":
                     if not self.ses(conn):
                         return

@@ -140,18 +140,6 @@ static void creds_series(void)
 	CHECK(scrape("sesrelay_credentials_expiry_seconds", &x) == 0);
 }
 
-static void reloads(void)
-{
-	metrics_reset();
-	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 0);
-	CHECK(scrape("sesrelay_reloads_total{outcome=\"failed\"}", NULL) == 0);
-	metrics_reload(true);
-	metrics_reload(false);
-	metrics_reload(true);
-	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 2);
-	CHECK(scrape("sesrelay_reloads_total{outcome=\"failed\"}", NULL) == 1);
-}
-
 static void exposition_shape(void)
 {
 	struct buf b = BUF_INIT;
@@ -220,13 +208,45 @@ static void threads(void)
 	CHECK(scrape("sesrelay_ses_errors_total{code=\"other\"}", NULL) == -1);
 }
 
+/* STS errors, reloads and the proven identity: series of their own. */
+static void identity_series(void)
+{
+	struct metrics_scrape x = { .have_creds = true, .creds_ready = true,
+		.identity_account = "111111111111",
+		.identity_role_arn = "arn:aws:iam::111111111111:role/r" };
+
+	metrics_reset();
+	metrics_sts_error("SameAccount");
+	metrics_sts_error("SameAccount");
+	metrics_ses_error("Throttling");
+	CHECK(scrape("sesrelay_sts_errors_total{code=\"SameAccount\"}", NULL) == 2);
+	CHECK(scrape("sesrelay_ses_errors_total{code=\"SameAccount\"}", NULL) == -1);
+	CHECK(scrape("sesrelay_sts_errors_total{code=\"Throttling\"}", NULL) == -1);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 0);
+	CHECK(scrape("sesrelay_reload_last_success_timestamp_seconds", NULL) == 0);
+	metrics_reload(false);
+	CHECK(scrape("sesrelay_reload_last_success_timestamp_seconds", NULL) == 0);
+	metrics_reload(true);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"ok\"}", NULL) == 1);
+	CHECK(scrape("sesrelay_reloads_total{outcome=\"failed\"}", NULL) == 1);
+	CHECK(scrape("sesrelay_reload_last_success_timestamp_seconds", NULL) > 1.7e9);
+	metrics_identity_reload(false);
+	CHECK(scrape("sesrelay_identity_reloads_total{outcome=\"failed\"}", NULL) == 1);
+	CHECK(scrape("sesrelay_identity_reloads_total{outcome=\"ok\"}", NULL) == 0);
+	CHECK(scrape("sesrelay_identity_info{account=\"111111111111\","
+		"role_arn=\"arn:aws:iam::111111111111:role/r\"}", &x) == 1);
+	x.identity_account[0] = '\0';
+	CHECK(scrape("sesrelay_identity_info{account=\"111111111111\","
+		"role_arn=\"arn:aws:iam::111111111111:role/r\"}", &x) == -1);
+}
+
 int main(void)
 {
+	identity_series();
 	counters();
 	histogram();
 	error_codes();
 	creds_series();
-	reloads();
 	exposition_shape();
 	threads();
 	return check_report();

@@ -219,8 +219,33 @@ static void test_endpoints(void)
 	clear_env();
 }
 
+/* The account rule, one function for the relay, check, whoami, readiness. */
+static void test_account_rule(void)
+{
+	char msg[256];
+
+	CHECK(creds_account_refusal("111111111111", NULL, false, "222222222222",
+		"111111111111", msg, sizeof(msg)) == NULL);
+	CHECK_STR(creds_account_refusal("111111111111", NULL, false, "222222222222",
+		"333333333333", msg, sizeof(msg)), "AccountMismatch");
+	/* role_arn in the base account: refused unless allowed. */
+	CHECK_STR(creds_account_refusal("222222222222", NULL, false, "222222222222",
+		"222222222222", msg, sizeof(msg)), "SameAccount");
+	CHECK(strstr(msg, "set role_arn to the role in the shared account") != NULL);
+	CHECK(creds_account_refusal("222222222222", NULL, true, NULL,
+		"222222222222", msg, sizeof(msg)) == NULL);
+	/* The pin wins over everything else. */
+	CHECK_STR(creds_account_refusal("111111111111", "444444444444", false, "222222222222",
+		"111111111111", msg, sizeof(msg)), "NotSharedAccount");
+	CHECK_STR(creds_account_refusal("222222222222", "111111111111", true, NULL,
+		"222222222222", msg, sizeof(msg)), "NotSharedAccount");
+	CHECK(creds_account_refusal("111111111111", "111111111111", false, "222222222222",
+		"111111111111", msg, sizeof(msg)) == NULL);
+}
+
 int main(void)
 {
+	test_account_rule();
 	test_credentials();
 	test_identity();
 	test_arn_account();

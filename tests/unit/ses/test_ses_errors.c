@@ -44,9 +44,77 @@ static void check_readme(void)
 	}
 }
 
+/* ses_error_reply: soft_bounce, and AWS's message cut only between words. */
+static void check_reply(void)
+{
+	const struct ses_error_rule *r;
+	struct delivery_result res;
+	char msg[600];
+	const char *arn = "arn:aws:ses:us-east-1:111111111111:identity/example.com";
+	size_t len;
+
+	r = ses_error_classify("MessageRejected", "Email address is not verified.", 400);
+	ses_error_reply(r, "MessageRejected", "Email address is not verified.", false, &res);
+	CHECK_INT(res.code, 550);
+	CHECK_STR(res.enhanced, "5.7.1");
+	CHECK_STR(res.text, "sender or recipient identity not verified "
+		"(MessageRejected: Email address is not verified.)");
+	CHECK_STR(res.error_code, "MessageRejected");
+	ses_error_reply(r, "MessageRejected", "Email address is not verified.", true, &res);
+	CHECK_INT(res.code, 450);
+	CHECK_STR(res.enhanced, "4.7.1");
+	CHECK_STR(res.text, "sender or recipient identity not verified "
+		"(MessageRejected: Email address is not verified.)");
+	/* A temporary answer stays as it is with soft_bounce. */
+	r = ses_error_classify("Throttling", "x", 400);
+	ses_error_reply(r, "Throttling", "x", true, &res);
+	CHECK_INT(res.code, 451);
+	CHECK_STR(res.enhanced, "4.4.5");
+	/* Every 5xx row has its 4xx twin. */
+	for (size_t i = 0; i < ses_error_rule_count(); i++) {
+		r = ses_error_rule_at(i);
+		ses_error_reply(r, r->code, NULL, true, &res);
+		CHECK_INT(res.code / 100, 4);
+		CHECK_INT(res.enhanced[0], '4');
+		CHECK_STR(res.enhanced + 1, r->enhanced + 1);
+	}
+	/* An ARN where the text must be cut: it goes whole, with " ...". */
+	len = (size_t)snprintf(msg, sizeof(msg), "%s", "Not authorized to send as");
+	while (len < 180)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, " word");
+	snprintf(msg + len, sizeof(msg) - len, " %s and %s trailing words", arn, arn);
+	r = ses_error_classify("MessageRejected", msg, 400);
+	ses_error_reply(r, "MessageRejected", msg, false, &res);
+	len = strlen(res.text);
+	CHECK(len < sizeof(res.text));
+	CHECK(len > 8 && strcmp(res.text + len - 5, " ...)") == 0);
+	CHECK(strstr(res.text, "arn:aws") == NULL || strstr(res.text, arn) != NULL);
+	{
+		const char *q = strstr(res.text, "(MessageRejected: ");
+		size_t qlen;
+
+		CHECK(q != NULL);
+		if (q) {
+			q += strlen("(MessageRejected: ");
+			qlen = (size_t)(res.text + len - 5 - q);
+			CHECK(strncmp(msg, q, qlen) == 0);
+			CHECK(msg[qlen] == ' ');
+		}
+	}
+	/* One word longer than the room: left out, never cut. */
+	memset(msg, 'x', 400);
+	msg[400] = '\0';
+	ses_error_reply(r, "MessageRejected", msg, false, &res);
+	CHECK_STR(res.text, "message rejected (MessageRejected: ...)");
+	/* Control characters never reach the reply line. */
+	ses_error_reply(r, "MessageRejected", "bad\r\nline", false, &res);
+	CHECK_STR(res.text, "message rejected (MessageRejected: bad  line)");
+}
+
 int main(void)
 {
 	check_readme();
+	check_reply();
 	const struct ses_error_rule *r;
 
 	r = ses_error_classify("Throttling", "Maximum sending rate exceeded.", 400);
