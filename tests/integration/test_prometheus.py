@@ -474,12 +474,25 @@ class LivePrometheusTest(unittest.TestCase):
         self.wait(lambda: self.prom.value(
             'sum(sesrelay:ses_errors:rate5m{job="%s",code="MessageRejected"})' % JOB),
             30, "the recording rules to see the error")
+        # And one failed credential refresh, so the STS errors panel has a
+        # code: the held credentials expire and STS refuses the next
+        # AssumeRole once; the cache's retry gets new ones.
+        self.emu.fault("AssumeRole", status=403, code="AccessDenied", message="x", count=1)
+        self.emu.expire()
+        send(self.d.addr, ["a@example.org"], message(subject="dash expired"))
+        self.wait(lambda: self.prom.value(
+            'sesrelay_sts_errors_total{job="%s",code="AccessDenied"}' % JOB) is not None,
+            60, "Prometheus to see the STS error")
+        self.wait(lambda: self.prom.value('sesrelay_credentials_ready{job="%s"}' % JOB) == 1,
+                  120, "credentials again")
+        self.wait(lambda: self.prom.value('sesrelay_identity_info{job="%s"}' % JOB) == 1,
+                  30, "the proven identity")
         # the exact instance, as Grafana substitutes one chosen value
         one = self.admin.replace(".", "[.]")
         nonzero = {"Messages sent", "Recipients", "Message bytes", "SES requests",
                    "SES errors by AWS code", "Transactions by outcome and class",
                    "SES request latency", "Credentials ready", "Credentials expire in",
-                   "Version"}
+                   "Sending identity", "Version"}
         for p in panels_of(dashboard()):
             for t in p["targets"]:
                 for instance in (".*", one):
