@@ -333,6 +333,13 @@ class OutboxMetricsTest(AdminCase):
         finally:
             s.close()
 
+class AdminCapTest(AdminCase):
+    """metrics_max_connections: the fifth connection is closed unanswered.
+    The held connections must outlive the test's own pace on a loaded
+    machine, so this class has a long metrics_timeout of its own."""
+
+    extra_config = {"metrics_timeout": "60", "metrics_max_connections": "4"}
+
     def test_connection_cap(self):
         fds = self.d.open_fds()
         held = [socket.create_connection(split_addr(self.admin), timeout=10) for _ in range(4)]
