@@ -13,6 +13,8 @@ static void usage(FILE *f)
 		"       sesrelay [--config FILE] check [--send-test ADDRESS]\n"
 		"                                                 preflight: prove which account mail leaves from\n"
 		"       sesrelay [--config FILE] whoami           show base and assumed identities\n"
+		"       sesrelay [--config FILE] queue list|show ID|flush [ID]|delete ID|hold ID|release ID [--json]\n"
+		"                                                 the queue of the running relay (delivery queue)\n"
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		return cmd_passwd(argc - i, argv + i);
 	if (strcmp(argv[i], "policy") == 0)
 		return cmd_policy(argc - i, argv + i);
+	if (strcmp(argv[i], "queue") == 0)
+		return cmd_queue(config_path, argc - i, argv + i);
 	fprintf(stderr, "sesrelay: unknown command %s\n", argv[i]);
 	usage(stderr);
 	return 2;

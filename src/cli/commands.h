@@ -9,5 +9,6 @@ int cmd_passwd(int argc, char **argv);
 int cmd_whoami(const char *config_path, int argc, char **argv);
 int cmd_check(const char *config_path, int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_queue(const char *config_path, int argc, char **argv);
 
 #endif

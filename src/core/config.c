@@ -37,6 +37,8 @@ static const struct enum_name ses_headers_names[] = {
 	{ "strip", SES_HEADERS_STRIP }, { "reject", SES_HEADERS_REJECT }, { NULL, 0 } };
 static const struct enum_name bare_lf_names[] = {
 	{ "reject", BARE_LF_REJECT }, { "normalize", BARE_LF_NORMALIZE }, { NULL, 0 } };
+static const struct enum_name delivery_names[] = {
+	{ "sync", DELIVERY_SYNC }, { "queue", DELIVERY_QUEUE }, { NULL, 0 } };
 static const struct enum_name log_format_names[] = {
 	{ "logfmt", LOG_FORMAT_LOGFMT }, { "json", LOG_FORMAT_JSON }, { NULL, 0 } };
 static const struct enum_name log_level_names[] = {
@@ -114,6 +116,22 @@ static const struct key keys[] = {
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
 	E("ses_headers", ses_headers, "strip", ses_headers_names),
+	E("delivery", delivery, "sync", delivery_names),
+	S("queue_dir", queue_dir, "queue"),
+	D("queue_lifetime", queue_lifetime, "1d", 1, 30 * 86400),
+	U("queue_max_messages", queue_max_messages, "100000", 1, 10000000),
+	{ "queue_max_bytes", T_SIZE, OFF(queue_max_bytes), "4G", 1 << 20, 1ULL << 42, NULL },
+	{ "queue_min_free", T_SIZE, OFF(queue_min_free), "256M", 0, 1ULL << 42, NULL },
+	U("queue_concurrency", queue_concurrency, "16", 1, 1024),
+	D("queue_retry_min", queue_retry_min, "30", 1, 3600),
+	D("queue_retry_max", queue_retry_max, "1h", 1, 86400),
+	B("bounces", bounces, "on"),
+	S("bounce_from", bounce_from, NULL),
+	S("send_rate", send_rate, "auto"),
+	S("send_rate_share", send_rate_share, "1"),
+	S("send_rate_fallback", send_rate_fallback, "14"),
+	D("rate_wait", rate_wait, "2", 0, 60),
+	D("queue_rate_wait", queue_rate_wait, "60", 1, 3600),
 	B("soft_bounce", soft_bounce, "no"),
 };
 
@@ -127,7 +145,11 @@ static const struct key keys[] = {
 static const char restart_keys[] =
 	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
 	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
-	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce";
+	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce, "
+	/* The queue and the governor are built once, with the back end. */
+	"delivery, queue_dir, queue_lifetime, queue_max_messages, queue_max_bytes, "
+	"queue_min_free, queue_concurrency, queue_retry_min, queue_retry_max, bounces, "
+	"bounce_from, send_rate, send_rate_share, send_rate_fallback, rate_wait, queue_rate_wait";
 
 const char *config_restart_keys(void)
 {
@@ -472,6 +494,20 @@ static int load_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A positive rate or share up to max ("auto" too where allowed). */
+static bool rate_ok(const char *s, bool allow_auto, double max)
+{
+	char *end;
+	double v;
+
+	if (s == NULL)
+		return false;
+	if (allow_auto && strcmp(s, "auto") == 0)
+		return true;
+	v = strtod(s, &end);
+	return end != s && *end == '\0' && v > 0 && v <= max;
+}
+
 static int validate(struct config *c, char *err, size_t errlen)
 {
 	const char *where = c->path ? c->path : "configuration";
@@ -495,6 +531,33 @@ static int validate(struct config *c, char *err, size_t errlen)
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {
 		snprintf(err, errlen, "%s: key \"role_arn\" is required with backend ses", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_QUEUE && c->backend != BACKEND_SES) {
+		snprintf(err, errlen, "%s: key \"delivery\": queue needs backend ses", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_SYNC && c->backend == BACKEND_SES && c->max_recipients > 50) {
+		snprintf(err, errlen, "%s: key \"max_recipients\": above 50 (SES's limit per "
+			"message) needs delivery queue", where);
+		return -EINVAL;
+	}
+	if (c->delivery == DELIVERY_QUEUE && c->bounces && !c->bounce_from) {
+		snprintf(err, errlen, "%s: key \"bounce_from\" is required with delivery queue "
+			"(or set bounces off)", where);
+		return -EINVAL;
+	}
+	if (!rate_ok(c->send_rate, true, 100000) || !rate_ok(c->send_rate_fallback, false, 100000) ||
+	    !rate_ok(c->send_rate_share, false, 1)) {
+		snprintf(err, errlen, "%s: key \"%s\": not a number in range%s", where,
+			!rate_ok(c->send_rate, true, 100000) ? "send_rate" :
+			!rate_ok(c->send_rate_fallback, false, 100000) ? "send_rate_fallback" :
+			"send_rate_share",
+			!rate_ok(c->send_rate, true, 100000) ? " (or auto)" : "");
+		return -EINVAL;
+	}
+	if (c->queue_retry_min > c->queue_retry_max) {
+		snprintf(err, errlen, "%s: key \"queue_retry_min\" must not be above queue_retry_max", where);
 		return -EINVAL;
 	}
 	if (c->shared_account && (strlen(c->shared_account) != 12 ||

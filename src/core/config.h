@@ -22,6 +22,7 @@ enum backend_kind { BACKEND_OUTBOX, BACKEND_SES };
 enum ses_api { SES_API_V1, SES_API_V2 };
 enum ses_headers_mode { SES_HEADERS_STRIP, SES_HEADERS_REJECT };
 enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
+enum delivery_mode { DELIVERY_SYNC, DELIVERY_QUEUE };
 
 struct config {
 	char *path;			/* file it came from, or NULL */
@@ -90,6 +91,26 @@ struct config {
 	unsigned ses_max_retries;	/* retries of throttled/network-failed sends */
 	unsigned ses_max_connections;	/* kept-alive connections to SES */
 	enum ses_headers_mode ses_headers;
+
+	/* Queue mode (src/queue) */
+	enum delivery_mode delivery;
+	char *queue_dir;
+	unsigned queue_lifetime;	/* seconds a message is retried */
+	unsigned queue_max_messages;
+	uint64_t queue_max_bytes;	/* octets of queued messages */
+	uint64_t queue_min_free;	/* free octets on the queue's file system */
+	unsigned queue_concurrency;	/* messages being delivered at once */
+	unsigned queue_retry_min;	/* seconds: first retry delay */
+	unsigned queue_retry_max;	/* seconds: retry delay cap */
+	bool bounces;			/* send DSNs for failed messages */
+	char *bounce_from;		/* From: of DSNs, verified in the shared account */
+
+	/* Send-rate governor (both modes) */
+	char *send_rate;		/* "auto" or recipients per second */
+	char *send_rate_share;		/* fraction of MaxSendRate, (0, 1] */
+	char *send_rate_fallback;	/* recipients per second when the quota cannot be read */
+	unsigned rate_wait;		/* seconds a sync send may wait for tokens */
+	unsigned queue_rate_wait;	/* seconds a queued send may wait for tokens */
 	bool soft_bounce;		/* AWS's 5xx answered as the matching 4xx */
 };
 

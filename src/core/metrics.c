@@ -357,5 +357,5 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 			buf_printf(b, "sesrelay_credentials_expiry_seconds %.3f\n",
 				x->creds_seconds_left > 0 ? x->creds_seconds_left : 0.0);
 	}
-	return 0;
+	return x ? metrics_queue_render(b, &x->queue) : 0;
 }

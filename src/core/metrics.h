@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics_queue.h"
+
 struct buf;
 
 #define METRICS_MAX_ERROR_CODES 64
@@ -58,6 +60,7 @@ struct metrics_scrape {
 	double creds_seconds_left;	/* until the held set expires; 0 if none */
 	unsigned long sts_refresh_ok;
 	unsigned long sts_refresh_failed;
+	struct metrics_queue_scrape queue;	/* queue and governor (metrics_queue.h) */
 	char identity_account[16];	/* proven account of the held set; "": none */
 	char identity_role_arn[256];
 };

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "durable.h"
 
 struct outbox {
 	struct backend base;
@@ -139,18 +140,6 @@ static int write_file(const char *path, const char *p, size_t n)
 	return r;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* Worker thread: touches only the transaction's own data. */
 static void do_write(uv_work_t *w)
 {
@@ -182,7 +171,7 @@ static void do_write(uv_work_t *w)
 			unlink(tmp_json);
 		}
 		if (r == 0)
-			r = fsync_dir(dir);
+			r = durable_fsync_dir(dir);
 	}
 	free(tmp_eml);
 	free(tmp_json);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "outbox.h"
+#include "queue_backend.h"
 #include "ses_backend.h"
 
 int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
@@ -13,6 +14,10 @@ int backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	case BACKEND_OUTBOX:
 		return outbox_new(cfg->outbox_dir, loop, out, err, errlen);
 	case BACKEND_SES:
+		/* delivery queue: the queue in front of the SES back end,
+		 * which sends what the queue hands it. */
+		if (cfg->delivery == DELIVERY_QUEUE)
+			return queue_backend_new(cfg, loop, ses_backend_new, out, err, errlen);
 		return ses_backend_new(cfg, loop, out, err, errlen);
 	}
 	snprintf(err, errlen, "unknown backend");

@@ -14,7 +14,9 @@
 #include "metrics.h"
 #include "sts_client.h"
 #include "ses_client.h"
+#include "ses_governor.h"
 #include "ses_message.h"
+#include "ses_quota.h"
 
 struct identity_reload;
 
@@ -26,6 +28,9 @@ struct ses_backend {
 	struct identity_reload *reload;	/* main: a new identity being proven, or NULL */
 	struct http_client *http;	/* own: SES connections on this loop */
 	struct ses_client *client;	/* owned */
+	struct ses_governor *gov;	/* main's owns it; a worker's borrows it */
+	bool own_gov;
+	struct ses_quota *quota;	/* send_rate auto, main's only; closes itself */
 	/* What a transaction needs of the configuration, copied so a reload
 	 * cannot pull it from under a message in flight. */
 	enum ses_api api;
@@ -174,6 +179,8 @@ static void ses_shutdown(struct backend *b)
 	struct ses_backend *be = (struct ses_backend *)b;
 
 	reload_cancel(be);
+	ses_quota_close(be->quota);
+	be->quota = NULL;
 	/* The identity closes once the last send holding it is done. */
 	identity_slot_free(be->slot);
 	be->slot = NULL;
@@ -184,6 +191,20 @@ static void ses_shutdown(struct backend *b)
 
 static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
 	struct backend **out, char *err, size_t errlen);
+static void governor_metrics(struct ses_governor *gov, struct metrics_scrape *x)
+{
+	struct ses_governor_stats gs;
+
+	if (gov == NULL)
+		return;
+	ses_governor_stats(gov, uv_hrtime() / 1000000, &gs);
+	x->queue.have_governor = true;
+	x->queue.rate = gs.rate;
+	x->queue.tokens = gs.tokens;
+	x->queue.throttles = gs.throttles;
+	x->queue.paused = gs.paused;
+}
+
 static bool ses_ready(struct backend *b, char *why, size_t n);
 static void ses_metrics(struct backend *b, struct metrics_scrape *x);
 static int ses_reload(struct backend *b, const struct config *cfg);
@@ -210,14 +231,19 @@ static int copy_str(char **dst, const char *src)
 }
 
 static int backend_new(const struct config *cfg, struct identity_slot *shared,
-	uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
+	struct ses_governor *gov, uv_loop_t *loop, struct backend **out, char *err, size_t errlen)
 {
 	struct ses_backend *be = calloc(1, sizeof(*be));
 	struct ses_client_opts o = {
 		.api = cfg->ses_api,
 		.creds_elsewhere = shared != NULL,
 		.soft_bounce = cfg->soft_bounce,
+		/* A queued message waits in the queue anyway; a client holds
+		 * its connection open only so long. */
+		.rate_wait_ms = (cfg->delivery == DELIVERY_QUEUE ? cfg->queue_rate_wait
+			: cfg->rate_wait) * 1000,
 	};
+	bool auto_rate = strcmp(cfg->send_rate, "auto") == 0;
 	struct http_client_opts ho = {
 		.ca_bundle = aws_ca_bundle(),
 		.max_host_connections = cfg->ses_max_connections,
@@ -246,11 +272,20 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 		for (size_t i = 0; r == 0 && i < cfg->message_tags.n; i++, be->tags.n++)
 			r = copy_str(&be->tags.v[i], cfg->message_tags.v[i]);
 	}
+	if (r == 0 && gov) {
+		be->gov = gov;
+	} else if (r == 0) {
+		/* Until GetSendQuota answers, the fallback rate. */
+		r = ses_governor_new(strtod(auto_rate ? cfg->send_rate_fallback : cfg->send_rate,
+			NULL), &be->gov);
+		be->own_gov = r == 0;
+	}
 	if (r) {
 		snprintf(err, errlen, "out of memory");
 		ses_free(&be->base);
 		return r;
 	}
+	o.governor = be->gov;
 	if (shared) {
 		be->shared = shared;
 	} else {
@@ -275,6 +310,9 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 	/* Assume the role now, so the first message does not wait for it. */
 	if (r == 0 && !shared)
 		r = creds_cache_start(identity_slot_peek(be->slot)->cache);
+	if (r == 0 && !shared && auto_rate)
+		r = ses_quota_start(loop, be->slot, be->gov, strtod(cfg->send_rate_share, NULL),
+			strtod(cfg->send_rate_fallback, NULL), &be->quota);
 	if (r) {
 		ses_shutdown(&be->base);
 		ses_free(&be->base);
@@ -287,7 +325,7 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen)
 {
-	return backend_new(cfg, NULL, loop, out, err, errlen);
+	return backend_new(cfg, NULL, NULL, loop, out, err, errlen);
 }
 
 /* A worker's: its own HTTP client and SES client on its loop, signing
@@ -301,7 +339,7 @@ static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loo
 		snprintf(err, errlen, "no shared-account identity to borrow");
 		return -EINVAL;
 	}
-	return backend_new(cfg, m->slot, loop, out, err, errlen);
+	return backend_new(cfg, m->slot, m->gov, loop, out, err, errlen);
 }
 
 static struct aws_identity *current(struct ses_backend *be)
@@ -350,6 +388,7 @@ static void ses_metrics(struct backend *b, struct metrics_scrape *x)
 	x->have_creds = true;
 	x->sts_refresh_ok = st.refresh_ok;
 	x->sts_refresh_failed = st.refresh_failed;
+	governor_metrics(((struct ses_backend *)b)->gov, x);
 	cr = creds_cache_current(id->cache);
 	if (cr && cr->verified && cr->account_id) {
 		snprintf(x->identity_account, sizeof(x->identity_account), "%s", cr->account_id);
@@ -483,6 +522,8 @@ static void ses_free(struct backend *b)
 	reload_cancel(be);
 	identity_slot_free(be->slot);
 	ses_client_free(be->client);
+	if (be->own_gov)
+		ses_governor_free(be->gov);
 	if (be->http)	/* failed before it started */
 		http_client_close(be->http);
 	free(be->source_arn);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ses_errors.h"
+#include "ses_governor.h"
 #include "sts_client.h"
 
 struct ses_client {
@@ -31,6 +32,8 @@ struct ses_client {
 	unsigned backoff_ms;
 	bool creds_elsewhere;
 	bool soft_bounce;
+	struct ses_governor *gov;	/* borrowed, may be NULL */
+	unsigned rate_wait_ms;
 	struct sigv4_key key;		/* derived key of the current credentials */
 };
 
@@ -50,6 +53,8 @@ struct ses_send {
 	bool polling;			/* creds_elsewhere: waiting since poll_since */
 	uint64_t poll_since;
 	double seconds;			/* time spent in HTTP calls */
+	const char *refused;		/* governor's refusal (SES_ERR_RATE/PAUSED) */
+	uint64_t refused_wait_ms;
 };
 
 static void send_attempt(struct ses_send *s);
@@ -70,6 +75,8 @@ int ses_client_new(uv_loop_t *loop, struct http_client *http, struct identity_sl
 	c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;
 	c->creds_elsewhere = o->creds_elsewhere;
 	c->soft_bounce = o->soft_bounce;
+	c->gov = o->governor;
+	c->rate_wait_ms = o->rate_wait_ms;
 	/* An endpoint may carry a path prefix (a proxy in front of SES): the
 	 * API path follows it, in the URL and in the signature alike. A bad
 	 * one fails here, at start, rather than on the first message. */
@@ -146,18 +153,30 @@ static void on_timer(uv_timer_t *t)
 	send_attempt(t->data);
 }
 
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
 static void retry_later(struct ses_send *s, const char *code)
 {
 	struct logline l;
+	uint64_t delay = backoff_delay(s), wait = 0;
 
+	/* A retry is a send like any other: it waits for its tokens too (as
+	 * long as it has to: it was admitted already). */
+	if (s->c->gov && ses_governor_reserve(s->c->gov, s->body->ndestinations, mono_ms(),
+			UINT64_MAX, &wait) == 0 && wait > delay)
+		delay = wait;
 	if (log_begin(&l, LVL_WARN, "ses.retry")) {
 		if (s->session[0])
 			log_str(&l, "session", s->session);
 		log_str(&l, "code", code && *code ? code : SES_ERR_UNKNOWN);
 		log_int(&l, "attempt", s->attempts + 1);
+		log_uint(&l, "delay_ms", delay);
 		log_end(&l);
 	}
-	uv_timer_start(&s->timer, on_timer, backoff_delay(s), 0);
+	uv_timer_start(&s->timer, on_timer, delay, 0);
 }
 
 static void on_creds(void *arg, int err, struct aws_creds *creds, const struct aws_error *why)
@@ -201,6 +220,11 @@ static void on_http(void *arg, const struct http_response *res)
 		return;
 	}
 	rule = ses_error_classify(e.code, e.message, (int)res->status);
+	/* Tell the governor: the rate (AIMD) or the daily quota (pause). */
+	if (s->c->gov && !res->error && strcmp(rule->enhanced, "4.4.5") == 0)
+		ses_governor_throttled(s->c->gov, mono_ms());
+	else if (s->c->gov && !res->error && strcmp(rule->reason, "daily sending quota exceeded") == 0)
+		ses_governor_daily_quota(s->c->gov, mono_ms());
 	if (res->error) {
 		/* Only a request that never reached SES is safe to send again. */
 		if (!res->sent_body && s->attempts <= s->id->ses_max_retries) {
@@ -289,6 +313,16 @@ static void send_attempt(struct ses_send *s)
 {
 	int r;
 
+	if (s->refused) {
+		char why[96];
+		snprintf(why, sizeof(why), "its recipients would wait %llu ms for the rate, "
+			"longer than allowed", (unsigned long long)s->refused_wait_ms);
+		fail(s, ses_error_classify(s->refused, NULL, 0), s->refused,
+			strcmp(s->refused, SES_ERR_PAUSED) == 0 ? "sending paused until the quota allows" : why,
+			false);
+		return;
+	}
+
 	if (s->creds == NULL) {
 		s->creds = creds_cache_current(s->id->cache);
 		if (s->creds == NULL && s->c->creds_elsewhere) {
@@ -314,6 +348,7 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, const char *ses
 	delivery_done_cb cb, void *arg, struct ses_send **out)
 {
 	struct ses_send *s = calloc(1, sizeof(*s));
+	uint64_t wait = 0;
 	int r;
 
 	if (s == NULL)
@@ -333,9 +368,19 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, const char *ses
 	s->id = identity_slot_get(c->slot);
 	s->timer.data = s;
 	*out = s;
+	if (c->gov) {
+		uint64_t now = mono_ms();
+		r = ses_governor_reserve(c->gov, body->ndestinations, now, c->rate_wait_ms, &wait);
+		if (r) {
+			/* Refused before anything is sent: the reply says so. */
+			s->refused = ses_governor_paused(c->gov, now) ? SES_ERR_PAUSED : SES_ERR_RATE;
+			s->refused_wait_ms = wait;
+			wait = 0;
+		}
+	}
 	/* First attempt from the loop, so the callback never runs before this
-	 * function has returned. */
-	uv_timer_start(&s->timer, on_timer, 0, 0);
+	 * function has returned; after the governor's wait. */
+	uv_timer_start(&s->timer, on_timer, wait, 0);
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 #include "sigv4.h"
 
 struct http_client;
+struct ses_governor;
 struct identity_slot;
 struct ses_send;
 
@@ -42,6 +43,12 @@ struct ses_client_opts {
 	 * polls creds_cache_current() for up to timeout_ms, and fails at once
 	 * while the cache is backing off after a failed refresh. */
 	bool creds_elsewhere;
+	/* The process's send-rate governor (borrowed; NULL: none). A send
+	 * waits for its recipients' tokens at most rate_wait_ms, else it
+	 * fails with SendRateLimited (or DailyQuotaPaused) before anything
+	 * is sent. Throttling answers are reported to it. */
+	struct ses_governor *governor;
+	unsigned rate_wait_ms;
 };
 
 struct ses_client;

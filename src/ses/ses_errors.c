@@ -66,6 +66,9 @@ static const struct ses_error_rule rules[] = {
 	{ SES_ERR_NETWORK, NULL, 451, "4.4.1", "SES unreachable" },
 	{ SES_ERR_TIMEOUT, NULL, 451, "4.4.2", "SES timed out" },
 	{ SES_ERR_HTTP_5XX, NULL, 451, "4.3.0", "SES server error" },
+	/* The send-rate governor refused before anything went to SES. */
+	{ SES_ERR_RATE, NULL, 451, "4.7.0", "sending rate limit reached" },
+	{ SES_ERR_PAUSED, NULL, 451, "4.7.0", "daily sending quota exceeded" },
 };
 
 static const struct ses_error_rule unknown_rule = {

@@ -35,6 +35,8 @@ struct ses_error_rule {
 #define SES_ERR_NO_CREDS AWS_ERR_NO_CREDS
 #define SES_ERR_HTTP_5XX AWS_ERR_HTTP_5XX
 #define SES_ERR_UNKNOWN AWS_ERR_UNKNOWN
+#define SES_ERR_RATE "SendRateLimited"		/* the governor refused: nothing sent */
+#define SES_ERR_PAUSED "DailyQuotaPaused"	/* the governor pauses: nothing sent */
 
 /* The rule for an error: by code (and message, for the rows that need
  * it), then by HTTP status class, then the catch-all, which is temporary

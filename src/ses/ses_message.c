@@ -120,6 +120,7 @@ int ses_body_begin(struct ses_body *b, const struct ses_params *p, size_t size_h
 
 	memset(b, 0, sizeof(*b));
 	b->api = p->api;
+	b->ndestinations = (unsigned)p->ndestinations;
 	b->max_encoded = p->api == SES_API_V2 ? SES_V2_MAX_ENCODED : SES_V1_MAX_ENCODED;
 	if (size_hint) {
 		size_t want = p->api == SES_API_V2 ? aws_b64_len(size_hint)

@@ -52,6 +52,7 @@ struct ses_body {
 	size_t max_encoded;
 	char payload_hash[65];
 	bool finished;
+	unsigned ndestinations;		/* recipients, as SES counts the rate */
 };
 
 /* Start the body. size_hint (raw octets, 0 if unknown) preallocates. */

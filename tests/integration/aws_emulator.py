@@ -44,6 +44,9 @@ Inspection endpoints (no authentication, loopback only):
                                        expire temporary credentials now
     POST /_emu/lifetime {"seconds": N} credentials from later AssumeRole
                                        calls expire after N s (0 = off)
+    POST /_emu/quota   {"max_send_rate": 14, "max_24h": 50000}
+                                       what GetSendQuota reports (default
+                                       1000/s and 1,000,000 a day)
     POST /_emu/fault   {"action": "SendRawEmail", "status": 400,
                         "code": "Throttling", "message": "...",
                         "count": 1, "delay_ms": 0}
@@ -177,6 +180,10 @@ class EmulatorClient:
 
     def clear_faults(self):
         return self._call("POST", "fault", {"clear": True})
+
+    def set_quota(self, max_send_rate=None, max_24h=None):
+        """What GetSendQuota reports (default 1000/s, 1,000,000 a day)."""
+        return self._call("POST", "quota", {"max_send_rate": max_send_rate, "max_24h": max_24h})
 
     def stats(self):
         return self._call("GET", "stats")
@@ -525,6 +532,8 @@ class EmulatorApp:
                                         "delay_ms": int(args.get("delay_ms", 0)),
                                         "drop": bool(args.get("drop", False))})
                 return 200, {"faults": list(self.faults)}
+        if method == "POST" and sub == "quota":
+            return 200, set_quota(args.get("max_send_rate"), args.get("max_24h"))
         if method == "GET" and sub == "stats":
             with self.lock:
                 counts = json.loads(json.dumps(self.counts))
@@ -696,6 +705,30 @@ def provision(endpoint, region):
     }
 
 
+# What GetSendQuota reports for every account. moto's own figures are the
+# sandbox's (1/s, 200 a day); the shared account here stands for one out
+# of the sandbox, so sending tests are not paced by a quota they do not
+# test. Tests of the rate governor set their own (POST /_emu/quota).
+QUOTA = {"max_send_rate": 1000.0, "max_24h": 1000000.0}
+
+
+def set_quota(max_send_rate=None, max_24h=None):
+    from moto.ses import models
+    if max_send_rate is not None:
+        QUOTA["max_send_rate"] = float(max_send_rate)
+    if max_24h is not None:
+        QUOTA["max_24h"] = float(max_24h)
+    orig = models.SESQuota.__init__
+
+    def init(self, sent, _orig=getattr(orig, "_emu_orig", orig)):
+        _orig(self, sent)
+        self.max_send_rate = QUOTA["max_send_rate"]
+        self.max24_hour_send = QUOTA["max_24h"]
+    init._emu_orig = getattr(orig, "_emu_orig", orig)
+    models.SESQuota.__init__ = init
+    return dict(QUOTA)
+
+
 def serve(port, strict, region):
     import logging
 
@@ -711,6 +744,7 @@ def serve(port, strict, region):
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+    set_quota()
     app = EmulatorApp(DomainDispatcherApplication(create_backend_app), strict)
     server = make_server("127.0.0.1", port, app, threaded=True)
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"

@@ -48,6 +48,13 @@ class FakeAws:
 
     def stop(self):
         self.running = False
+        # shutdown() wakes the accept() in serve(); a bare close() may not,
+        # and a later fake given the same descriptor would have its
+        # connections taken by this one's thread.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
     def serve(self):
@@ -55,6 +62,9 @@ class FakeAws:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
+                return
+            if not self.running:
+                conn.close()
                 return
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
@@ -117,11 +127,10 @@ class FakeAws:
                         "<Account>%s</Account></GetCallerIdentityResult>"
                         "</GetCallerIdentityResponse>") % (who, who))
                 elif action == "SendRawEmail":
-                    if not self.ses(conn):
+                    if not self.ses(conn, form):
                         return
                 else:
-                    self.reply(conn, 400, "<ErrorResponse><Error><Code>InvalidAction</Code>"
-                                          "</Error></ErrorResponse>")
+                    self.other(conn, action, form)
         except OSError:
             pass
         finally:
@@ -130,7 +139,12 @@ class FakeAws:
             except OSError:
                 pass
 
-    def ses(self, conn):
+    def other(self, conn, action, form):
+        """Any other action (a subclass may answer more of them)."""
+        self.reply(conn, 400, "<ErrorResponse><Error><Code>InvalidAction</Code>"
+                              "</Error></ErrorResponse>")
+
+    def ses(self, conn, form=None):
         """Play the next planned behaviour; False when the connection is gone."""
         with self.lock:
             self.ses_requests += 1
@@ -139,6 +153,12 @@ class FakeAws:
             mid = "fake-%06d" % self.ses_requests
             with self.lock:
                 self.accepted.append(mid)
+            return self.answer(conn, what, mid)
+        return self.answer(conn, what)
+
+    def answer(self, conn, what, mid=None):
+        """Send SES's answer for a behaviour; False when the connection is gone."""
+        if what == "ok":
             self.reply(conn, 200, "<SendRawEmailResponse><SendRawEmailResult><MessageId>%s"
                                   "</MessageId></SendRawEmailResult></SendRawEmailResponse>" % mid)
         elif what == "throttle":
