@@ -11,7 +11,8 @@ the real tools.
   exactly the traffic sent; SesrelayNoVerifiedCredentials fires when the
   role's trust is revoked in the emulator and resolves when it is restored;
   SesrelayReloadFailed fires after a refused SIGHUP reload; every expression of the dashboard evaluates without error and returns
-  data, and its variables find the relay.
+  data (the queue panels from a second relay in queue mode), and its
+  variables find the relays.
 
 The rules Prometheus loads are derived from the production file in
 setUpClass: the same expressions, with each alert's `for:` turned from
@@ -57,6 +58,7 @@ RULE_TESTS = os.path.join(ROOT, "deploy", "prometheus", "sesrelay-rules.test.yml
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "sesrelay.json")
 METRICS_RE = r'event=metrics\.listen addr=(\S+)|"event":"metrics\.listen".*?"addr":"([^"]+)"'
 JOB = "sesrelay"
+QJOB = "sesrelay-queue"     # a second relay, in queue mode
 
 
 def need(tool):
@@ -207,16 +209,16 @@ def derived_rules(doc):
     return out
 
 
-def expand(expr, instance=".*", rate_interval="1m"):
+def expand(expr, instance=".*", rate_interval="1m", job=JOB):
     """An expression as Grafana sends it: variables substituted."""
     return (expr.replace("$__rate_interval", rate_interval)
-            .replace("$job", JOB).replace("$instance", instance))
+            .replace("$job", job).replace("$instance", instance))
 
 
 class Prometheus:
     """One Prometheus server on loopback with its own config and storage."""
 
-    def __init__(self, workdir, target, rules_doc):
+    def __init__(self, workdir, targets, rules_doc):
         self.workdir = workdir
         self.proc = None
         self.log_path = os.path.join(workdir, "prometheus.log")
@@ -226,8 +228,8 @@ class Prometheus:
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                        "evaluation_interval": "1s"},
             "rule_files": ["rules.yml"],
-            "scrape_configs": [{"job_name": JOB,
-                                "static_configs": [{"targets": [target]}]}],
+            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [target]}]}
+                               for job, target in targets.items()],
         }
         with open(os.path.join(workdir, "prometheus.yml"), "w") as f:
             yaml.safe_dump(config, f)
@@ -314,7 +316,7 @@ class LivePrometheusTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="sesrelay-prom-")
         cls.emu = Emulator(strict=True)
         cls.emu.start()
-        cls.d = cls.prom = None
+        cls.d = cls.q = cls.prom = None
         try:
             cls.d = sd.Daemon({"metrics_listen": "127.0.0.1:0", "log_level": "info",
                                "backend": "ses", "role_arn": cls.emu.role_arn,
@@ -325,9 +327,19 @@ class LivePrometheusTest(unittest.TestCase):
             cls.d.start()
             m = re.search(METRICS_RE, cls.d.wait_log(METRICS_RE))
             cls.admin = m.group(1) or m.group(2)
+            # the same relay in queue mode, for the dashboard's queue panels
+            cls.q = sd.Daemon(dict(cls.d.config, delivery="queue", bounces="off",
+                                   queue_dir=os.path.join(cls.tmp, "queue")),
+                              workdir=os.path.join(cls.tmp, "queue-relay"),
+                              env=cls.emu.daemon_env())
+            os.makedirs(cls.q.workdir, exist_ok=True)
+            cls.q.start()
+            m = re.search(METRICS_RE, cls.q.wait_log(METRICS_RE))
+            cls.qadmin = m.group(1) or m.group(2)
             os.makedirs(os.path.join(cls.tmp, "prom"))
             cls.rules = derived_rules(load_rules())
-            cls.prom = Prometheus(os.path.join(cls.tmp, "prom"), cls.admin, cls.rules).start()
+            cls.prom = Prometheus(os.path.join(cls.tmp, "prom"),
+                                  {JOB: cls.admin, QJOB: cls.qadmin}, cls.rules).start()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -337,10 +349,11 @@ class LivePrometheusTest(unittest.TestCase):
         try:
             if cls.prom:
                 cls.prom.stop()
-            if cls.d:
-                if cls.d.alive():
-                    cls.d.stop()
-                cls.d.cleanup()
+            for d in (cls.d, cls.q):
+                if d:
+                    if d.alive():
+                        d.stop()
+                    d.cleanup()
         finally:
             cls.emu.stop()
             shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -399,13 +412,15 @@ class LivePrometheusTest(unittest.TestCase):
         self.assertEqual(alert["labels"]["instance"], self.admin)
 
     def test_target_up(self):
-        [t] = self.prom.api("targets")["activeTargets"]
-        self.assertEqual(t["labels"]["job"], JOB)
-        self.assertEqual(t["labels"]["instance"], self.admin)
-        self.wait(lambda: self.prom.api("targets")["activeTargets"][0]["health"] == "up",
-                  30, "target up")
-        self.assertEqual(self.prom.api("targets")["activeTargets"][0]["lastError"], "")
-        self.assertEqual(self.prom.value('up{job="%s"}' % JOB), 1)
+        def targets():
+            return {t["labels"]["job"]: t for t in self.prom.api("targets")["activeTargets"]}
+        self.assertEqual({j: t["labels"]["instance"] for j, t in targets().items()},
+                         {JOB: self.admin, QJOB: self.qadmin})
+        self.wait(lambda: all(t["health"] == "up" for t in targets().values()), 30,
+                  "targets up")
+        for job, t in targets().items():
+            self.assertEqual(t["lastError"], "")
+            self.assertEqual(self.prom.value('up{job="%s"}' % job), 1)
 
     def test_counters_move_by_exactly_the_traffic(self):
         series = {
@@ -477,26 +492,37 @@ class LivePrometheusTest(unittest.TestCase):
         # And one failed credential refresh, so the STS errors panel has a
         # code: the held credentials expire and STS refuses the next
         # AssumeRole once; the cache's retry gets new ones.
+        sts_errors = 'sesrelay_sts_errors_total{job="%s",code="AccessDenied"}' % JOB
+        before = self.prom.value(sts_errors) or 0
         self.emu.fault("AssumeRole", status=403, code="AccessDenied", message="x", count=1)
         self.emu.expire()
         send(self.d.addr, ["a@example.org"], message(subject="dash expired"))
+        self.wait(lambda: (self.prom.value(sts_errors) or 0) > before, 60,
+                  "Prometheus to see the STS error")
+        # Traffic through the queue-mode relay too, delivered from its queue.
+        code, text = send(self.q.addr, ["a@example.org"], message(subject="dash queued"))
+        self.assertEqual(code, 250, text)
         self.wait(lambda: self.prom.value(
-            'sesrelay_sts_errors_total{job="%s",code="AccessDenied"}' % JOB) is not None,
-            60, "Prometheus to see the STS error")
-        self.wait(lambda: self.prom.value('sesrelay_credentials_ready{job="%s"}' % JOB) == 1,
-                  120, "credentials again")
-        self.wait(lambda: self.prom.value('sesrelay_identity_info{job="%s"}' % JOB) == 1,
-                  30, "the proven identity")
-        # the exact instance, as Grafana substitutes one chosen value
-        one = self.admin.replace(".", "[.]")
+            'sesrelay_queue_delivered_total{job="%s"}' % QJOB) == 1, 60,
+            "Prometheus to see the queued message delivered")
+        # both relays hold credentials again (the expired set renewed)
+        for job in (JOB, QJOB):
+            self.wait(lambda: self.prom.value('sesrelay_credentials_ready{job="%s"}' % job) == 1
+                      and self.prom.value('sesrelay_identity_info{job="%s"}' % job) == 1,
+                      120, "credentials of %s again" % job)
         nonzero = {"Messages sent", "Recipients", "Message bytes", "SES requests",
                    "SES errors by AWS code", "Transactions by outcome and class",
                    "SES request latency", "Credentials ready", "Credentials expire in",
                    "Sending identity", "Version"}
         for p in panels_of(dashboard()):
             for t in p["targets"]:
-                for instance in (".*", one):
-                    expr = expand(t["expr"], instance=instance)
+                # queue panels from the queue-mode relay, the rest from the
+                # other; "All" and then the exact instance, as Grafana
+                # substitutes one chosen value
+                job, admin = ((QJOB, self.qadmin) if "sesrelay_queue_" in t["expr"]
+                              else (JOB, self.admin))
+                for instance in (".*", admin.replace(".", "[.]")):
+                    expr = expand(t["expr"], instance=instance, job=job)
                     with self.subTest(panel=p["title"], expr=expr):
                         res = self.prom.query(expr)
                         self.assertEqual(res["resultType"], "vector")
@@ -511,7 +537,7 @@ class LivePrometheusTest(unittest.TestCase):
             m = re.fullmatch(r"label_values\((.*), (\w+)\)", variables[name]["query"]["query"])
             self.assertEqual(m.group(2), name)
             values = self.prom.api("label/%s/values" % name, **{"match[]": expand(m.group(1))})
-            self.assertEqual(values, [JOB if name == "job" else self.admin])
+            self.assertEqual(values, sorted([JOB, QJOB]) if name == "job" else [self.admin])
 
     def test_credentials_alert_follows_the_role_trust(self):
         name = "SesrelayNoVerifiedCredentials"
