@@ -25,6 +25,7 @@ import threading
 import urllib.parse
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+BASE_ACCOUNT = "222222222222"   # the account of the relay's own (base) keys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -80,11 +81,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f'</AssumeRoleResult><ResponseMetadata><RequestId>bench-assume</RequestId>'
                 f'</ResponseMetadata></AssumeRoleResponse>'))
         elif action == "GetCallerIdentity":
-            acct = self.server.role_account or self.server.account
+            # The caller's account by the key that signed: the assumed
+            # role's session is in the role's account, the relay's base
+            # keys in the sender account (the relay proves the two differ).
+            if "Credential=ASIABENCHBENCHBENCH1/" in auth:
+                acct = self.server.role_account or self.server.account
+                arn = f"arn:aws:sts::{acct}:assumed-role/bench/bench"
+            else:
+                acct = BASE_ACCOUNT
+                arn = f"arn:aws:iam::{acct}:user/bench-relay"
             self._send(200, (
                 f'<GetCallerIdentityResponse xmlns="{NS}"><GetCallerIdentityResult>'
                 f'<UserId>AROABENCH:bench</UserId><Account>{acct}</Account>'
-                f'<Arn>arn:aws:sts::{acct}:assumed-role/bench/bench</Arn>'
+                f'<Arn>{arn}</Arn>'
                 f'</GetCallerIdentityResult><ResponseMetadata><RequestId>bench-gci'
                 f'</RequestId></ResponseMetadata></GetCallerIdentityResponse>'))
         else:

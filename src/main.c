@@ -16,6 +16,7 @@ static void usage(FILE *f)
 		"       sesrelay [--config FILE] queue list|show ID|flush [ID]|delete ID|hold ID|release ID [--json]\n"
 		"                                                 the queue of the running relay (delivery queue)\n"
 		"       sesrelay passwd USER                      print a users-file line (password on stdin)\n"
+		"       sesrelay client NAME --senders LIST ...   print a clients-file line with a fresh API key pair\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
 		"       sesrelay --version | --help\n"
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 		return cmd_whoami(config_path, argc - i, argv + i);
 	if (strcmp(argv[i], "passwd") == 0)
 		return cmd_passwd(argc - i, argv + i);
+	if (strcmp(argv[i], "client") == 0)
+		return cmd_client(argc - i, argv + i);
 	if (strcmp(argv[i], "policy") == 0)
 		return cmd_policy(argc - i, argv + i);
 	if (strcmp(argv[i], "queue") == 0)

@@ -61,7 +61,7 @@ int aws_call_send(struct http_client *http, const struct aws_call_req *q, http_d
 	memset(&h, 0, sizeof(h));
 	if (q->creds) {
 		struct aws_post p = {
-			.host = q->target->host, .path = q->target->path,
+			.method = q->method, .host = q->target->host, .path = q->target->path,
 			.region = q->target->region, .service = q->target->service,
 			.content_type = q->content_type, .payload_hash = q->payload_hash,
 		};
@@ -77,7 +77,7 @@ int aws_call_send(struct http_client *http, const struct aws_call_req *q, http_d
 	}
 	if (r == 0) {
 		req = (struct http_request){
-			.method = "POST", .url = q->target->url,
+			.method = q->method ? q->method : "POST", .url = q->target->url,
 			.headers = q->creds ? h.lines : plain,
 			.body = q->body, .body_len = q->body_len,
 			.timeout_ms = q->timeout_ms, .connect_timeout_ms = q->connect_timeout_ms,

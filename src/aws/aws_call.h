@@ -56,6 +56,7 @@ long aws_clock_skew(const struct aws_clock *c);
 long aws_clock_observe(struct aws_clock *c, time_t server_date);
 
 struct aws_call_req {
+	const char *method;		/* NULL: "POST"; "GET" for the read-only SESv2 calls */
 	const struct aws_target *target;
 	const struct aws_creds *creds;	/* NULL: sent unsigned */
 	const struct aws_clock *clock;	/* NULL: our clock */

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* Input bytes encoded per EVP_EncodeBlock call: a multiple of 3, so only
@@ -85,6 +87,99 @@ int aws_query_add_n(struct buf *out, const char *key, const void *value, size_t 
 			out->data[undo] = '\0';
 	}
 	return r;
+}
+
+/* Decode p[0..n) into out (which has room for n bytes); its length. */
+static long form_decode(const char *p, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '+') {
+			out[o++] = ' ';
+		} else if (p[i] == '%') {
+			int hi, lo;
+			if (i + 2 >= n || (hi = OPENSSL_hexchar2int((unsigned char)p[i + 1])) < 0 ||
+					(lo = OPENSSL_hexchar2int((unsigned char)p[i + 2])) < 0)
+				return -1;
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = p[i];
+		}
+	}
+	return (long)o;
+}
+
+int aws_form_parse(const char *body, size_t len, size_t max_params, struct aws_form *f)
+{
+	size_t cap = 0;
+	char *o;
+
+	memset(f, 0, sizeof(*f));
+	/* decoded text is never longer; each key and value gets a NUL */
+	f->text = malloc(len + 2 * (max_params + 1) + 1);
+	if (f->text == NULL)
+		return -ENOMEM;
+	o = f->text;
+	for (size_t pos = 0; pos < len;) {
+		const char *amp = memchr(body + pos, '&', len - pos);
+		size_t plen = amp ? (size_t)(amp - body - pos) : len - pos;
+		const char *eq = memchr(body + pos, '=', plen);
+		long kl, vl;
+		if (plen == 0 && amp) {
+			pos++;
+			continue;	/* "a=1&&b=2": an empty pair, as AWS ignores it */
+		}
+		if (eq == NULL || eq == body + pos || f->n == max_params)
+			goto bad;
+		if (f->n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct aws_form_param *nv = realloc(f->v, ncap * sizeof(*nv));
+			if (nv == NULL) {
+				aws_form_free(f);
+				return -ENOMEM;
+			}
+			f->v = nv;
+			cap = ncap;
+		}
+		kl = form_decode(body + pos, (size_t)(eq - body - pos), o);
+		if (kl <= 0 || memchr(o, '\0', (size_t)kl))
+			goto bad;
+		o[kl] = '\0';
+		f->v[f->n].key = o;
+		o += kl + 1;
+		vl = form_decode(eq + 1, plen - (size_t)(eq - body - pos) - 1, o);
+		if (vl < 0)
+			goto bad;
+		o[vl] = '\0';
+		f->v[f->n].value = o;
+		f->v[f->n].value_len = (size_t)vl;
+		o += vl + 1;
+		if (aws_form_get(f, f->v[f->n].key))
+			goto bad;
+		f->n++;
+		pos += plen + (amp ? 1 : 0);
+	}
+	return 0;
+bad:
+	aws_form_free(f);
+	return -EINVAL;
+}
+
+const struct aws_form_param *aws_form_get(const struct aws_form *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].key, key) == 0)
+			return &f->v[i];
+	return NULL;
+}
+
+void aws_form_free(struct aws_form *f)
+{
+	free(f->v);
+	free(f->text);
+	memset(f, 0, sizeof(*f));
 }
 
 int aws_query_add(struct buf *out, const char *key, const char *value)

@@ -32,6 +32,30 @@ size_t aws_query_escaped_len(const void *p, size_t n);
 int aws_query_add(struct buf *out, const char *key, const char *value);
 int aws_query_add_n(struct buf *out, const char *key, const void *value, size_t n);
 
+/* A form body's parameters, decoded ('+' is a space, %XX a byte), in
+ * the order given; for the API front, which reads what SDKs send.
+ * Ownership: struct aws_form owns one copy of the decoded text that every
+ * key and value points into; aws_form_free(). */
+struct aws_form_param {
+	const char *key;
+	const char *value;
+	size_t value_len;		/* values may hold NUL bytes */
+};
+
+struct aws_form {
+	struct aws_form_param *v;
+	size_t n;
+	char *text;
+};
+
+/* Parse body[0..len) into f: at most max_params parameters. -EINVAL for a
+ * malformed %-escape, a parameter without '=', an empty or repeated key,
+ * a key with a NUL, or more than max_params; -ENOMEM. */
+int aws_form_parse(const char *body, size_t len, size_t max_params, struct aws_form *f);
+/* The value of key, or NULL. */
+const struct aws_form_param *aws_form_get(const struct aws_form *f, const char *key);
+void aws_form_free(struct aws_form *f);
+
 /* Exact base64 length (no newlines) of raw_len bytes; SIZE_MAX on overflow. */
 size_t aws_b64_len(size_t raw_len);
 /* Upper bound of the form-encoded base64 length of raw_len bytes (every

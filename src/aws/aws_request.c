@@ -53,18 +53,19 @@ int aws_sign_post(const struct aws_post *p, const struct aws_creds *creds, time_
 	sigv4_amz_date(now, date);
 	sh[nsh++] = (struct sigv4_header){ "host", p->host };
 	sh[nsh++] = (struct sigv4_header){ "x-amz-date", date };
-	sh[nsh++] = (struct sigv4_header){ "content-type", p->content_type };
+	if (p->content_type)
+		sh[nsh++] = (struct sigv4_header){ "content-type", p->content_type };
 	if (creds->session_token)
 		sh[nsh++] = (struct sigv4_header){ "x-amz-security-token", creds->session_token };
 	rq = (struct sigv4_request){
-		.method = "POST", .path = p->path, .query = "",
+		.method = p->method ? p->method : "POST", .path = p->path, .query = "",
 		.headers = sh, .nheaders = nsh, .payload_hash = p->payload_hash,
 		.region = p->region, .service = p->service, .amz_date = date,
 	};
 	r = sigv4_authorization(&rq, creds->access_key_id, creds->secret_access_key, key, &auth);
 	if (key == &local)
 		sigv4_key_clear(&local);
-	if (r == 0)
+	if (r == 0 && p->content_type)
 		r = add(out, off, "Content-Type", p->content_type);
 	if (r == 0)
 		r = add(out, off, "X-Amz-Date", date);

@@ -27,11 +27,12 @@ struct aws_signed_headers {
 };
 
 struct aws_post {
+	const char *method;		/* NULL: "POST"; "GET" (no body, no content type) */
 	const char *host;		/* authority as in the URL: host[:port] */
 	const char *path;
 	const char *region;
 	const char *service;
-	const char *content_type;
+	const char *content_type;	/* NULL: none (a GET) */
 	const char *payload_hash;	/* hex SHA-256 of the body */
 };
 

@@ -272,6 +272,23 @@ int aws_xml_unescape(const char *p, size_t n, struct buf *out)
 	return r;
 }
 
+int aws_xml_escape(const char *p, size_t n, struct buf *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		switch (p[i]) {
+		case '&': r = buf_puts(out, "&amp;"); break;
+		case '<': r = buf_puts(out, "&lt;"); break;
+		case '>': r = buf_puts(out, "&gt;"); break;
+		case '"': r = buf_puts(out, "&quot;"); break;
+		case '\'': r = buf_puts(out, "&apos;"); break;
+		default: r = buf_putc(out, p[i]); break;
+		}
+	}
+	return r;
+}
+
 int aws_xml_text(const char *body, size_t len, const char *name, struct buf *out)
 {
 	const char *inner, *p, *end;

@@ -33,6 +33,8 @@ int aws_xml_text(const char *body, size_t len, const char *name, struct buf *out
 
 /* Decode character data (entities and numeric references); appends. */
 int aws_xml_unescape(const char *p, size_t n, struct buf *out);
+/* Encode text as character data (& < > " ' as entities); appends. */
+int aws_xml_escape(const char *p, size_t n, struct buf *out);
 
 /* "2026-11-26T03:16:30Z", with optional fraction of a second and "Z" or
  * a "+HH:MM"/"-HH:MM" offset. Returns 0 or -EINVAL. */

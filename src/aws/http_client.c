@@ -52,6 +52,7 @@ struct http_call {
 	size_t max_response;
 	struct buf resp;
 	char amzn_error_type[128];
+	char request_id[128];
 	time_t date;
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_cb cb;
@@ -208,6 +209,7 @@ static void call_complete(struct http_call *call, CURLcode rc)
 	if (buf_reserve(&call->resp, 0) == 0)
 		res.body = call->resp;
 	res.amzn_error_type = call->amzn_error_type[0] ? call->amzn_error_type : NULL;
+	res.request_id = call->request_id[0] ? call->request_id : NULL;
 	res.date = call->date;
 	if (curl_easy_getinfo(call->easy, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK)
 		res.seconds = (double)t / 1e6;
@@ -404,6 +406,21 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 		v[len - 5] = '\0';
 		t = curl_getdate(v, NULL);
 		call->date = t > 0 ? t : 0;
+	}
+
+	if ((len > 17 && strncasecmp(p, "x-amzn-requestid:", 17) == 0) ||
+			(len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0)) {
+		const char *v = p + 17, *end = p + len;
+		size_t vl = 0;
+
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		/* printable, bounded: it is passed on to API callers and logged */
+		while (v + vl < end && vl < sizeof(call->request_id) - 1 &&
+				(unsigned char)v[vl] > 0x20 && (unsigned char)v[vl] < 0x7f)
+			vl++;
+		memcpy(call->request_id, v, vl);
+		call->request_id[vl] = '\0';
 	}
 
 	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {

@@ -45,6 +45,7 @@ struct http_response {
 	long status;			/* HTTP status when error == 0 */
 	struct buf body;		/* valid during the callback only */
 	const char *amzn_error_type;	/* x-amzn-errortype header or NULL */
+	const char *request_id;		/* x-amzn-RequestId (or x-amz-request-id) header, or NULL */
 	time_t date;			/* Date header (the server's clock), 0 if none */
 	double seconds;			/* total time */
 	int sent_body;			/* 1 if the request body was (maybe) transmitted */

@@ -15,13 +15,13 @@ static void policy_usage(FILE *f)
 		"usage: sesrelay policy --shared-account ID --sender-account ID [--sender-account ID ...]\n"
 		"                       --identity DOMAIN_OR_ADDRESS --region REGION\n"
 		"                       [--external-id X] [--role-name NAME] [--configuration-set NAME]\n"
-		"                       [--read-only-checks] [--source-arn]\n"
+		"                       [--read-only-checks] [--source-arn] [--api-front]\n"
 		"Prints the role trust and permissions policies for the shared account,\n"
 		"the policy the sender accounts attach, and the matching relay settings.\n");
 }
 
 enum { O_SHARED = 256, O_SENDER, O_IDENTITY, O_REGION, O_EXTERNAL_ID, O_ROLE_NAME,
-	O_CONFIG_SET, O_READ_ONLY, O_SOURCE_ARN, O_HELP };
+	O_CONFIG_SET, O_READ_ONLY, O_SOURCE_ARN, O_API_FRONT, O_HELP };
 
 static const struct option options[] = {
 	{ "shared-account", required_argument, NULL, O_SHARED },
@@ -33,6 +33,7 @@ static const struct option options[] = {
 	{ "configuration-set", required_argument, NULL, O_CONFIG_SET },
 	{ "read-only-checks", no_argument, NULL, O_READ_ONLY },
 	{ "source-arn", no_argument, NULL, O_SOURCE_ARN },
+	{ "api-front", no_argument, NULL, O_API_FRONT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -69,6 +70,7 @@ static int parse_args(int argc, char **argv, struct iam_policy_args *a)
 			break;
 		case O_READ_ONLY: a->read_only_checks = true; break;
 		case O_SOURCE_ARN: a->source_arn = true; break;
+		case O_API_FRONT: a->api_front = true; break;
 		case O_SENDER:
 			if (a->n_senders == IAM_POLICY_MAX_SENDERS) {
 				fprintf(stderr, "sesrelay policy: at most %d --sender-account options\n",

@@ -6,6 +6,7 @@
 
 int cmd_run(const char *config_path);
 int cmd_passwd(int argc, char **argv);
+int cmd_client(int argc, char **argv);
 int cmd_whoami(const char *config_path, int argc, char **argv);
 int cmd_check(const char *config_path, int argc, char **argv);
 int cmd_policy(int argc, char **argv);

@@ -260,6 +260,7 @@ struct arns {
 	char role[160];
 	char identity[400];
 	char config_set[160];
+	char templates[160];
 	char senders[IAM_POLICY_MAX_SENDERS][48];
 	const char *sender_ptrs[IAM_POLICY_MAX_SENDERS];
 };
@@ -272,6 +273,8 @@ static void make_arns(const struct iam_policy_args *a, const char *role_name, st
 		a->shared_account, role_name);
 	snprintf(r->identity, sizeof(r->identity), "arn:%s:ses:%s:%s:identity/%s", part,
 		a->region, a->shared_account, a->identity);
+	snprintf(r->templates, sizeof(r->templates), "arn:%s:ses:%s:%s:template/*", part,
+		a->region, a->shared_account);
 	r->config_set[0] = '\0';
 	if (a->configuration_set)
 		snprintf(r->config_set, sizeof(r->config_set),
@@ -310,13 +313,24 @@ static cJSON *trust_policy(struct builder *b, const struct iam_policy_args *a,
 }
 
 static const char *const send_actions[] = { "ses:SendRawEmail", "ses:SendEmail" };
+/* The API front also forwards templated and bulk sends (SES v1 and SESv2)
+ * and the account reads SDK clients make around sending. */
+static const char *const api_send_actions[] = { "ses:SendRawEmail", "ses:SendEmail",
+	"ses:SendTemplatedEmail", "ses:SendBulkTemplatedEmail", "ses:SendBulkEmail" };
+#define NSEND(a) ((a)->api_front ? 5 : 2)
+#define SEND_ACTIONS(a) ((a)->api_front ? api_send_actions : send_actions)
 
 static cJSON *send_resources(struct builder *b, const struct iam_policy_args *a,
 	const struct arns *r)
 {
-	const char *res[2] = { r->identity, r->config_set };
+	const char *res[3] = { r->identity, r->config_set, r->templates };
+	size_t n = 1;
 
-	return str_array(b, res, a->configuration_set ? 2 : 1);
+	if (a->configuration_set)
+		res[n++] = r->config_set;
+	if (a->api_front)
+		res[n++] = r->templates;	/* templated sends name the template too */
+	return str_array(b, res, n);
 }
 
 static cJSON *permissions_policy(struct builder *b, const struct iam_policy_args *a,
@@ -326,8 +340,18 @@ static cJSON *permissions_policy(struct builder *b, const struct iam_policy_args
 	cJSON *st = new_statement(b, stmts, "SendAsVerifiedIdentity");
 
 	if (st) {
-		add(b, st, "Action", str_array(b, send_actions, 2));
+		add(b, st, "Action", str_array(b, SEND_ACTIONS(a), NSEND(a)));
 		add(b, st, "Resource", send_resources(b, a, r));
+	}
+	if (a->api_front && !a->read_only_checks) {
+		/* GetSendQuota (v1) and GetAccount (SESv2) as SDK callers make
+		 * them; no resource-level permissions: "*". */
+		st = new_statement(b, stmts, "ApiFrontAccountReads");
+		if (st) {
+			static const char *const acts[] = { "ses:GetSendQuota", "ses:GetAccount" };
+			add(b, st, "Action", str_array(b, acts, 2));
+			add_str(b, st, "Resource", "*");
+		}
 	}
 	if (!a->read_only_checks)
 		return doc;
@@ -375,7 +399,7 @@ static cJSON *identity_policy(struct builder *b, const struct iam_policy_args *a
 	}
 	if (add(b, st, "Principal", principal))
 		add_str(b, principal, "AWS", r->role);
-	add(b, st, "Action", str_array(b, send_actions, 2));
+	add(b, st, "Action", str_array(b, SEND_ACTIONS(a), NSEND(a)));
 	add_str(b, st, "Resource", r->identity);
 	return doc;
 }

@@ -30,6 +30,7 @@ struct iam_policy_args {
 	const char *configuration_set;		/* NULL: none */
 	bool read_only_checks;			/* allow the preflight reads */
 	bool source_arn;			/* add the identity policy */
+	bool api_front;				/* the AWS SDK front's calls too (api_listen) */
 };
 
 /* Checks every argument and their combination. Returns 0, or -EINVAL

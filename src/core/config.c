@@ -37,6 +37,8 @@ static const struct enum_name ses_headers_names[] = {
 	{ "strip", SES_HEADERS_STRIP }, { "reject", SES_HEADERS_REJECT }, { NULL, 0 } };
 static const struct enum_name bare_lf_names[] = {
 	{ "reject", BARE_LF_REJECT }, { "normalize", BARE_LF_NORMALIZE }, { NULL, 0 } };
+static const struct enum_name api_auth_names[] = {
+	{ "sigv4", API_AUTH_SIGV4 }, { "network", API_AUTH_NETWORK }, { NULL, 0 } };
 static const struct enum_name delivery_names[] = {
 	{ "sync", DELIVERY_SYNC }, { "queue", DELIVERY_QUEUE }, { NULL, 0 } };
 static const struct enum_name log_format_names[] = {
@@ -85,6 +87,21 @@ static const struct key keys[] = {
 	B("allow_plaintext_auth", allow_plaintext_auth, "no"),
 	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128"),
 	L("allow_senders", allow_senders, ""),
+	S("clients_file", clients_file, NULL),
+	L("api_listen", api_listen, ""),
+	E("api_auth", api_auth, NULL, api_auth_names),
+	L("api_allow_networks", api_allow_networks, "127.0.0.0/8,::1/128"),
+	S("api_tls_cert", api_tls_cert, NULL),
+	S("api_tls_key", api_tls_key, NULL),
+	{ "api_max_header_size", T_SIZE, OFF(api_max_header_size), "16K", 1024, 64 * 1024, NULL },
+	U("api_max_header_fields", api_max_header_fields, "64", 8, 128),
+	{ "api_max_body_size", T_SIZE, OFF(api_max_body_size), "41M", 1024, 41ULL << 20, NULL },
+	D("api_timeout_header", api_timeout_header, "10", 1, 300),
+	D("api_timeout_body", api_timeout_body, "60", 1, 3600),
+	D("api_timeout_idle", api_timeout_idle, "60", 1, 3600),
+	U("api_max_connections", api_max_connections, "1000", 1, 1000000),
+	U("api_max_connections_per_ip", api_max_connections_per_ip, "100", 1, 1000000),
+	U("api_max_requests_per_connection", api_max_requests_per_connection, "10000", 1, 1000000),
 	E("log_format", log_format, "logfmt", log_format_names),
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
@@ -143,7 +160,7 @@ static const struct key keys[] = {
  * the config.reload log line and in sesrelay.conf(5). Everything else,
  * the shared-account identity included, applies on reload. */
 static const char restart_keys[] =
-	"listen, smtps_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
+	"listen, smtps_listen, api_listen, workers, backend, outbox_dir, metrics_listen, metrics_timeout, "
 	"metrics_max_connections, ses_api, ses_max_connections, source_arn, from_arn, "
 	"return_path_arn, configuration_set, message_tags, ses_headers, soft_bounce, "
 	/* The queue and the governor are built once, with the back end. */
@@ -525,8 +542,31 @@ static int validate(struct config *c, char *err, size_t errlen)
 			c->require_tls ? "require_tls" : "smtps_listen");
 		return -EINVAL;
 	}
-	if (c->require_auth && !c->auth_users_file) {
-		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file", where);
+	if (c->require_auth && !c->auth_users_file && !c->clients_file) {
+		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file or clients_file", where);
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->api_auth == API_AUTH_UNSET) {
+		snprintf(err, errlen, "%s: key \"api_listen\" needs api_auth: sigv4 (callers sign with "
+			"keys from clients_file) or network (anyone in api_allow_networks)", where);
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->backend != BACKEND_SES) {
+		snprintf(err, errlen, "%s: key \"api_listen\" needs backend ses", where);
+		return -EINVAL;
+	}
+	if (c->api_listen.n && c->delivery == DELIVERY_QUEUE) {
+		/* an SDK caller gets SES's own answer, which a queue cannot give */
+		snprintf(err, errlen, "%s: key \"api_listen\" needs delivery sync: API callers get "
+			"SES's own answer", where);
+		return -EINVAL;
+	}
+	if (c->api_auth == API_AUTH_SIGV4 && !c->clients_file) {
+		snprintf(err, errlen, "%s: key \"api_auth\" sigv4 needs clients_file", where);
+		return -EINVAL;
+	}
+	if (!c->api_tls_cert != !c->api_tls_key) {
+		snprintf(err, errlen, "%s: keys \"api_tls_cert\" and \"api_tls_key\" must be set together", where);
 		return -EINVAL;
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {

@@ -22,6 +22,8 @@ enum backend_kind { BACKEND_OUTBOX, BACKEND_SES };
 enum ses_api { SES_API_V1, SES_API_V2 };
 enum ses_headers_mode { SES_HEADERS_STRIP, SES_HEADERS_REJECT };
 enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
+/* No default: with api_listen set, the operator must choose. */
+enum api_auth_mode { API_AUTH_UNSET, API_AUTH_SIGV4, API_AUTH_NETWORK };
 enum delivery_mode { DELIVERY_SYNC, DELIVERY_QUEUE };
 
 struct config {
@@ -54,6 +56,25 @@ struct config {
 	bool allow_plaintext_auth;
 	struct strlist allow_networks;	/* CIDRs; empty: loopback only */
 	struct strlist allow_senders;	/* address or @domain; empty: any */
+
+	/* Applications (both fronts) */
+	char *clients_file;		/* per-application credentials and sending policy */
+
+	/* AWS SDK front (SES v1, SESv2, Pinpoint) */
+	struct strlist api_listen;	/* host:port / [v6]:port */
+	enum api_auth_mode api_auth;
+	struct strlist api_allow_networks;	/* CIDRs, api_auth network */
+	char *api_tls_cert;
+	char *api_tls_key;
+	uint64_t api_max_header_size;	/* request line + fields, octets */
+	unsigned api_max_header_fields;
+	uint64_t api_max_body_size;	/* octets; v1 and Pinpoint also stop at SES's 10 MB */
+	unsigned api_timeout_header;	/* seconds to receive a request head */
+	unsigned api_timeout_body;	/* seconds to receive a request body */
+	unsigned api_timeout_idle;	/* seconds a kept-alive connection may wait */
+	unsigned api_max_connections;
+	unsigned api_max_connections_per_ip;
+	unsigned api_max_requests_per_connection;
 
 	/* Logging and operation */
 	int log_format;			/* enum log_format */

@@ -30,6 +30,11 @@ enum txn_class { T_2XX, T_4XX, T_5XX, T_COUNT };
 static const double ses_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
 #define NBOUNDS (sizeof(ses_bounds) / sizeof(ses_bounds[0]))
 
+struct api_slot {
+	const char *api, *action, *outcome;	/* literals, set before publishing */
+	counter n;
+};
+
 struct error_slot {
 	char code[64];			/* written once, before the slot is published */
 	counter n;
@@ -60,9 +65,14 @@ static struct {
 	atomic_llong reload_last_success;	/* Unix time, 0: never */
 	counter identity_reloads_ok;
 	counter identity_reloads_failed;
+	struct api_slot api[METRICS_MAX_API_SERIES];
+	atomic_size_t napi;
+	counter api_other;
+	counter api_buckets[NBOUNDS + 1];
+	counter api_sum_ns;
 } m;
 
-#define METRICS_MAX_TEXT (48 * 1024)
+#define METRICS_MAX_TEXT (64 * 1024)
 
 static pthread_mutex_t error_claim = PTHREAD_MUTEX_INITIALIZER;
 
@@ -200,6 +210,50 @@ void metrics_identity_reload(bool ok)
 		ADD(m.identity_reloads_failed, 1);
 }
 
+static struct api_slot *find_api(const char *api, const char *action, const char *outcome,
+	size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (strcmp(m.api[i].api, api) == 0 && strcmp(m.api[i].action, action) == 0 &&
+				strcmp(m.api[i].outcome, outcome) == 0)
+			return &m.api[i];
+	return NULL;
+}
+
+void metrics_api_request(const char *api, const char *action, const char *outcome,
+	double seconds)
+{
+	size_t i = 0, n = atomic_load_explicit(&m.napi, memory_order_acquire);
+	struct api_slot *s = find_api(api, action, outcome, 0, n);
+
+	if (s == NULL) {
+		pthread_mutex_lock(&error_claim);
+		{
+			size_t now = atomic_load_explicit(&m.napi, memory_order_relaxed);
+			s = find_api(api, action, outcome, n, now);
+			if (s == NULL && now < METRICS_MAX_API_SERIES) {
+				s = &m.api[now];
+				s->api = api;
+				s->action = action;
+				s->outcome = outcome;
+				atomic_store_explicit(&s->n, 0, memory_order_relaxed);
+				atomic_store_explicit(&m.napi, now + 1, memory_order_release);
+			}
+		}
+		pthread_mutex_unlock(&error_claim);
+	}
+	if (s)
+		ADD(s->n, 1);
+	else
+		ADD(m.api_other, 1);
+	if (!(seconds >= 0))
+		seconds = 0;
+	while (i < NBOUNDS && seconds > ses_bounds[i])
+		i++;
+	ADD(m.api_buckets[i], 1);
+	ADD(m.api_sum_ns, (uint64_t)(seconds * 1e9 + 0.5));
+}
+
 void metrics_reset(void)
 {
 	memset(&m, 0, sizeof(m));
@@ -249,9 +303,27 @@ static void render_errors(struct buf *b, struct error_table *t, const char *name
 		buf_printf(b, "%s{code=\"other\"} %llu\n", name, (unsigned long long)GET(t->other));
 }
 
-int metrics_render(struct buf *b, const struct metrics_scrape *x)
+/* A histogram over the ses_bounds buckets (per bucket, not cumulative). */
+static void histogram(struct buf *b, const char *name, const char *help, counter *buckets,
+	counter *sum_ns)
 {
 	unsigned long long cum = 0;
+
+	head(b, name, "histogram", help);
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += GET(buckets[i]);
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, ses_bounds[i], cum);
+	}
+	cum += GET(buckets[NBOUNDS]);
+	/* +Inf is the bucket total, not a count kept apart: a scrape racing
+	 * a record must still see cumulative buckets that never decrease. */
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	buf_printf(b, "%s_sum %.9f\n", name, (double)GET(*sum_ns) / 1e9);
+	buf_printf(b, "%s_count %llu\n", name, cum);
+}
+
+int metrics_render(struct buf *b, const struct metrics_scrape *x)
+{
 	long long cur = (long long)atomic_load_explicit(&m.conn_current, memory_order_relaxed);
 
 	/* The exposition is bounded (fixed series, at most 64 codes of 63
@@ -290,20 +362,9 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 	one(b, "sesrelay_recipients_total", "counter",
 		"Recipients of accepted messages.", GET(m.recipients));
 
-	head(b, "sesrelay_ses_request_duration_seconds", "histogram",
-		"Duration of each SES HTTP request (every attempt, retries included).");
-	for (size_t i = 0; i < NBOUNDS; i++) {
-		cum += GET(m.ses_buckets[i]);
-		buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			ses_bounds[i], cum);
-	}
-	cum += GET(m.ses_buckets[NBOUNDS]);
-	/* +Inf is the bucket total, not ses_count: a scrape racing a record
-	 * must still see cumulative buckets that never decrease. */
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_sum %.9f\n",
-		(double)GET(m.ses_sum_ns) / 1e9);
-	buf_printf(b, "sesrelay_ses_request_duration_seconds_count %llu\n", cum);
+	histogram(b, "sesrelay_ses_request_duration_seconds",
+		"Duration of each SES HTTP request (every attempt, retries included).",
+		m.ses_buckets, &m.ses_sum_ns);
 
 	render_errors(b, &m.ses_errors, "sesrelay_ses_errors_total",
 		"SES sends that failed, by AWS error code (or the relay's own: NetworkError, "
@@ -329,6 +390,23 @@ int metrics_render(struct buf *b, const struct metrics_scrape *x)
 		(unsigned long long)GET(m.identity_reloads_ok));
 	buf_printf(b, "sesrelay_identity_reloads_total{outcome=\"failed\"} %llu\n",
 		(unsigned long long)GET(m.identity_reloads_failed));
+
+	head(b, "sesrelay_api_requests_total", "counter",
+		"Requests of the AWS SDK front answered, by API, action and outcome (sent: SES "
+		"accepted; refused: by the relay; failed: SES or the network refused; unknown: no "
+		"answer after SES may have taken it).");
+	{
+		size_t n = atomic_load_explicit(&m.napi, memory_order_acquire);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(b, "sesrelay_api_requests_total{api=\"%s\",action=\"%s\","
+				"outcome=\"%s\"} %llu\n", m.api[i].api, m.api[i].action,
+				m.api[i].outcome, (unsigned long long)GET(m.api[i].n));
+	}
+	if (GET(m.api_other))
+		buf_printf(b, "sesrelay_api_requests_total{api=\"other\",action=\"other\","
+			"outcome=\"other\"} %llu\n", (unsigned long long)GET(m.api_other));
+	histogram(b, "sesrelay_api_request_duration_seconds",
+		"Time from an API request's head to its answer.", m.api_buckets, &m.api_sum_ns);
 
 	if (x && x->have_creds && x->identity_account[0]) {
 		head(b, "sesrelay_identity_info", "gauge",

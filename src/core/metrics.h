@@ -53,6 +53,15 @@ void metrics_reload(bool ok);
  * switched to, or failed. */
 void metrics_identity_reload(bool ok);
 
+/* One request of the API front, answered: api ("ses", "sesv2",
+ * "pinpoint"), action ("SendEmail", ..., "unknown") and outcome ("sent",
+ * "refused", "failed", "unknown") must be string literals (kept by
+ * pointer); series past METRICS_MAX_API_SERIES count as "other". seconds:
+ * from the request head to the answer. */
+#define METRICS_MAX_API_SERIES 96
+void metrics_api_request(const char *api, const char *action, const char *outcome,
+	double seconds);
+
 /* State read at scrape time. */
 struct metrics_scrape {
 	bool have_creds;		/* backend ses: the creds_* series exist */

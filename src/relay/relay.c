@@ -11,6 +11,8 @@
 #include <uv.h>
 
 #include "admin_http.h"
+#include "api_runtime.h"
+#include "api_server.h"
 #include "backend.h"
 #include "http_client.h"
 #include "listener.h"
@@ -18,6 +20,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "runtime.h"
+#include "ses_backend.h"
 #include "smtp_server.h"
 
 struct relay;
@@ -37,11 +40,16 @@ struct worker {
 	struct backend *be;		/* threaded: owned; else the main one, borrowed */
 	struct listener listener;
 	struct smtp_server smtp;
+	struct listener api_listener;	/* with api_listen: the API front's */
+	struct api_server api;
+	bool api_ok;
+	unsigned listeners_open;	/* worker_finished when the last one closed */
 	uv_timer_t drain_timer;
 	uv_async_t wake;		/* main -> worker: stop and/or next_rt */
 	bool loop_ok, handles_ok, listener_ok, running, stopping, finished;
 	pthread_mutex_t lock;		/* guards next_rt, next_gen, stop */
 	struct runtime *next_rt;	/* a ref, handed over on reload */
+	struct api_runtime *next_api_rt;	/* likewise, with api_listen */
 	unsigned next_gen;
 	bool stop;
 	atomic_uint applied_gen;	/* reload generation in use */
@@ -54,6 +62,9 @@ struct relay {
 	uv_loop_t loop;
 	struct backend *be;		/* owned; for ses it holds the shared identity */
 	struct listener_group group;	/* the workers' SMTP listeners */
+	struct api_runtime *api_rt;	/* with api_listen: the latest loaded (a ref) */
+	struct listener_group api_group;	/* the workers' API listeners */
+	bool api_group_ok;
 	struct admin_http *admin;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_async_t event;		/* worker -> main: reload applied, worker ended */
@@ -73,6 +84,22 @@ unsigned relay_workers(const struct config *cfg)
 	if (n == 0)
 		n = uv_available_parallelism();
 	return n ? n : 1;
+}
+
+/* The API front's runtime on the configuration the SMTP runtime loaded:
+ * one load, so both fronts always run the same configuration. */
+static void runtime_release(void *owner)
+{
+	runtime_unref(owner);
+}
+
+static int api_runtime_from(struct runtime *rt, struct api_runtime **out, char *err, size_t errlen)
+{
+	int r = api_runtime_new(&rt->cfg, runtime_release, runtime_ref(rt), out, err, errlen);
+
+	if (r)
+		runtime_unref(rt);
+	return r;
 }
 
 /* -- a worker, on its loop ------------------------------------------- */
@@ -102,6 +129,15 @@ static void worker_finished(void *arg)
 		worker_ended(w);	/* no loop of its own to run dry */
 }
 
+/* One of the worker's listeners is closed with its last connection. */
+static void listener_closed(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->listeners_open > 0 && --w->listeners_open == 0)
+		worker_finished(w);
+}
+
 static void on_drain_timeout(uv_timer_t *t)
 {
 	struct worker *w = t->data;
@@ -109,6 +145,8 @@ static void on_drain_timeout(uv_timer_t *t)
 	log_msg(LVL_WARN, "smtp.shutdown", "drain timeout: closing %zu connection(s)",
 		w->listener.nconns);
 	smtp_server_shutdown(&w->smtp, true);
+	if (w->api_ok)
+		api_server_shutdown(&w->api, true);
 }
 
 /* Graceful shutdown: stop accepting, let transactions finish (up to
@@ -124,25 +162,37 @@ static void worker_stop(struct worker *w)
 	}
 	log_msg(LVL_INFO, "smtp.shutdown", "stopping: %zu connection(s) open", w->listener.nconns);
 	smtp_server_shutdown(&w->smtp, false);
-	if (w->listener.nconns > 0)
+	if (w->api_ok)
+		api_server_shutdown(&w->api, false);
+	if (w->listener.nconns > 0 || (w->api_ok && w->api_listener.nconns > 0))
 		uv_timer_start(&w->drain_timer, on_drain_timeout,
 			(uint64_t)w->smtp.rt->cfg.drain_timeout * 1000, 0);
 	listener_close(&w->listener);
+	if (w->api_ok)
+		listener_close(&w->api_listener);
 }
 
 static void on_wake(uv_async_t *a)
 {
 	struct worker *w = a->data;
 	struct runtime *rt;
+	struct api_runtime *art;
 	unsigned gen;
 	bool stop;
 
 	pthread_mutex_lock(&w->lock);
 	rt = w->next_rt;
+	art = w->next_api_rt;
 	gen = w->next_gen;
 	stop = w->stop;
 	w->next_rt = NULL;
+	w->next_api_rt = NULL;
 	pthread_mutex_unlock(&w->lock);
+	if (art) {
+		if (w->api_ok)
+			api_server_set_runtime(&w->api, art);
+		api_runtime_unref(art);
+	}
 	if (rt) {
 		if (w->listener_ok)
 			smtp_server_set_runtime(&w->smtp, rt);
@@ -191,13 +241,33 @@ static int worker_setup(struct relay *m, struct worker *w, char *err, size_t err
 	w->drain_timer.data = w->wake.data = w;
 	w->handles_ok = true;
 	smtp_server_listener_opts(&w->smtp, &o);
-	o.on_closed = worker_finished;
+	o.on_closed = listener_closed;
 	o.closed_arg = w;
 	r = listener_init(&w->listener, w->loop, &m->group, w->idx, &o, err, errlen);
 	if (r)
 		return r;
 	w->listener_ok = true;
+	w->listeners_open++;
 	smtp_server_init(&w->smtp, w->loop, &w->listener, m->rt, w->be, w->threaded ? (int)w->idx : -1);
+	if (m->api_rt) {
+		/* The API front on this loop: the same listener code, the loop's
+		 * SES client for forwarding. */
+		struct listener_opts ao = { 0 };
+		struct ses_client *ses = ses_backend_client(w->be);
+		if (ses == NULL) {
+			snprintf(err, errlen, "key \"api_listen\" needs backend ses");
+			return -EINVAL;
+		}
+		api_server_listener_opts(&w->api, &ao);
+		ao.on_closed = listener_closed;
+		ao.closed_arg = w;
+		r = listener_init(&w->api_listener, w->loop, &m->api_group, w->idx, &ao, err, errlen);
+		if (r)
+			return r;
+		w->api_ok = true;
+		w->listeners_open++;
+		api_server_init(&w->api, w->loop, &w->api_listener, m->api_rt, ses);
+	}
 	return 0;
 }
 
@@ -217,6 +287,10 @@ static void worker_free(struct worker *w)
 	if (w->listener_ok)
 		smtp_server_free(&w->smtp);
 	listener_free(&w->listener);
+	if (w->api_ok)
+		api_server_free(&w->api);
+	listener_free(&w->api_listener);
+	api_runtime_unref(w->next_api_rt);
 	if (w->threaded)
 		backend_free(w->be);
 	runtime_unref(w->next_rt);
@@ -225,7 +299,7 @@ static void worker_free(struct worker *w)
 
 /* -- the main loop --------------------------------------------------- */
 
-static void tell_workers(struct relay *m, struct runtime *rt, bool stop)
+static void tell_workers(struct relay *m, struct runtime *rt, struct api_runtime *art, bool stop)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		struct worker *w = &m->w[i];
@@ -236,6 +310,10 @@ static void tell_workers(struct relay *m, struct runtime *rt, bool stop)
 			runtime_unref(w->next_rt);
 			w->next_rt = runtime_ref(rt);
 			w->next_gen = m->reload_gen;
+		}
+		if (art) {
+			api_runtime_unref(w->next_api_rt);
+			w->next_api_rt = api_runtime_ref(art);
 		}
 		w->stop |= stop;
 		pthread_mutex_unlock(&w->lock);
@@ -286,12 +364,23 @@ static void on_event(uv_async_t *a)
 static void reload(struct relay *m)
 {
 	struct runtime *rt;
+	struct api_runtime *art = NULL;
 	char err[1024];
 
 	if (runtime_load(m->config_path, &rt, err, sizeof(err)) != 0) {
 		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
 		metrics_reload(false);
 		return;
+	}
+	if (m->api_rt && api_runtime_from(rt, &art, err, sizeof(err)) != 0) {
+		runtime_unref(rt);
+		log_msg(LVL_ERROR, "config.reload", "keeping the old configuration: %s", err);
+		metrics_reload(false);
+		return;
+	}
+	if (art) {
+		api_runtime_unref(m->api_rt);
+		m->api_rt = art;
 	}
 	runtime_unref(m->rt);
 	m->rt = rt;
@@ -303,7 +392,7 @@ static void reload(struct relay *m)
 	backend_reload(m->be, &rt->cfg);
 	m->reload_gen++;
 	m->reload_logged = false;
-	tell_workers(m, rt, false);
+	tell_workers(m, rt, art, false);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -317,7 +406,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	m->stopping = true;
-	tell_workers(m, NULL, true);
+	tell_workers(m, NULL, NULL, true);
 }
 
 /* /readyz: the SMTP listeners are up, not draining, and the back end can
@@ -349,6 +438,9 @@ static void relay_free(struct relay *m)
 	for (unsigned i = 0; i < m->n; i++)
 		worker_free(&m->w[i]);
 	listener_group_free(&m->group);
+	if (m->api_group_ok)
+		listener_group_free(&m->api_group);
+	api_runtime_unref(m->api_rt);
 	backend_free(m->be);
 	runtime_unref(m->rt);
 	free(m->w);
@@ -427,6 +519,22 @@ int relay_run(const char *config_path)
 		rc = setup_status(r);
 		goto teardown;
 	}
+	if (rt->cfg.api_listen.n) {
+		r = api_runtime_from(rt, &m->api_rt, err, sizeof(err));
+		if (r == 0)
+			r = api_server_listen_specs(&rt->cfg, &specs, &nspecs);
+		if (r == 0) {
+			r = listener_group_init(&m->api_group, m->n, specs, nspecs, rt->cfg.path, err,
+				sizeof(err));
+			m->api_group_ok = r == 0;
+		}
+		free(specs);
+		if (r) {
+			fprintf(stderr, "sesrelay: %s\n", r == -ENOMEM ? "out of memory" : err);
+			rc = setup_status(r);
+			goto teardown;
+		}
+	}
 	for (; built < m->n; built++) {
 		r = worker_setup(m, &m->w[built], err, sizeof(err));
 		if (r) {
@@ -460,7 +568,7 @@ int relay_run(const char *config_path)
 		fprintf(stderr, "sesrelay: cannot start a worker thread: %s\n", uv_strerror(r));
 		rc = 1;
 		m->stopping = true;
-		tell_workers(m, NULL, true);
+		tell_workers(m, NULL, NULL, true);
 		for (unsigned i = started; i < m->n; i++)
 			worker_teardown(&m->w[i]);
 	} else {

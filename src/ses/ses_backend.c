@@ -349,6 +349,13 @@ static struct aws_identity *current(struct ses_backend *be)
 	return slot ? identity_slot_peek(slot) : NULL;
 }
 
+struct ses_client *ses_backend_client(struct backend *b)
+{
+	if (b == NULL || b->ops != &ses_ops)
+		return NULL;
+	return ((struct ses_backend *)b)->client;
+}
+
 static struct creds_cache *creds_of(struct backend *b)
 {
 	struct aws_identity *id = current((struct ses_backend *)b);

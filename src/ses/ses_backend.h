@@ -29,4 +29,11 @@
 int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **out,
 	char *err, size_t errlen);
 
+struct ses_client;
+
+/* The SES client of this back end's loop, for the API front on the same
+ * loop (same connections, credentials and retry rules); NULL when be is
+ * not a ses back end. Borrowed: lives as long as the back end. */
+struct ses_client *ses_backend_client(struct backend *be);
+
 #endif

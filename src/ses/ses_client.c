@@ -41,8 +41,17 @@ struct ses_send {
 	struct ses_client *c;
 	struct aws_identity *id;	/* a reference, for the length of the send */
 	char session[32];
-	struct ses_body *body;		/* borrowed */
-	delivery_done_cb cb;
+	/* what is sent: the SMTP path's body, or the API front's request */
+	const char *method;
+	const char *content_type;
+	const char *body;		/* borrowed */
+	size_t body_len;
+	const char *payload_hash;
+	size_t ndest;			/* recipients, for the send-rate governor */
+	const char *fwd_path;		/* the API front's API path (borrowed) */
+	struct aws_target own_target;	/* it on the identity's endpoint (fcb set) */
+	delivery_done_cb cb;		/* SMTP: the reply */
+	ses_forward_cb fcb;		/* API front: SES's answer */
 	void *arg;
 	struct aws_creds *creds;	/* ref held while a request uses them */
 	struct creds_wait *wait;
@@ -116,6 +125,32 @@ static void release(struct ses_send *s)
 	uv_close((uv_handle_t *)&s->timer, free_send);
 }
 
+/* API front: hand SES's answer (or the lack of one) back as it is. */
+static void forward_done(struct ses_send *s, const struct http_response *res,
+	const struct aws_error *e)
+{
+	struct ses_forward_result fr;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.seconds = s->seconds;
+	fr.body = "";
+	if (res && !res->error) {
+		fr.status = (int)res->status;
+		fr.body = res->body.data ? res->body.data : "";
+		fr.body_len = res->body.len;
+		fr.request_id = res->request_id;
+		fr.error_type = res->amzn_error_type;
+	} else {
+		fr.outcome_unknown = res && res->sent_body;
+	}
+	if (e) {
+		snprintf(fr.code, sizeof(fr.code), "%s", e->code);
+		snprintf(fr.message, sizeof(fr.message), "%s", e->message);
+	}
+	s->fcb(s->arg, &fr);
+	release(s);
+}
+
 static void finish(struct ses_send *s, struct delivery_result *res)
 {
 	res->backend_seconds = s->seconds;
@@ -134,6 +169,15 @@ static void fail(struct ses_send *s, const struct ses_error_rule *rule, const ch
 
 	if (from_ses)
 		metrics_ses_error(code);
+	if (s->fcb) {
+		/* no HTTP answer to pass on: credentials, or the call not made */
+		struct aws_error e;
+		memset(&e, 0, sizeof(e));
+		snprintf(e.code, sizeof(e.code), "%s", code);
+		snprintf(e.message, sizeof(e.message), "%s", message ? message : "");
+		forward_done(s, NULL, &e);
+		return;
+	}
 	ses_error_reply(rule, code, message, s->c->soft_bounce, &res);
 	finish(s, &res);
 }
@@ -165,7 +209,7 @@ static void retry_later(struct ses_send *s, const char *code)
 
 	/* A retry is a send like any other: it waits for its tokens too (as
 	 * long as it has to: it was admitted already). */
-	if (s->c->gov && ses_governor_reserve(s->c->gov, s->body->ndestinations, mono_ms(),
+	if (s->c->gov && ses_governor_reserve(s->c->gov, s->ndest, mono_ms(),
 			UINT64_MAX, &wait) == 0 && wait > delay)
 		delay = wait;
 	if (log_begin(&l, LVL_WARN, "ses.retry")) {
@@ -207,6 +251,11 @@ static void on_http(void *arg, const struct http_response *res)
 		struct delivery_result ok;
 		char id[128];
 
+		if (s->fcb) {
+			forward_done(s, res, NULL);
+			return;
+		}
+
 		if (ses_parse_message_id(s->c->api, res->body.data, res->body.len, id, sizeof(id))) {
 			/* SES may have sent it; a 4xx invites a duplicate, never a loss. */
 			fail(s, ses_error_classify(SES_ERR_UNKNOWN, NULL, 0), "NoMessageId",
@@ -231,6 +280,11 @@ static void on_http(void *arg, const struct http_response *res)
 			retry_later(s, e.code);
 			return;
 		}
+		if (s->fcb) {
+			metrics_ses_error(e.code);
+			forward_done(s, res, &e);
+			return;
+		}
 		fail(s, rule, e.code, e.message, true);
 		return;
 	}
@@ -246,6 +300,11 @@ static void on_http(void *arg, const struct http_response *res)
 		retry_later(s, e.code);
 		return;
 	}
+	if (s->fcb) {
+		metrics_ses_error(e.code[0] ? e.code : SES_ERR_UNKNOWN);
+		forward_done(s, res, &e);
+		return;
+	}
 	fail(s, rule, e.code[0] ? e.code : SES_ERR_UNKNOWN, e.message, true);
 }
 
@@ -254,16 +313,16 @@ static int sign_and_send(struct ses_send *s)
 	struct ses_client *c = s->c;
 	struct aws_identity *id = s->id;
 	struct aws_call_req req = {
-		.target = &c->target, .creds = s->creds, .clock = sts_client_clock(id->sts),
-		.key = &c->key, .content_type = ses_content_type(c->api),
-		.body = s->body->body.data, .body_len = s->body->body.len,
-		.payload_hash = s->body->payload_hash,
+		.method = s->method, .target = s->fcb ? &s->own_target : &c->target,
+		.creds = s->creds, .clock = sts_client_clock(id->sts),
+		.key = &c->key, .content_type = s->content_type,
+		.body = s->body, .body_len = s->body_len, .payload_hash = s->payload_hash,
 		.timeout_ms = id->ses_timeout_ms,
 		.connect_timeout_ms = id->ses_timeout_ms < 5000 ? id->ses_timeout_ms : 5000,
 		.max_response = 64 * 1024,
 	};
 
-	if (c->target_gen != id->generation) {
+	if (!s->fcb && c->target_gen != id->generation) {
 		if (aws_target_init(&c->target, id->ses_endpoint, ses_request_path(c->api),
 			    id->region, "ses"))
 			return -EINVAL;
@@ -344,33 +403,34 @@ static void send_attempt(struct ses_send *s)
 			true);
 }
 
-int ses_client_send(struct ses_client *c, struct ses_body *body, const char *session,
-	delivery_done_cb cb, void *arg, struct ses_send **out)
+/* s has what it sends and whom it tells; the identity is taken here. */
+static int start(struct ses_send *s, size_t ndestinations, struct ses_send **out)
 {
-	struct ses_send *s = calloc(1, sizeof(*s));
+	struct ses_client *c = s->c;
 	uint64_t wait = 0;
-	int r;
+	int r = uv_timer_init(c->loop, &s->timer);
 
-	if (s == NULL)
-		return -ENOMEM;
-	s->c = c;
-	s->body = body;
-	s->cb = cb;
-	s->arg = arg;
-	r = uv_timer_init(c->loop, &s->timer);
+	s->ndest = ndestinations;
+
 	if (r) {
 		free(s);
 		return r;
 	}
-	snprintf(s->session, sizeof(s->session), "%s", session ? session : "");
 	/* The identity this send uses from start to end, even if a reload
 	 * switches the slot meanwhile. */
 	s->id = identity_slot_get(c->slot);
 	s->timer.data = s;
+	/* the API front's path on this identity's endpoint (its prefix kept) */
+	if (s->fcb && aws_target_init(&s->own_target, s->id->ses_endpoint, s->fwd_path,
+			s->id->region, "ses")) {
+		aws_identity_unref(s->id);
+		uv_close((uv_handle_t *)&s->timer, free_send);
+		return -EINVAL;
+	}
 	*out = s;
 	if (c->gov) {
 		uint64_t now = mono_ms();
-		r = ses_governor_reserve(c->gov, body->ndestinations, now, c->rate_wait_ms, &wait);
+		r = ses_governor_reserve(c->gov, ndestinations, now, c->rate_wait_ms, &wait);
 		if (r) {
 			/* Refused before anything is sent: the reply says so. */
 			s->refused = ses_governor_paused(c->gov, now) ? SES_ERR_PAUSED : SES_ERR_RATE;
@@ -382,6 +442,44 @@ int ses_client_send(struct ses_client *c, struct ses_body *body, const char *ses
 	 * function has returned; after the governor's wait. */
 	uv_timer_start(&s->timer, on_timer, wait, 0);
 	return 0;
+}
+
+int ses_client_send(struct ses_client *c, struct ses_body *body, const char *session,
+	delivery_done_cb cb, void *arg, struct ses_send **out)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->c = c;
+	s->method = "POST";
+	s->content_type = ses_content_type(c->api);
+	s->body = body->body.data;
+	s->body_len = body->body.len;
+	s->payload_hash = body->payload_hash;
+	s->cb = cb;
+	s->arg = arg;
+	snprintf(s->session, sizeof(s->session), "%s", session ? session : "");
+	return start(s, body->ndestinations, out);
+}
+
+int ses_client_forward(struct ses_client *c, const struct ses_forward_req *req, ses_forward_cb cb,
+	void *arg, struct ses_send **out)
+{
+	struct ses_send *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->c = c;
+	s->fwd_path = req->path;
+	s->method = req->method;
+	s->content_type = req->content_type;
+	s->body = req->body;
+	s->body_len = req->body_len;
+	s->payload_hash = req->payload_hash;
+	s->fcb = cb;
+	s->arg = arg;
+	return start(s, req->ndestinations ? req->ndestinations : 1, out);
 }
 
 void ses_send_cancel(struct ses_send *s)

@@ -1,6 +1,7 @@
 /* One SES send: sign the prepared body with the verified shared-account
  * credentials from the cache, POST it, read the answer, and turn it into
- * the SMTP reply. Retries happen here and only where they cannot send a
+ * the SMTP reply (ses_client_send) or hand it back as SES gave it, for
+ * the API front (ses_client_forward). Retries happen here and only where they cannot send a
  * message twice: a throttled or 5xx answer (SES did not accept it), a
  * network failure before the body went out, and once after SES refused
  * credentials we believed valid (with fresh ones).
@@ -61,6 +62,40 @@ void ses_client_free(struct ses_client *c);
  * names the SMTP session in the log lines (copied; NULL: none). */
 int ses_client_send(struct ses_client *c, struct ses_body *body, const char *session,
 	delivery_done_cb cb, void *arg, struct ses_send **out);
+
+/* A request of the API front, prepared under the caller's policy and sent
+ * as it is (SES v1 form, SESv2 JSON or a GET), with the same identity,
+ * connections and retry rules as SMTP mail. Borrowed until the callback. */
+struct ses_forward_req {
+	const char *method;		/* "POST" or "GET" */
+	const char *path;		/* API path: "/", "/v2/email/outbound-emails" ... */
+	const char *content_type;	/* NULL for a GET */
+	const char *body;
+	size_t body_len;
+	const char *payload_hash;	/* hex SHA-256 of body */
+	size_t ndestinations;		/* recipients, for the send-rate governor (0: 1) */
+};
+
+/* SES's answer to pass back to the caller, valid during the callback. */
+struct ses_forward_result {
+	int status;			/* SES's HTTP status; 0: no answer */
+	const char *body;		/* SES's answer body */
+	size_t body_len;
+	const char *request_id;		/* x-amzn-RequestId, or NULL */
+	const char *error_type;		/* x-amzn-ErrorType, or NULL */
+	char code[64];			/* AWS or transport error code; "" on 200 */
+	char message[256];
+	/* No answer, and the body may have reached SES: the outcome is not
+	 * known, so the caller must not be invited to send again. */
+	bool outcome_unknown;
+	double seconds;			/* time in HTTP calls, retries included */
+};
+
+typedef void (*ses_forward_cb)(void *arg, const struct ses_forward_result *res);
+
+/* Returns 0 and calls cb once, or a negative code and never cb. */
+int ses_client_forward(struct ses_client *c, const struct ses_forward_req *req, ses_forward_cb cb,
+	void *arg, struct ses_send **out);
 void ses_send_cancel(struct ses_send *s);
 
 #endif

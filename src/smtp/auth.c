@@ -1,5 +1,6 @@
 /* Users file, password hashing and verification. */
 #include "auth.h"
+#include "clients.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -334,6 +335,56 @@ done:
 		return r;
 	}
 	*out = db;
+	return 0;
+}
+
+int auth_db_add_clients(struct auth_db **dbp, const struct clients *c, char *err, size_t errlen)
+{
+	struct auth_db *db = *dbp;
+	size_t add = 0;
+
+	for (size_t i = 0; i < clients_count(c); i++)
+		add += clients_at(c, i)->password_hash != NULL;
+	if (add == 0)
+		return 0;
+	if (db == NULL) {
+		db = calloc(1, sizeof(*db));
+		if (db == NULL)
+			return -ENOMEM;
+		atomic_init(&db->refs, 1);
+		*dbp = db;
+	}
+	{
+		struct user *nu = realloc(db->users, (db->n + add) * sizeof(*nu));
+		if (nu == NULL)
+			return -ENOMEM;
+		db->users = nu;
+	}
+	for (size_t i = 0; i < clients_count(c); i++) {
+		const struct client *cl = clients_at(c, i);
+		const char *why = NULL;
+		struct user u;
+
+		if (cl->password_hash == NULL)
+			continue;
+		memset(&u, 0, sizeof(u));
+		parse_hash(cl->password_hash, &u, &why);
+		if (why) {
+			snprintf(err, errlen, "client \"%s\": password: %s", cl->name, why);
+			return -EINVAL;
+		}
+		u.name = strdup(cl->name);
+		if (u.name == NULL)
+			return -ENOMEM;
+		db->users[db->n++] = u;
+		OPENSSL_cleanse(&u, sizeof(u));
+	}
+	qsort(db->users, db->n, sizeof(*db->users), user_cmp);
+	for (size_t i = 1; i < db->n; i++)
+		if (strcmp(db->users[i - 1].name, db->users[i].name) == 0) {
+			snprintf(err, errlen, "\"%s\" is both a user and a client", db->users[i].name);
+			return -EINVAL;
+		}
 	return 0;
 }
 

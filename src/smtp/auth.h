@@ -42,6 +42,12 @@ struct auth_db;
 /* Returns 0, -ENOENT (cannot open), -EINVAL (malformed: err names the
  * file and line number), or -ENOMEM. Duplicate users are malformed. */
 int auth_db_load(const char *path, struct auth_db **out, char *err, size_t errlen);
+/* Add the clients file's entries that have a password hash, as users
+ * named like the client, to *db (a fresh one when *db is NULL; *db must
+ * not be shared yet). 0, -EINVAL (a hash that does not parse, or a name
+ * already a user: err says which) or -ENOMEM. */
+struct clients;
+int auth_db_add_clients(struct auth_db **db, const struct clients *c, char *err, size_t errlen);
 struct auth_db *auth_db_ref(struct auth_db *db);
 void auth_db_unref(struct auth_db *db);		/* NULL is fine */
 /* Number of users loaded (for the reload log line). */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "clients.h"
 #include "netacl.h"
 #include "tls.h"
 
@@ -42,6 +43,16 @@ int runtime_load(const char *path, struct runtime **out, char *err, size_t errle
 			goto fail;
 		}
 	}
+	if (rt->cfg.clients_file) {
+		r = clients_load(rt->cfg.clients_file, &rt->clients, why, sizeof(why));
+		if (r == 0)
+			r = auth_db_add_clients(&rt->auth, rt->clients, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "%s: key \"clients_file\": %s",
+				rt->cfg.path ? rt->cfg.path : "configuration", why);
+			goto fail;
+		}
+	}
 	r = netacl_parse(&rt->cfg.allow_networks, &rt->acl, why, sizeof(why));
 	if (r) {
 		snprintf(err, errlen, "%s: key \"allow_networks\": %s",
@@ -71,6 +82,7 @@ void runtime_unref(struct runtime *rt)
 		return;
 	tls_ctx_unref(rt->tls);
 	auth_db_unref(rt->auth);
+	clients_unref(rt->clients);
 	netacl_free(rt->acl);
 	config_free(&rt->cfg);
 	free(rt);

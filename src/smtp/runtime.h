@@ -19,13 +19,15 @@
 
 struct tls_ctx;
 struct auth_db;
+struct clients;
 struct netacl;
 
 struct runtime {
 	atomic_uint refs;
 	struct config cfg;
 	struct tls_ctx *tls;		/* NULL when no tls_cert */
-	struct auth_db *auth;		/* NULL when no auth_users_file */
+	struct auth_db *auth;		/* NULL when neither file gives a password */
+	struct clients *clients;	/* clients_file: passwords and sending policy */
 	struct netacl *acl;		/* allow_networks */
 	char hostname[256];		/* cfg.hostname or gethostname() */
 };

@@ -85,6 +85,7 @@ void session_reset_txn(struct session *s)
 		free(tx->rcpts[i]);
 	free(tx->rcpts);
 	buf_free(&tx->dbuf);
+	buf_free(&tx->head);
 	free(tx);
 }
 
@@ -124,9 +125,33 @@ static void deliver_write(struct session *s, const char *p, size_t n)
 		tx->txn_failed = true;
 }
 
+/* The header section is kept (up to this much) while the message passes
+ * through, for the From check of a client's policy at the end. */
+#define POLICY_MAX_HEAD (64 * 1024)
+
+static void keep_head(struct smtp_tx *tx, const char *p, size_t n)
+{
+	size_t from = tx->head.len > 3 ? tx->head.len - 3 : 0;
+
+	if (tx->client == NULL || tx->head_done || n == 0)
+		return;
+	if (tx->head.len + n > POLICY_MAX_HEAD)
+		n = POLICY_MAX_HEAD - tx->head.len;
+	if (buf_append(&tx->head, p, n) != 0 || tx->head.len == POLICY_MAX_HEAD) {
+		tx->head_done = true;
+		return;
+	}
+	for (size_t i = from; i + 3 < tx->head.len; i++)
+		if (memcmp(tx->head.data + i, "\r\n\r\n", 4) == 0) {
+			tx->head_done = true;
+			break;
+		}
+}
+
 /* Hand the decoded bytes in tx->dbuf to the back end. */
 static void deliver_decoded(struct session *s)
 {
+	keep_head(s->tx, s->tx->dbuf.data, s->tx->dbuf.len);
 	deliver_write(s, s->tx->dbuf.data, s->tx->dbuf.len);
 	buf_reset(&s->tx->dbuf);
 }
@@ -194,6 +219,28 @@ static void on_committed(void *arg, const struct delivery_result *res)
 	session_process(s);
 }
 
+/* Every From mailbox of the message must be one the client may send as
+ * (clients.h), as for the API front; else *res is the refusal. */
+static bool from_allowed(struct session *s, struct delivery_result *res)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *v;
+	size_t n;
+	char bad[128] = "";
+	int r = message_from_field(tx->head.data ? tx->head.data : "", tx->head.len, &v, &n);
+
+	if (r == 0)
+		r = client_check_from(tx->client, v, n, bad, sizeof(bad));
+	if (r == 0)
+		return true;
+	delivery_result_set(res, 550, "5.7.1", "");
+	if (r == -EPERM)
+		snprintf(res->text, sizeof(res->text), "From <%s> not allowed for this user", bad);
+	else
+		snprintf(res->text, sizeof(res->text), "No single From header with an address this user may send as");
+	return false;
+}
+
 /* The whole message has been read (DATA end marker, or BDAT LAST). */
 static void end_of_message(struct session *s)
 {
@@ -213,6 +260,9 @@ static void end_of_message(struct session *s)
 		finish_txn(s, &res);
 	} else if (tx->txn_failed) {
 		res = tx->txn_res;
+		finish_txn(s, &res);
+	} else if (tx->client && !from_allowed(s, &res)) {
+		s->why = "from_not_allowed";
 		finish_txn(s, &res);
 	} else {
 		memset(&res, 0, sizeof(res));
@@ -329,9 +379,20 @@ static void proceed_helo(struct session *s, const struct smtp_cmd *c)
 	buf_free(&ext);
 }
 
+/* The clients_file entry of the authenticated user, if it has one. */
+static const struct client *session_client(const struct session *s)
+{
+	return s->authed && s->rt->clients ? clients_by_name(s->rt->clients, s->user) : NULL;
+}
+
 static bool sender_allowed(const struct session *s, const char *addr)
 {
 	const struct strlist *l = &s->rt->cfg.allow_senders;
+	const struct client *cl = session_client(s);
+
+	/* a client's own senders replace allow_senders for it */
+	if (cl)
+		return client_may_send_as(cl, addr, strlen(addr));
 
 	if (l->n == 0)
 		return true;
@@ -393,6 +454,7 @@ static void proceed_mail(struct session *s, const struct smtp_cmd *c)
 		return;
 	}
 	smtp_parse_mail(c->args, c->argslen, &tx->mail, &e);	/* the check passed it */
+	tx->client = session_client(s);
 	tx->t_mail = uv_now(s->srv->loop);
 	s->tx = tx;
 	s->ntxn++;

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "clients.h"
 #include "delivery.h"
 #include "runtime.h"
 #include "listener.h"
@@ -60,6 +61,11 @@ struct smtp_tx {
 	bool bdat_started;
 	struct smtp_data dec;
 	struct buf dbuf;		/* decoded bytes on their way to the back end */
+	/* An authenticated user with a clients_file entry: its policy, and
+	 * the message's header section (bounded) to check From against it. */
+	const struct client *client;	/* of rt->clients, or NULL */
+	struct buf head;
+	bool head_done;
 };
 
 struct session {

@@ -91,6 +91,7 @@ OTHER_ACCOUNT = "333333333333"
 REGION = "us-east-1"
 SES_DOMAIN = "example.com"
 SES_ADDRESS = "sender@example.net"
+TEMPLATE = "welcome"
 CONFIGURATION_SET = "sesrelay-test"
 ROLE_NAME = "ses-relay-sender"
 UNTRUSTING_ROLE_NAME = "ses-relay-untrusting"
@@ -133,6 +134,7 @@ class EmulatorClient:
         self.ses_identity = i["ses_identity"]
         self.ses_address = i["ses_address"]
         self.configuration_set = i["configuration_set"]
+        self.template = i.get("template")
         self.strict = i["strict"]
 
     def _call(self, method, path, body=None, query=None):
@@ -193,6 +195,13 @@ class EmulatorClient:
 
     def requests(self, n=50):
         return self._call("GET", "requests", query={"n": n})
+
+    def fake_calls(self):
+        """Calls the SESv2 fake answered (moto lacks them; see _fake_sesv2)."""
+        return self._call("GET", "fake")
+
+    def clear_fake_calls(self):
+        return self._call("POST", "fake/clear", {})
 
     def daemon_env(self, base=None):
         """Environment for a process that should reach only this emulator
@@ -359,6 +368,7 @@ class EmulatorApp:
         self.counts = {}         # action -> {"total", "2xx", "4xx", "5xx"}
         self.faults = []
         self.original_trust = {}
+        self.fake_calls = []     # the SESv2 fake's calls (see _fake_sesv2)
 
     # -- plumbing -----------------------------------------------------------
     def __call__(self, environ, start_response):
@@ -394,10 +404,92 @@ class EmulatorApp:
         environ["CONTENT_LENGTH"] = str(len(body))
         return body
 
+    # -- a small fake for the SESv2 calls moto 5 lacks ---------------------------
+    # moto has no SESv2 GetAccount, SendBulkEmail or templated SendEmail
+    # ("Template functionality not ready"). These answers are made up here,
+    # after checking the SigV4 signature against the assumed-role session
+    # moto issued (so only the shared-account role can get them); the calls
+    # are recorded for tests (GET /_emu/fake), nothing is sent.
+    @staticmethod
+    def _fake_call(environ, body):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET" and path == "/v2/email/account":
+            return "SESv2.GetAccount"
+        if method == "POST" and path == "/v2/email/outbound-bulk-emails":
+            return "SESv2.SendBulkEmail"
+        if method == "POST" and path == "/v2/email/outbound-emails":
+            try:
+                if "Template" in (json.loads(body or b"{}").get("Content") or {}):
+                    return "SESv2.SendEmail.Template"
+            except (ValueError, AttributeError):
+                pass
+        return None
+
+    @staticmethod
+    def _session_of(key_id):
+        """(account, secret) of the moto assumed-role session with this key."""
+        from moto.sts.models import sts_backends
+        for account in list(dict.keys(sts_backends)):
+            for _, backend in list(dict.items(dict.__getitem__(sts_backends, account))):
+                for session in backend.assumed_roles:
+                    if session.access_key_id == key_id:
+                        return session.account_id, session.secret_access_key
+        return None, None
+
+    def _fake_sesv2(self, environ, start_response, action, body):
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        key_id, region, service = _credential_of(environ)
+        account, secret = self._session_of(key_id)
+        ok = False
+        if secret:
+            host = environ.get("HTTP_HOST", "")
+            url = "http://" + host + environ.get("PATH_INFO", "")
+            headers = {"Host": host, "X-Amz-Date": environ.get("HTTP_X_AMZ_DATE", "")}
+            if environ.get("CONTENT_TYPE"):
+                headers["Content-Type"] = environ["CONTENT_TYPE"]
+            if environ.get("HTTP_X_AMZ_SECURITY_TOKEN"):
+                headers["X-Amz-Security-Token"] = environ["HTTP_X_AMZ_SECURITY_TOKEN"]
+            req = AWSRequest(method=environ["REQUEST_METHOD"], url=url, data=body, headers=headers)
+            signer = SigV4Auth(Credentials(key_id, secret,
+                                           environ.get("HTTP_X_AMZ_SECURITY_TOKEN")),
+                               service, region)
+            req.context["timestamp"] = headers["X-Amz-Date"]
+            want = signer.signature(signer.string_to_sign(req, signer.canonical_request(req)),
+                                    req)
+            ok = environ.get("HTTP_AUTHORIZATION", "").endswith("Signature=" + want)
+        if not ok:
+            self._record(action, key_id, 403, b"")
+            return self._reply(start_response, 403, {"message": "fake: signature not from a moto "
+                                                                "assumed-role session"})
+        doc = json.loads(body) if body else {}
+        if action == "SESv2.GetAccount":
+            reply = {"SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0,
+                                   "SentLast24Hours": 0.0},
+                     "SendingEnabled": True, "ProductionAccessEnabled": False,
+                     "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False}
+        elif action == "SESv2.SendBulkEmail":
+            reply = {"BulkEmailEntryResults": [
+                {"Status": "SUCCESS", "MessageId": "fake-" + os.urandom(8).hex()}
+                for _ in doc.get("BulkEmailEntries") or []]}
+        else:
+            reply = {"MessageId": "fake-" + os.urandom(8).hex()}
+        with self.lock:
+            self.fake_calls.append({"action": action, "account": account,
+                                    "access_key_id": key_id, "request": doc, "reply": reply})
+        self._record(action, key_id, 200, b"")
+        return self._reply(start_response, 200, reply)
+
     # -- AWS traffic ----------------------------------------------------------
     def forward(self, environ, start_response):
         body = self._read_body(environ)
         key_id, signed_region, service = _credential_of(environ)
+        fake = self._fake_call(environ, body)
+        if fake:
+            return self._fake_sesv2(environ, start_response, fake, body)
         form, doc, action = None, None, None
         if environ.get("PATH_INFO") == "/v2/email/outbound-emails":
             action = "SESv2.SendEmail"
@@ -452,7 +544,8 @@ class EmulatorApp:
                            [("Content-Type", "text/plain; charset=utf-8")], sys.exc_info())
         reply = b"".join(chunks)
         status = seen.get("status", 500)
-        if status == 200 and action in ("SendRawEmail", "SESv2.SendEmail"):
+        if status == 200 and action in ("SendRawEmail", "SendEmail", "SendTemplatedEmail",
+                                        "SESv2.SendEmail"):
             mid = _xml_value(reply, "MessageId")
             if mid is None:
                 try:
@@ -545,6 +638,13 @@ class EmulatorApp:
                 self.counts.clear()
                 self.log.clear()
             return 200, {"reset": True}
+        if method == "GET" and sub == "fake":
+            with self.lock:
+                return 200, list(self.fake_calls)
+        if method == "POST" and sub == "fake/clear":
+            with self.lock:
+                self.fake_calls.clear()
+            return 200, {"cleared": True}
         if method == "GET" and sub == "requests":
             with self.lock:
                 return 200, list(self.log)[-int(query.get("n", 50)):]
@@ -566,11 +666,21 @@ class EmulatorApp:
                 continue
             for m in list(backend.sent_messages):
                 raw = getattr(m, "raw_data", None)
-                if raw is None:
-                    continue
-                data = raw.encode("utf-8", "surrogateescape")
+                # SendEmail (Simple content) keeps no raw message: listed
+                # with its parameters and no raw_* fields.
+                data = raw.encode("utf-8", "surrogateescape") if raw is not None else None
                 with self.lock:
                     sent = self.sends.get(m.id, {})
+                if data is None:
+                    out.append({"account": acct, "region": reg, "message_id": m.id,
+                                "api": sent.get("api"), "params": sent.get("params"),
+                                "access_key_id": sent.get("access_key_id"),
+                                "signed_region": sent.get("signed_region"),
+                                "security_token": sent.get("security_token"),
+                                "raw_size": None, "raw_sha256": None, "raw_b64": None,
+                                "source": getattr(m, "source", None),
+                                "subject": getattr(m, "subject", None)})
+                    continue
                 out.append({
                     "account": acct, "region": reg, "message_id": m.id,
                     "api": sent.get("api"), "params": sent.get("params"),
@@ -640,6 +750,8 @@ def provision(endpoint, region):
     ses.verify_domain_identity(Domain=SES_DOMAIN)
     ses.verify_email_identity(EmailAddress=SES_ADDRESS)
     ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
+    ses.create_template(Template={"TemplateName": TEMPLATE, "SubjectPart": "Hello {{name}}",
+                                  "TextPart": "Dear {{name}}", "HtmlPart": "<p>Dear {{name}}</p>"})
 
     iam_shared = _boto3_as(endpoint, "iam", SHARED_ACCOUNT, region)
     trust = {"Version": "2012-10-17", "Statement": [{
@@ -651,7 +763,9 @@ def provision(endpoint, region):
     send = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Action": ["ses:SendRawEmail", "ses:SendEmail", "ses:GetSendQuota",
-                   "ses:GetIdentityVerificationAttributes"],
+                   "ses:GetIdentityVerificationAttributes",
+                   # the API front's templated sends (sesrelay policy --api-front)
+                   "ses:SendTemplatedEmail", "ses:SendBulkTemplatedEmail"],
         "Resource": "*"}]}
     role = iam_shared.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust),
                                   MaxSessionDuration=ROLE_MAX_SESSION)["Role"]
@@ -702,6 +816,7 @@ def provision(endpoint, region):
         "ses_identity_arn": f"arn:aws:ses:{region}:{SHARED_ACCOUNT}:identity/{SES_DOMAIN}",
         "ses_address": SES_ADDRESS,
         "configuration_set": CONFIGURATION_SET,
+        "template": TEMPLATE,
     }
 
 

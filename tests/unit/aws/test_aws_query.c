@@ -207,8 +207,53 @@ static void test_len_overflow(void)
 	CHECK_INT(aws_b64_len(10486060), 13981416);
 }
 
+/* What aws_query_add() encodes, aws_form_parse() decodes; the forms SDKs
+ * send (spaces as '+' or %20, lowercase hex) too; malformed ones fail. */
+static void test_form_parse(void)
+{
+	struct buf b = BUF_INIT;
+	struct aws_form f;
+	const struct aws_form_param *p;
+	static const char bin[] = { 'a', 0, '&', '=', '%', '+', (char)0xff };
+
+	aws_query_add(&b, "Action", "SendEmail");
+	aws_query_add(&b, "Message.Subject.Data", "Hi & bye = 100% +1");
+	aws_query_add_n(&b, "Raw", bin, sizeof(bin));
+	CHECK_INT(aws_form_parse(b.data, b.len, 10, &f), 0);
+	CHECK_INT(f.n, 3);
+	p = aws_form_get(&f, "Message.Subject.Data");
+	CHECK(p != NULL);
+	if (p)
+		CHECK_STR(p->value, "Hi & bye = 100% +1");
+	p = aws_form_get(&f, "Raw");
+	CHECK(p != NULL);
+	if (p)
+		CHECK_MEM(p->value, p->value_len, bin, sizeof(bin));
+	CHECK(aws_form_get(&f, "Missing") == NULL);
+	aws_form_free(&f);
+	CHECK_INT(aws_form_parse("A=a%20b%2fc+d&&B=", 17, 10, &f), 0);
+	CHECK_INT(f.n, 2);
+	if (f.n == 2) {
+		CHECK_STR(f.v[0].value, "a b/c d");
+		CHECK_STR(f.v[1].value, "");
+	}
+	aws_form_free(&f);
+	CHECK_INT(aws_form_parse("", 0, 10, &f), 0);
+	CHECK_INT(f.n, 0);
+	aws_form_free(&f);
+	CHECK_INT(aws_form_parse("A=%4", 4, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("A=%zz", 5, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("A", 1, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("=1", 2, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("A=1&A=2", 7, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("A%00=1", 6, 10, &f), -EINVAL);
+	CHECK_INT(aws_form_parse("A=1&B=2&C=3", 11, 2, &f), -EINVAL);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_form_parse();
 	test_python_urlencode();
 	test_b64_known();
 	test_chunking();

@@ -156,8 +156,33 @@ static void test_documents(void)
 	cJSON_Delete(doc);
 }
 
+/* --api-front: templated and bulk sends on the identity and the
+ * account's templates, and the account reads SDK callers make. */
+static void test_api_front(void)
+{
+	struct iam_policy_args a = base_args();
+	char err[256];
+	cJSON *doc = NULL, *perm, *st, *acts, *res;
+
+	a.api_front = true;
+	CHECK_INT(iam_policy_build(&a, &doc, err, sizeof(err)), 0);
+	if (doc == NULL)
+		return;
+	perm = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "shared_account"), "role_permissions_policy");
+	st = cJSON_GetArrayItem(cJSON_GetObjectItem(perm, "Statement"), 0);
+	acts = cJSON_GetObjectItem(st, "Action");
+	res = cJSON_GetObjectItem(st, "Resource");
+	CHECK_INT(cJSON_GetArraySize(acts), 5);
+	CHECK_STR(cJSON_GetArrayItem(acts, 4)->valuestring, "ses:SendBulkEmail");
+	CHECK_STR(cJSON_GetArrayItem(res, 1)->valuestring, "arn:aws:ses:eu-west-1:111111111111:template/*");
+	st = cJSON_GetArrayItem(cJSON_GetObjectItem(perm, "Statement"), 1);
+	CHECK_STR(cJSON_GetObjectItem(st, "Sid")->valuestring, "ApiFrontAccountReads");
+	cJSON_Delete(doc);
+}
+
 int main(void)
 {
+	test_api_front();
 	test_validators();
 	test_errors();
 	test_documents();

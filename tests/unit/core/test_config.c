@@ -19,6 +19,48 @@ static const char *write_tmp(const char *text)
 	return path;
 }
 
+/* The API front has no silent default: api_listen needs api_auth, sigv4
+ * needs the clients file, the front needs the ses back end. */
+static void test_api_keys(void)
+{
+	struct config c;
+	char err[512];
+	const char *p;
+
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "\"api_listen\" needs api_auth") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\napi_auth sigv4\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs clients_file") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\napi_auth guess\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":3:") != NULL && strstr(err, "sigv4 network") != NULL);
+	p = write_tmp("backend outbox\napi_listen 127.0.0.1:0\napi_auth network\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs backend ses") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth network\ndelivery queue\nbounce_from bounces@example.com\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "needs delivery sync") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\napi_tls_cert /c.pem\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "api_tls_key") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\napi_max_body_size 50M\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":5:") != NULL);
+	p = write_tmp("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:0\n"
+		"api_auth sigv4\nclients_file /etc/sesrelay/clients\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.api_auth, API_AUTH_SIGV4);
+	CHECK_INT(c.api_max_body_size, 41 << 20);
+	CHECK_INT(c.api_timeout_idle, 60);
+	config_free(&c);
+	unlink(p);
+}
+
 int main(void)
 {
 	struct config c;
@@ -90,5 +132,6 @@ int main(void)
 	unsetenv("SESRELAY_LOG_LEVEL");
 
 	unlink(p);
+	test_api_keys();
 	return check_report();
 }
