@@ -28,6 +28,7 @@
 
 #include "aws_creds.h"
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "http_client.h"
 #include "sigv4.h"
 

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws_url.h"
+
 static const char *env(const char *name)
 {
 	const char *v = getenv(name);

@@ -16,8 +16,6 @@
 
 #include <stddef.h>
 
-#include "aws_url.h"
-
 enum aws_service { AWS_SERVICE_STS, AWS_SERVICE_SES, AWS_SERVICE_SESV2 };
 
 #define AWS_REGION_MAX 32	/* with the NUL; matches sigv4_key.region */

@@ -12,7 +12,6 @@
 #define SESRELAY_SIGV4_H
 
 #include <stddef.h>
-#include <stdint.h>
 #include <time.h>
 
 #include "buf.h"

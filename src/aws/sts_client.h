@@ -23,9 +23,7 @@
 #ifndef SESRELAY_STS_CLIENT_H
 #define SESRELAY_STS_CLIENT_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
 #include "aws_creds.h"
 

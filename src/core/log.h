@@ -18,7 +18,6 @@
 #define SESRELAY_LOG_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "buf.h"
 

@@ -78,7 +78,7 @@ int aws_identity_new(const struct config *cfg, uv_loop_t *loop, struct aws_ident
 	id->generation = atomic_fetch_add(&generations, 1) + 1;
 	id->ses_timeout_ms = cfg->ses_timeout * 1000u;
 	id->ses_max_retries = cfg->ses_max_retries;
-	aws_identity_config_digest(cfg, id->digest);
+	(void)aws_identity_config_digest(cfg, id->digest);	/* zero: the next reload rebuilds */
 	snprintf(id->role_arn, sizeof(id->role_arn), "%s", cfg->role_arn ? cfg->role_arn : "");
 	r = uv_async_init(loop, &id->release, on_release);
 	if (r) {
@@ -209,7 +209,7 @@ static void digest_str(EVP_MD_CTX *md, const char *s)
 		EVP_DigestUpdate(md, s, n);
 }
 
-void aws_identity_config_digest(const struct config *cfg, unsigned char out[32])
+int aws_identity_config_digest(const struct config *cfg, unsigned char out[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	const unsigned nums[] = {
@@ -223,7 +223,7 @@ void aws_identity_config_digest(const struct config *cfg, unsigned char out[32])
 	memset(out, 0, 32);
 	if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(md);
-		return;		/* all zero: never equal to a real digest, so it rebuilds */
+		return -ENOMEM;
 	}
 	digest_str(md, cfg->role_arn);
 	digest_str(md, cfg->external_id);
@@ -235,6 +235,7 @@ void aws_identity_config_digest(const struct config *cfg, unsigned char out[32])
 	EVP_DigestUpdate(md, &maxout, sizeof(maxout));
 	EVP_DigestFinal_ex(md, out, NULL);
 	EVP_MD_CTX_free(md);
+	return 0;
 }
 
 int identity_slot_new(struct aws_identity *first, struct identity_slot **out)

@@ -26,6 +26,7 @@
 
 #include "aws_creds.h"
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "config.h"
 
 struct http_client;
@@ -77,8 +78,9 @@ void aws_identity_unref(struct aws_identity *id);
 
 /* SHA-256 over every key an identity is built from (role, ExternalId,
  * session, region, base credentials, STS/SES timeouts, refresh windows,
- * the account rule...): equal digests need no new identity. */
-void aws_identity_config_digest(const struct config *cfg, unsigned char out[32]);
+ * the account rule...): equal digests need no new identity. 0, or -ENOMEM
+ * with out all zero (a digest that could not be made compares as changed). */
+int aws_identity_config_digest(const struct config *cfg, unsigned char out[32]);
 
 /* Takes over the caller's reference to first. */
 int identity_slot_new(struct aws_identity *first, struct identity_slot **out);

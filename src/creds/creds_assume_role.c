@@ -46,16 +46,16 @@ static bool name_char(char c)
 		strchr("_+=,.@-", c) != NULL;
 }
 
-int creds_session_name_valid(const char *s)
+bool creds_session_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
 	if (n < 2 || n > 64)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!name_char(s[i]))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 void creds_default_session_name(char *out, size_t outlen)
@@ -87,6 +87,15 @@ static void really_free(struct assume_role *a)
 		free(a->external_id);
 	}
 	free(a);
+}
+
+/* The end of a stretch that held the provider (busy++): free it when it
+ * was destroyed meanwhile. */
+static void release(struct assume_role *a)
+{
+	a->busy--;
+	if (a->dead && a->busy == 0)
+		really_free(a);
 }
 
 /* Hand the result to the caller; the provider may be destroyed from
@@ -194,9 +203,7 @@ static void on_identity(void *arg, int err, const struct sts_identity *id,
 		}
 	}
 	aws_creds_unref(c);
-	a->busy--;
-	if (a->dead && a->busy == 0)
-		really_free(a);
+	release(a);
 }
 
 static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws_error *why)
@@ -218,9 +225,7 @@ static void on_assumed(void *arg, int err, struct aws_creds *c, const struct aws
 		fail(a, r, "GetCallerIdentity", "RequestFailed", strerror(-r));
 	}
 out:
-	a->busy--;
-	if (a->dead && a->busy == 0)
-		really_free(a);
+	release(a);
 }
 
 static void assume(struct assume_role *a, struct aws_creds *base)
@@ -258,9 +263,7 @@ static void on_base_identity(void *arg, int err, const struct sts_identity *id,
 		assume(a, base);
 	}
 	aws_creds_unref(base);
-	a->busy--;
-	if (a->dead && a->busy == 0)
-		really_free(a);
+	release(a);
 }
 
 static void on_base(void *arg, int err, struct aws_creds *base, const struct aws_error *why)
@@ -306,9 +309,7 @@ static void on_base(void *arg, int err, struct aws_creds *base, const struct aws
 	}
 	assume(a, base);
 out:
-	a->busy--;
-	if (a->dead && a->busy == 0)
-		really_free(a);
+	release(a);
 }
 
 /* Start a get() (BASE) or a base-only lookup (BASE_ONLY) at the base
@@ -348,9 +349,7 @@ static int ar_get(struct creds_provider *p, creds_cb cb, void *arg)
 			a->busy++;
 			on_base(a, 0, b, NULL);
 			aws_creds_unref(b);
-			a->busy--;
-			if (a->dead && a->busy == 0)
-				really_free(a);
+			release(a);
 			return 0;
 		}
 		aws_creds_unref(b);

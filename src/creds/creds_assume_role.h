@@ -76,6 +76,6 @@ void creds_assume_role_base_proven(struct creds_provider *p, const char *access_
  * [A-Za-z0-9_+=,.@-], others replaced by '-'. */
 void creds_default_session_name(char *out, size_t outlen);
 /* Whether s is a valid RoleSessionName. */
-int creds_session_name_valid(const char *s);
+bool creds_session_name_valid(const char *s);
 
 #endif

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 #include <uv.h>
 
 #include "aws_creds.h"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "creds_chain.h"
 #include "sts_client.h"
 

@@ -9,7 +9,7 @@
  * or cancels its work silently and frees itself.
  *
  * Ownership: the back end copies what it keeps of the envelope; the
- * caller's envelope may be freed right after delivery_begin() returns.
+ * caller's envelope may be freed right after ops->begin() returns.
  * The transaction is owned by the back end and is invalid after the
  * callback ran or after abort(). A back end is owned by whoever built it
  * (relay/backend.c builds the one the configuration names, and each

@@ -13,7 +13,7 @@
  *	write `out` to the socket; if r < 0 close after the write.
  *
  * Ownership: struct tls_ctx is refcounted (tls_ctx_load returns one ref).
- * Reload swaps the server's pointer to a freshly loaded ctx and unrefs the
+ * A reload loads a fresh ctx for new connections and drops its ref to the
  * old one; connections already open hold their own ref via tls_conn_new.
  * struct tls_conn owns its SSL and both BIOs and is owned by one session;
  * it is not thread-safe, all calls come from the session's loop thread.

@@ -7,20 +7,23 @@
  * hands the new runtime to every worker), the admin HTTP endpoint (which
  * asks the relay whether the listeners are up and not draining, and the
  * back end whether it can deliver), and the back end the configuration
- * names, which for `backend ses` holds the one shared-account identity
- * (STS client and credentials cache) every worker signs with. Each
+ * names, which for `backend ses` holds the shared-account identity
+ * (credentials cache with its STS and HTTP clients) in the identity slot
+ * every worker's sends take it from; SIGHUP rebuilds it through the back
+ * end's reload operation. Each
  * worker has a loop, a listener (one member of one listener group:
  * SO_REUSEPORT on the same addresses, connection caps counted across the
  * group), an SMTP front end and a back end (for ses: its own curl multi
- * handle and SES client borrowing the main cache, built through the back
- * end's new_worker operation).
+ * handle and SES client reading the main identity slot, built through
+ * the back end's new_worker operation).
  *
  * Everything is built on the main thread before any worker runs, so a
  * bad address or an unusable back end fails the start whatever the
  * number of workers; the threads then only run their loops. Workers talk
  * to the main loop only through uv_async_t both ways (stop and new
- * runtime to a worker; "reload applied" and "ended" back) and the
- * thread-safe parts of the credentials cache.
+ * runtime to a worker; "reload applied" and "ended" back) and what is
+ * made to be shared: the credentials cache's thread-safe calls, the
+ * identity slot, the listener group's counts, atomic refcounts and metrics.
  */
 #ifndef SESRELAY_RELAY_H
 #define SESRELAY_RELAY_H

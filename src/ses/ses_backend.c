@@ -7,12 +7,10 @@
 
 #include "aws_identity.h"
 #include "creds_cache.h"
-#include "http_client.h"
-#include "metrics.h"
 #include "header_filter.h"
+#include "http_client.h"
 #include "log.h"
 #include "metrics.h"
-#include "sts_client.h"
 #include "ses_client.h"
 #include "ses_governor.h"
 #include "ses_message.h"
@@ -329,7 +327,7 @@ int ses_backend_new(const struct config *cfg, uv_loop_t *loop, struct backend **
 }
 
 /* A worker's: its own HTTP client and SES client on its loop, signing
- * with main's credentials cache. */
+ * with the identity in main's slot. */
 static int ses_new_worker(struct backend *main, const struct config *cfg, uv_loop_t *loop,
 	struct backend **out, char *err, size_t errlen)
 {
@@ -486,8 +484,8 @@ static int ses_reload(struct backend *b, const struct config *cfg)
 	c.ses_api = be->api;
 	cur = identity_slot_peek(be->slot);
 	creds_cache_status(cur->cache, &ready, NULL, NULL);
-	aws_identity_config_digest(&c, digest);
-	if (memcmp(digest, cur->digest, sizeof(digest)) == 0 && ready && be->reload == NULL)
+	if (aws_identity_config_digest(&c, digest) == 0 &&
+	    memcmp(digest, cur->digest, sizeof(digest)) == 0 && ready && be->reload == NULL)
 		return 0;	/* nothing to change, and the running one works */
 	if (be->reload)
 		log_reload(LVL_WARN, "superseded", be->reload->id, NULL, NULL,
@@ -519,7 +517,6 @@ static int ses_reload(struct backend *b, const struct config *cfg)
 	return 0;
 }
 
-/* Ready = verified shared-account credentials are held. */
 static void ses_free(struct backend *b)
 {
 	struct ses_backend *be = (struct ses_backend *)b;

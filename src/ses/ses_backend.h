@@ -16,7 +16,6 @@
 #ifndef SESRELAY_SES_BACKEND_H
 #define SESRELAY_SES_BACKEND_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <uv.h>

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "ses_errors.h"
 #include "ses_governor.h"
+#include "sigv4.h"
 #include "sts_client.h"
 
 struct ses_client {

@@ -22,13 +22,11 @@
 #define SESRELAY_SES_CLIENT_H
 
 #include <stdbool.h>
-#include <time.h>
 #include <uv.h>
 
 #include "config.h"
 #include "delivery.h"
 #include "ses_message.h"
-#include "sigv4.h"
 
 struct http_client;
 struct ses_governor;

@@ -1,5 +1,6 @@
-/* SMTP AUTH: the users file, password hashing, SASL PLAIN/LOGIN decoding,
- * and verification off the event loop.
+/* SMTP AUTH: the users file, password hashing (auth_users.c), SASL
+ * PLAIN/LOGIN decoding (auth_sasl.c), and verification off the event loop
+ * (auth_async.c).
  *
  * Users file: one `user:hash` per line; blank lines and lines starting
  * with '#' are ignored. Hash formats (config/users.example documents them):
@@ -50,7 +51,7 @@ struct clients;
 int auth_db_add_clients(struct auth_db **db, const struct clients *c, char *err, size_t errlen);
 struct auth_db *auth_db_ref(struct auth_db *db);
 void auth_db_unref(struct auth_db *db);		/* NULL is fine */
-/* Number of users loaded (for the reload log line). */
+/* Number of users loaded. */
 size_t auth_db_count(const struct auth_db *db);
 
 /* 0 if user and password match, -EACCES otherwise (-ENOMEM if the KDF

@@ -4,10 +4,10 @@
  *
  * Ownership: struct runtime owns its config, TLS context ref, auth db ref
  * and netacl. It is refcounted (atomically: with `workers` > 1 a reload
- * on the main thread hands one runtime to every worker loop): each server
- * holds one ref for new connections, each session holds one for its
- * lifetime, so a reload never changes the rules under a connection
- * already open. Everything in it is read-only once loaded.
+ * on the main thread hands one runtime to every worker loop): each
+ * smtp_server holds one ref for new connections, each session holds one
+ * for its lifetime, so a reload never changes the rules under a
+ * connection already open. Everything in it is read-only once loaded.
  */
 #ifndef SESRELAY_RUNTIME_H
 #define SESRELAY_RUNTIME_H

@@ -1,9 +1,10 @@
 /* SMTP command-line parsing (RFC 5321 §4.1, RFC 1869 parameters, RFC 6531
  * address syntax, RFC 6152 8BITMIME, RFC 3030 BDAT). Pure: no I/O, no clock.
  *
- * A refusal is a struct smtp_reply pointing at static text, ready to be
- * sent as "<code> <enhanced> <text>". Parsed addresses are copied into
- * fixed-size arrays inside the result structs (no ownership to track).
+ * A refusal is a struct smtp_reply (smtp_reply.h) pointing at static
+ * text, ready to be sent as "<code> <enhanced> <text>". Parsed addresses
+ * are copied into fixed-size arrays inside the result structs (no
+ * ownership to track).
  */
 #ifndef SESRELAY_SMTP_PARSE_H
 #define SESRELAY_SMTP_PARSE_H
@@ -12,16 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtp_reply.h"
+
 /* RFC 5321 §4.5.3.1 limits. */
 #define SMTP_MAX_LOCAL 64
 #define SMTP_MAX_DOMAIN 255
 #define SMTP_MAX_PATH 256	/* "<" mailbox ">" */
-
-struct smtp_reply {
-	int code;
-	const char *enhanced;
-	const char *text;
-};
 
 enum smtp_verb {
 	SMTP_UNKNOWN, SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA,

@@ -14,6 +14,15 @@
 
 #include "buf.h"
 
+/* A reply as data: code, enhanced code (NULL: none) and text, borrowed
+ * (static refusals of the parser, the decoder and the command table, or a
+ * caller's buffer for the one that states the size limit). */
+struct smtp_reply {
+	int code;
+	const char *enhanced;
+	const char *text;
+};
+
 /* Does a reply with `code` carry `enhanced` (NULL: none)? */
 bool smtp_reply_enhanced_applies(int code, const char *enhanced, bool exempt);
 

@@ -1,4 +1,4 @@
-/* One SMTP connection (RFC 5321 with PIPELINING, 8BITMIME, SMTPUTF8,
+/* One SMTP connection (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
  * CHUNKING, STARTTLS, AUTH, ENHANCEDSTATUSCODES): reads commands, checks
  * them in order and against the policy, streams message data through the
  * body decoder into the back end, and answers.
@@ -7,7 +7,7 @@
  * envelope and any open back end transaction (aborted if the client goes
  * away). Its object is allocated by the listener (struct listener_conn
  * first) and handed over on accept; it holds a runtime ref, borrows the
- * server and back end, and frees itself (listener_conn_free) once its
+ * smtp_server and back end, and frees itself (listener_conn_free) once its
  * handles are closed.
  */
 #ifndef SESRELAY_SMTP_SESSION_H
@@ -15,7 +15,6 @@
 
 #include <stdbool.h>
 
-#include <uv.h>
 
 #include "listener.h"
 #include "smtp_server.h"

@@ -80,6 +80,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -136,6 +137,23 @@ class EmulatorClient:
         self.configuration_set = i["configuration_set"]
         self.template = i.get("template")
         self.strict = i["strict"]
+
+    def relay_config(self, **over):
+        """A relay configuration that sends through this emulator: the SES back
+        end, the shared-account role with its ExternalId, the emulator's region;
+        `over` adds or replaces keys."""
+        conf = {"backend": "ses", "role_arn": self.role_arn, "external_id": self.external_id,
+                "region": self.region}
+        conf.update(over)
+        return conf
+
+    def reset(self):
+        """Back to the state a test starts from: no faults, no messages, the
+        role trusting the dev account, zeroed request counters."""
+        self.clear_faults()
+        self.clear_messages()
+        self.set_trust(True)
+        self.reset_stats()
 
     def _call(self, method, path, body=None, query=None):
         url = self.endpoint + PREFIX + path
@@ -281,6 +299,22 @@ class Emulator(EmulatorClient):
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class EmulatorCase(unittest.TestCase):
+    """A test class with an emulator of its own (cls.emu, strict unless the
+    class says otherwise), up from before its first test to after its last."""
+
+    strict = True
+    emu = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator(strict=cls.strict).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
 
 
 def _server_env():

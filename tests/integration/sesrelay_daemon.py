@@ -254,6 +254,33 @@ class Daemon:
     def open_fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
+    def peer_ports(self):
+        """Client ports of the TCP connections the daemon has accepted (a
+        descriptor it holds), from /proc: a connection still waiting in
+        the kernel's accept queue has no descriptor and is not counted."""
+        inodes = set()
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        for fd in os.listdir(fd_dir):
+            try:
+                link = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            try:
+                with open("/proc/%d/net/%s" % (self.proc.pid, table)) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                col = row.split()
+                if len(col) > 9 and col[9] in inodes:
+                    ports.add(int(col[2].rsplit(":", 1)[1], 16))
+        ports.discard(0)
+        return ports
+
     # -- outbox ----------------------------------------------------------
 
     def outbox_ids(self):
@@ -287,6 +314,35 @@ class Daemon:
         s = socket.create_connection(self.addr, timeout=timeout,
                                      source_address=(source, 0) if source else None)
         return s
+
+
+def started(test, config, env=None):
+    """A daemon started for one test case `test`: stopped after it (when still
+    running, so a test may stop it itself) and its files removed."""
+    d = Daemon(config=config, env=env)
+    d.start()
+    test.addCleanup(d.cleanup)
+    test.addCleanup(lambda: d.alive() and d.stop())
+    return d
+
+
+def stop_and_remove(d, tmp):
+    """The end of a test class's daemon: stop it (insisting on exit 0), then
+    remove its files and the class's directory tmp, whatever happened."""
+    try:
+        d.stop()
+    finally:
+        d.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_message(sender="app@example.com", to="rcpt@example.org", subject="hello",
+                 body="hi\r\n", extra=None):
+    """A small RFC 5322 message with a unique Message-ID, as bytes."""
+    lines = ["From: %s" % sender] + (["To: %s" % to] if to else []) + [
+        "Subject: %s" % subject, "Message-ID: <%s@test>" % os.urandom(6).hex()]
+    lines += extra or []
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
 
 def strip_received(eml):

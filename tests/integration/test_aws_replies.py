@@ -14,43 +14,24 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon  # noqa: E402
+from sesrelay_daemon import make_message, started  # noqa: E402
 
-EMU = None
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 
 NOT_VERIFIED = ("Email address is not verified. The following identities failed the check "
                 "in region US-EAST-1: app@example.com")
 
 
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
-
-
-def tearDownModule():
-    if EMU:
-        EMU.stop()
-
-
 def message(body="hi\r\n"):
-    return ("From: app@example.com\r\nTo: rcpt@example.org\r\nSubject: replies\r\n"
-            "Message-ID: <%s@test>\r\n\r\n" % os.urandom(6).hex() + body).encode()
+    return make_message(subject="replies", body=body)
 
 
 class Replies(unittest.TestCase):
     def start(self, **cfg):
-        EMU.clear_faults()
-        EMU.clear_messages()
-        EMU.set_trust(True)
-        conf = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
-                "region": EMU.region, "ses_timeout": "10", "log_level": "info"}
-        conf.update(cfg)
-        d = Daemon(config=conf, env=EMU.daemon_env())
-        d.start()
-        self.addCleanup(d.cleanup)
-        self.addCleanup(lambda: d.alive() and d.stop())
-        return d
+        EMU.reset()
+        return started(self, EMU.relay_config(ses_timeout="10", log_level="info", **cfg),
+                       EMU.daemon_env())
 
     def send(self, d, raw=None):
         with smtplib.SMTP(d.host, d.port, timeout=120) as s:

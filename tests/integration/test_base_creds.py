@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import socket
-import stat
 import subprocess
 import sys
 import tempfile

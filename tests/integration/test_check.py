@@ -12,18 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aws_emulator import Emulator  # noqa: E402
 from sesrelay_daemon import require_binary  # noqa: E402
 
-EMU = None
-
-
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
-
-
-def tearDownModule():
-    if EMU:
-        EMU.stop()
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 
 
 class CheckTest(unittest.TestCase):

@@ -14,36 +14,23 @@ AWS emulator in strict mode (tests/integration/aws_emulator.py):
 import http.client
 import os
 import re
-import signal
 import smtplib
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, require_binary, wait_until  # noqa: E402
+from sesrelay_daemon import make_message, require_binary, started  # noqa: E402
 
-EMU = None
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 METRICS_RE = r'event=metrics\.listen addr=(\S+)'
 
 
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
-
-
-def tearDownModule():
-    if EMU:
-        EMU.stop()
-
-
 def message(sender):
-    return ("From: %s\r\nTo: rcpt@example.org\r\nSubject: identity\r\n"
-            "Message-ID: <%s@test>\r\n\r\nhi\r\n" % (sender, os.urandom(6).hex())).encode()
+    return make_message(sender, subject="identity")
 
 
 def http_get(addr, path):
@@ -75,18 +62,11 @@ class Relay(unittest.TestCase):
     workers = "1"
 
     def start(self, **cfg):
-        EMU.clear_faults()
-        EMU.clear_messages()
-        EMU.set_trust(True)
-        EMU.reset_stats()
-        conf = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
-                "region": EMU.region, "ses_timeout": "10", "metrics_listen": "127.0.0.1:0",
-                "log_level": "info", "workers": self.workers}
+        EMU.reset()
+        conf = EMU.relay_config(ses_timeout="10", metrics_listen="127.0.0.1:0",
+                                log_level="info", workers=self.workers)
         conf.update(cfg)
-        d = Daemon(config=conf, env=EMU.daemon_env())
-        d.start()
-        self.addCleanup(d.cleanup)
-        self.addCleanup(lambda: d.alive() and d.stop())
+        d = started(self, conf, EMU.daemon_env())
         d.admin = re.search(METRICS_RE, d.wait_log(METRICS_RE)).group(1)
         return d
 

@@ -341,13 +341,14 @@ class AdminCapTest(AdminCase):
     extra_config = {"metrics_timeout": "60", "metrics_max_connections": "4"}
 
     def test_connection_cap(self):
-        fds = self.d.open_fds()
         held = [socket.create_connection(split_addr(self.admin), timeout=10) for _ in range(4)]
         try:
             # The relay has accepted all four (a descriptor each) before
             # the fifth arrives.
             sd.wait_until(lambda: all(s.send(b"G") == 1 for s in held), 5, what="sends")
-            sd.wait_until(lambda: self.d.open_fds() >= fds + 4, 10, what="four admin connections accepted")
+            ports = {s.getsockname()[1] for s in held}
+            sd.wait_until(lambda: ports <= self.d.peer_ports(), 10,
+                          what="four admin connections accepted")
             extra = socket.create_connection(split_addr(self.admin), timeout=10)
             try:
                 extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

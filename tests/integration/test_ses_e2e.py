@@ -16,52 +16,30 @@ import subprocess
 import sys
 import time
 import unittest
-from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testdeps  # noqa: E402
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, strip_received, wait_until  # noqa: E402
+from raw_smtp import RawClient  # noqa: E402
+from sesrelay_daemon import make_message, started, strip_received, wait_until  # noqa: E402
 
-EMU = None
-
-
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 
 
-def tearDownModule():
-    if EMU:
-        EMU.stop()
-
-
-def message(sender="app@example.com", to="rcpt@example.org", subject="hello", body="hi\r\n",
-            extra=None):
-    lines = ["From: %s" % sender] + (["To: %s" % to] if to else []) + [
-        "Subject: %s" % subject, "Message-ID: <%s@test>" % os.urandom(6).hex()]
-    lines += extra or []
-    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+message = make_message
 
 
 class RelayCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        EMU.clear_faults()
-        EMU.clear_messages()
-        EMU.set_trust(True)
-        EMU.reset_stats()
-        cfg = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
-               "region": EMU.region, "ses_timeout": "10", "timeout_data": "60"}
+        EMU.reset()
+        cfg = EMU.relay_config(ses_timeout="10", timeout_data="60")
         cfg.update(self.config)
         cfg.update(self.extra_config())
-        self.relay = Daemon(config=cfg, env=EMU.daemon_env())
-        self.relay.start()
-        self.addCleanup(self.relay.cleanup)
-        self.addCleanup(self.relay.stop)
+        self.relay = started(self, cfg, EMU.daemon_env())
 
     def extra_config(self):
         return {}
@@ -287,32 +265,24 @@ class VanishedClientTest(RelayCase):
 
     HOLD_MS = 5000      # how long SES keeps the request: the client resets within it
 
-    def read_reply(self, f):
-        while True:
-            line = f.readline()
-            self.assertTrue(line, "connection closed early")
-            if line[3:4] != b"-":
-                return int(line[:3])
-
     def test_client_vanishes_during_commit(self):
         marker = "vanished-" + os.urandom(6).hex()
         EMU.fault("SendRawEmail", status=0, delay_ms=self.HOLD_MS, count=1)
-        sock = socket.create_connection(self.relay.addr, timeout=30)
-        f = sock.makefile("rb")
-        port = sock.getsockname()[1]
-        self.assertEqual(self.read_reply(f), 220)
+        c = RawClient(self.relay.addr, timeout=30)
+        self.addCleanup(c.close)
+        port = c.sock.getsockname()[1]
+        c.expect(220)
         sid = re.search(r"session=(\w+)", self.relay.wait_log(
             r"event=smtp\.connect .*port=%d\b" % port)).group(1)
-        sock.sendall(b"EHLO client.test\r\nMAIL FROM:<app@example.com>\r\n"
-                     b"RCPT TO:<rcpt@example.org>\r\nDATA\r\n")
-        self.assertEqual([self.read_reply(f) for _ in range(4)], [250, 250, 250, 354])
-        sock.sendall(message(subject=marker) + b".\r\n")
+        c.send(b"EHLO client.test\r\nMAIL FROM:<app@example.com>\r\n"
+               b"RCPT TO:<rcpt@example.org>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        c.send(message(subject=marker) + b".\r\n")
         self.relay.wait_log(r"event=smtp\.state session=%s from=data to=commit" % sid)
         wait_until(lambda: all(x["count"] == 0 for x in EMU.faults()), 30,
                    what="SES taking the request")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        f.close()
-        sock.close()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
         self.assertEqual(EMU.stats()["actions"].get("SendRawEmail", {}).get("total", 0), 0,
                          "SES answered before the client was gone: hold it longer")
         self.relay.wait_log(r"event=smtp\.disconnect session=%s" % sid, 30)
@@ -370,12 +340,7 @@ class BadBaseCredentialsTest(unittest.TestCase):
         env = EMU.daemon_env()
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
         EMU.clear_messages()
-        relay = Daemon(config={"backend": "ses", "role_arn": EMU.role_arn,
-                               "external_id": EMU.external_id, "region": EMU.region},
-                       env=env)
-        relay.start()
-        self.addCleanup(relay.cleanup)
-        self.addCleanup(relay.stop)
+        relay = started(self, EMU.relay_config(), env)
         with smtplib.SMTP(relay.host, relay.port, timeout=60) as s:
             s.ehlo("client.test")
             s.mail("app@example.com")

@@ -6,91 +6,34 @@ daemon must stay up, bounded in memory, and keep serving normal clients.
 
 import os
 import random
-import re
 import resource
 import smtplib
 import socket
 import sys
 import tempfile
 import threading
-import shutil
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+from raw_smtp import RawClient  # noqa: E402
 
 RSS_LIMIT_KB = 100 * 1024
-REPLY_RE = re.compile(rb"^[2-5]\d\d(?:[ -]|$)")
 
 
-class Client:
-    """Raw SMTP client: explicit bytes out, replies in."""
-
-    def __init__(self, addr, timeout=10.0, source=None):
-        self.sock = socket.create_connection(addr, timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.timeout = timeout
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self, deadline):
-        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = self.sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
-            data = b""
-        if not data:
-            raise EOFError()
-        self.buf += data
-
-    def reply(self, timeout=None):
-        """One reply: (code, [lines]). Raises EOFError when closed."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                self._fill(deadline)
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            if not REPLY_RE.match(line):
-                raise AssertionError("malformed reply line %r" % line)
-            lines.append(line)
-            if line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def expect(self, code, enhanced=None, timeout=None):
-        c, lines = self.reply(timeout)
-        if c != code or (enhanced and not lines[0][4:].startswith(enhanced.encode())):
-            raise AssertionError("expected %s %s, got %r" % (code, enhanced or "", lines))
-        return lines
-
-    def drain_until_eof(self, timeout):
-        """Everything the server sends until it closes; AssertionError if
-        it is still open after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() >= deadline:
-                raise AssertionError("server kept the connection open; got %r" % self.buf[-300:])
-            try:
-                self._fill(deadline)
-            except EOFError:
-                return self.buf
-            except socket.timeout:
-                continue
-
+class Client(RawClient):
     def session(self):
         self.expect(220)
         self.send(b"EHLO abuse.example\r\n")
         self.expect(250)
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+    def start_data(self):
+        """MAIL, RCPT and DATA in one write, answered up to the 354."""
+        self.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        self.expect(250)
+        self.expect(250)
+        self.expect(354)
 
 
 class AbuseCase(unittest.TestCase):
@@ -108,11 +51,7 @@ class AbuseCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.d.stop()
-        finally:
-            cls.d.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        sd.stop_and_remove(cls.d, cls.tmp)
 
     def client(self, timeout=10.0, source=None):
         c = Client(self.d.addr, timeout, source)
@@ -234,10 +173,7 @@ class GarbageTest(AbuseCase):
     def test_overlong_data_line_memory_bounded(self):
         c = self.client(timeout=30)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         line = b"z" * 65536
         for _ in range(8 * 16):         # one 8 MB line
             c.send(line)
@@ -333,10 +269,7 @@ class FloodTest(AbuseCase):
         msg = b"Subject: bytes\r\n\r\n..stuffed\r\nplain\r\n...\r\nend\r\n"
         c = self.client()
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         for i in range(len(msg + b".\r\n")):
             c.send((msg + b".\r\n")[i:i + 1])
             time.sleep(0.002)
@@ -356,10 +289,7 @@ class HalfCloseTest(AbuseCase):
         c.expect(220)
         c.send(b"EHLO half.example\r\n")
         c.expect(250)
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         c.send(b"Subject: half\r\n\r\nx\r\n.\r\nQUIT\r\n")
         c.sock.shutdown(socket.SHUT_WR)
         codes = []
@@ -602,10 +532,7 @@ class TimeoutTest(AbuseCase):
         # (3 s here); data that keeps coming, slowly, is not cut off.
         c = self.client(timeout=10)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         t0 = time.monotonic()
         for part in (b"Subject: slow\r\n", b"\r\n", b"one\r\n", b"two\r\n", b"three\r\n"):
             c.send(part)
@@ -617,10 +544,7 @@ class TimeoutTest(AbuseCase):
     def test_data_stall(self):
         c = self.client(timeout=10)
         c.session()
-        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        c.expect(250)
-        c.expect(250)
-        c.expect(354)
+        c.start_data()
         t0 = time.monotonic()
         c.send(b"Subject: stall\r\n")
         c.expect(421, "4.4.2")

@@ -10,7 +10,6 @@ tests/data/mail-corpus).
 import glob
 import os
 import re
-import shutil
 import smtplib
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
+from raw_smtp import RawClient  # noqa: E402
 import testdeps  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,16 +38,6 @@ def on_wire(data):
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data
-
-
-def read_reply(f):
-    """All lines of one reply from a socket file."""
-    lines = [f.readline()]
-    while lines[-1][3:4] == b"-":
-        lines.append(f.readline())
-    if not lines[-1]:
-        raise AssertionError("connection closed")
-    return lines
 
 
 class RelayCase(unittest.TestCase):
@@ -73,16 +63,18 @@ class RelayCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.d.stop()
-        finally:
-            cls.d.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        sd.stop_and_remove(cls.d, cls.tmp)
 
     def smtp(self):
         s = smtplib.SMTP(self.d.host, self.d.port, local_hostname="client.example", timeout=30)
         self.addCleanup(self._quit, s)
         return s
+
+    def raw_client(self, timeout=10):
+        """For what smtplib will not send: BDAT, pipelining, empty data."""
+        c = RawClient(self.d.addr, timeout)
+        self.addCleanup(c.close)
+        return c
 
     @staticmethod
     def _quit(s):
@@ -292,18 +284,15 @@ class ByteExactTest(RelayCase):
         self.roundtrip(b"Subject: empty body\r\n\r\n")
 
     def test_zero_length_message(self):
-        c = socket.create_connection(self.d.addr, timeout=10)
-        self.addCleanup(c.close)
-        f = c.makefile("rb")
-        self.assertTrue(read_reply(f)[0].startswith(b"220"))
-        c.sendall(b"EHLO client.example\r\n")
-        read_reply(f)
-        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        for want in (b"250", b"250", b"354"):
-            self.assertTrue(read_reply(f)[0].startswith(want))
-        c.sendall(b".\r\n")
-        line = read_reply(f)[0].decode()
-        self.assertTrue(line.startswith("250 2.0.0"), line)
+        c = self.raw_client()
+        c.expect(220)
+        c.send(b"EHLO client.example\r\n")
+        c.expect(250)
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        for want in (250, 250, 354):
+            c.expect(want)
+        c.send(b".\r\n")
+        line = c.expect(250, "2.0.0")[0].decode()
         mid = self.d.find_id_in(line)
         self.assertEqual(sd.strip_received(self.d.read_eml(mid)), b"")
 
@@ -334,54 +323,41 @@ class ByteExactTest(RelayCase):
         # than one read's worth; nothing may be dropped or reordered.
         body = b"".join(b"%08d " % i + b"q" * 70 + b"\r\n" for i in range(9_000_000 // 81))
         msg = b"Subject: bdat tls\r\n\r\n" + body
-        raw = socket.create_connection(self.d.addr, timeout=30)
-        self.addCleanup(raw.close)
-        f = raw.makefile("rb")
-        self.assertTrue(read_reply(f)[0].startswith(b"220"))
-        raw.sendall(b"EHLO client.example\r\nSTARTTLS\r\n")
-        read_reply(f)
-        self.assertTrue(read_reply(f)[0].startswith(b"220"))
-        c = sd.client_tls_context().wrap_socket(raw)
-        self.addCleanup(c.close)
-        f = c.makefile("rb")
-        c.sendall(b"EHLO client.example\r\n")
-        read_reply(f)
-        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
-                  b"BDAT %d LAST\r\n" % len(msg) + msg)
-        rs = [read_reply(f)[0] for _ in range(3)]
-        self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
+        c = self.raw_client(timeout=30)
+        c.expect(220)
+        c.send(b"EHLO client.example\r\nSTARTTLS\r\n")
+        c.expect(250)
+        c.expect(220)
+        c.wrap()
+        c.send(b"EHLO client.example\r\n")
+        c.expect(250)
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+               b"BDAT %d LAST\r\n" % len(msg) + msg)
+        rs = [c.expect(250)[0] for _ in range(3)]
         self.assertStored(self.d.find_id_in(rs[2].decode()), msg)
 
     def test_bdat_raw_socket(self):
         msg = (b"Subject: chunked\r\n\r\n" + b".not stuffed\r\n.\r\n" +
                bytes(range(0x80, 0x100)) + b"\r\nend\r\n")
         chunks = [msg[:7], msg[7:40], msg[40:]]
-        c = socket.create_connection(self.d.addr, timeout=10)
-        self.addCleanup(c.close)
-        f = c.makefile("rb")
-
-        def reply():
-            return read_reply(f)
-
-        self.assertTrue(reply()[0].startswith(b"220"))
-        c.sendall(b"EHLO client.example\r\n")
-        self.assertIn(b"CHUNKING", b"".join(reply()).upper())
-        c.sendall(b"MAIL FROM:<a@example.com> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\n")
-        self.assertTrue(reply()[0].startswith(b"250"))
-        self.assertTrue(reply()[0].startswith(b"250"))
+        c = self.raw_client()
+        c.expect(220)
+        c.send(b"EHLO client.example\r\n")
+        self.assertIn(b"CHUNKING", b"".join(c.expect(250)).upper())
+        c.send(b"MAIL FROM:<a@example.com> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\n")
+        c.expect(250)
+        c.expect(250)
         for i, ch in enumerate(chunks):
             last = b" LAST" if i == len(chunks) - 1 else b""
-            c.sendall(b"BDAT %d%s\r\n" % (len(ch), last) + ch)
-            r = reply()[0]
-            self.assertTrue(r.startswith(b"250"), r)
+            c.send(b"BDAT %d%s\r\n" % (len(ch), last) + ch)
+            r = c.expect(250)[0]
         mid = self.d.find_id_in(r.decode())
         self.assertIsNotNone(mid, r)
         self.assertStored(mid, msg)
         # A second message on the same connection, BDAT 0 LAST after chunks.
-        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
-                  b"BDAT 14\r\nSubject: z\r\n\r\nBDAT 0 LAST\r\n")
-        rs = [reply()[0] for _ in range(4)]
-        self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+               b"BDAT 14\r\nSubject: z\r\n\r\nBDAT 0 LAST\r\n")
+        rs = [c.expect(250)[0] for _ in range(4)]
         self.assertStored(self.d.find_id_in(rs[3].decode()), b"Subject: z\r\n\r\n")
 
     def test_random_messages(self):
@@ -395,12 +371,10 @@ class ByteExactTest(RelayCase):
                   b"x" * 998, b"y" * 997 + b".", b"\t.", b" ", b"-- ", b"From x"]
         s = self.smtp()
         s.ehlo()
-        raw = socket.create_connection(self.d.addr, timeout=30)
-        self.addCleanup(raw.close)
-        f = raw.makefile("rb")
-        read_reply(f)
-        raw.sendall(b"EHLO client.example\r\n")
-        read_reply(f)
+        raw = self.raw_client(timeout=30)
+        raw.expect(220)
+        raw.send(b"EHLO client.example\r\n")
+        raw.expect(250)
         for n in range(60):
             lines = [rng.choice(pieces) for _ in range(rng.randint(0, 30))]
             msg = b"Subject: r%d\r\n\r\n" % n + b"".join(l + b"\r\n" for l in lines)
@@ -414,8 +388,8 @@ class ByteExactTest(RelayCase):
                 out = b"MAIL FROM:<a@example.com> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\n"
                 for i, p in enumerate(parts):
                     out += b"BDAT %d%s\r\n" % (len(p), b" LAST" if i == len(parts) - 1 else b"") + p
-                raw.sendall(out)
-                rs = [read_reply(f)[0] for _ in range(2 + len(parts))]
+                raw.send(out)
+                rs = [raw.reply()[1][0] for _ in range(2 + len(parts))]
                 self.assertTrue(all(r.startswith(b"250") for r in rs), rs)
                 self.assertStored(self.d.find_id_in(rs[-1].decode()), msg)
 

@@ -7,58 +7,36 @@ refusal is in the log at info (the relay's own log).
 """
 
 import os
-import re
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import shutil
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sesrelay_daemon as sd  # noqa: E402
 import testdeps  # noqa: E402
+from raw_smtp import RawClient  # noqa: E402
 
-REPLY_RE = re.compile(rb"^[2-5]\d\d(?:[ -]|$)")
 
 
-class Client:
-    """Raw SMTP client over a socket that may become TLS."""
+class Client(RawClient):
+    """Line-oriented: send() takes a command without its CRLF, reply() gives
+    the code and the text of the last line."""
 
     def __init__(self, addr, timeout=15.0, tls=False):
-        self.sock = socket.create_connection(addr, timeout=timeout)
-        self.buf = b""
-        if tls:
-            self.wrap()
-
-    def wrap(self):
-        # suppress_ragged_eofs=False: a TCP close without close_notify is
-        # an error (SSLEOFError, UNEXPECTED_EOF_WHILE_READING), as strict
-        # clients see it.
-        if self.buf:
-            raise AssertionError("plaintext after the STARTTLS reply: %r" % self.buf)
-        self.sock = sd.client_tls_context().wrap_socket(self.sock, suppress_ragged_eofs=False)
+        super().__init__(addr, timeout=timeout, tls=tls)
 
     def send(self, line):
-        self.sock.sendall(line.encode() + b"\r\n")
+        super().send(line.encode() + b"\r\n")
 
-    def reply(self):
+    def reply(self, timeout=None):
         """(code, text of the last line); EOFError when the server closed."""
-        while True:
-            while b"\r\n" not in self.buf:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise EOFError()
-                self.buf += data
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            if not REPLY_RE.match(line):
-                raise AssertionError("malformed reply line %r" % line)
-            if line[3:4] != b"-":
-                return int(line[:3]), line[4:].decode("utf-8", "replace")
+        code, lines = super().reply(timeout)
+        return code, lines[-1][4:].decode("utf-8", "replace")
 
     def cmd(self, line):
         self.send(line)
@@ -68,17 +46,12 @@ class Client:
         """The server's next bytes are a TLS close_notify and the end of
         the stream: recv returns b"" (SSLEOFError without close_notify)."""
         self.assertion_buf()
+        self.sock.settimeout(self.timeout)
         return self.sock.recv(65536)
 
     def assertion_buf(self):
         if self.buf:
             raise AssertionError("data before the close: %r" % self.buf)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class DaemonCase(unittest.TestCase):

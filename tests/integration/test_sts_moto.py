@@ -14,21 +14,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import testdeps  # noqa: E402
 
 testdeps.require_aws_modules(at_import=True)
-from aws_emulator import Emulator  # noqa: E402
+from aws_emulator import EmulatorCase  # noqa: E402
 
 BIN = os.environ.get("SESRELAY_BIN", os.path.join(ROOT, "build", "src", "sesrelay"))
 
 
-class WhoamiAgainstEmulator(unittest.TestCase):
-    emu = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emulator(strict=True).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+class WhoamiAgainstEmulator(EmulatorCase):
 
     def setUp(self):
         self.emu.clear_faults()

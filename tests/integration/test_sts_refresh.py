@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import testdeps  # noqa: E402
 
 testdeps.require_aws_modules(at_import=True)
-from aws_emulator import Emulator  # noqa: E402
+from aws_emulator import EmulatorCase  # noqa: E402
 
 PROBE = os.path.join(BUILD, "tests", "creds_probe")
 BIN = os.environ.get("SESRELAY_BIN", os.path.join(BUILD, "src", "sesrelay"))
@@ -93,18 +93,12 @@ class Probe:
         return parse("".join(self.err))
 
 
-class RefreshAgainstEmulator(unittest.TestCase):
-    emu = None
-
+class RefreshAgainstEmulator(EmulatorCase):
     @classmethod
     def setUpClass(cls):
         if not os.access(PROBE, os.X_OK):
             raise unittest.SkipTest(f"{PROBE} not built")
-        cls.emu = Emulator(strict=True).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+        super().setUpClass()
 
     def setUp(self):
         self.emu.clear_faults()

@@ -23,26 +23,15 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from aws_emulator import Emulator  # noqa: E402
-from sesrelay_daemon import Daemon, wait_until  # noqa: E402
+from sesrelay_daemon import Daemon, make_message, wait_until  # noqa: E402
 
-EMU = None
+EMU = Emulator(strict=True)
+setUpModule, tearDownModule = EMU.start, EMU.stop
 WORKER_RE = re.compile(r'(?:event=smtp\.connect\b.*\bworker=|"event":"smtp\.connect".*"worker":)(\d+)')
 
 
-def setUpModule():
-    global EMU
-    EMU = Emulator(strict=True)
-    EMU.start()
-
-
-def tearDownModule():
-    if EMU:
-        EMU.stop()
-
-
 def message(n):
-    return ("From: app@example.com\r\nTo: rcpt@example.org\r\nSubject: load %d\r\n"
-            "Message-ID: <%s@test>\r\n\r\nbody %d\r\n" % (n, os.urandom(6).hex(), n)).encode()
+    return make_message(subject="load %d" % n, body="body %d\r\n" % n)
 
 
 def workers_seen(relay, start=0):
@@ -91,9 +80,8 @@ def send_many(relay, threads, per_thread):
 
 class SesWorkers(unittest.TestCase):
     def start_relay(self, **extra):
-        cfg = {"backend": "ses", "role_arn": EMU.role_arn, "external_id": EMU.external_id,
-               "region": EMU.region, "ses_timeout": "10", "workers": "2",
-               "max_connections_per_ip": "200", "log_level": "info"}
+        cfg = EMU.relay_config(ses_timeout="10", workers="2", max_connections_per_ip="200",
+                               log_level="info")
         cfg.update(extra)
         relay = Daemon(config=cfg, env=EMU.daemon_env())
         relay.start()
@@ -101,10 +89,7 @@ class SesWorkers(unittest.TestCase):
         return relay
 
     def setUp(self):
-        EMU.clear_faults()
-        EMU.clear_messages()
-        EMU.set_trust(True)
-        EMU.reset_stats()
+        EMU.reset()
 
     def test_concurrent_clients_share_one_assume_role(self):
         relay = self.start_relay(metrics_listen="127.0.0.1:0")

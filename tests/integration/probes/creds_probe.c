@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "config.h"
 #include "creds_assume_role.h"
 #include "creds_cache.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aws_endpoint.h"
+#include "aws_url.h"
 #include "buf.h"
 #include "check.h"
 #include "creds_assume_role.h"

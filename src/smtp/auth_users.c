@@ -1,4 +1,4 @@
-/* Users file, password hashing and verification. */
+/* The users file (auth_users_file): loading, password hashing and verification. */
 #include "auth.h"
 #include "clients.h"
 
@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,16 +208,16 @@ static int parse_hash(const char *h, struct user *u, const char **why)
 	return 0;
 }
 
-static int valid_user_name(const char *s, size_t n)
+static bool valid_user_name(const char *s, size_t n)
 {
 	if (n == 0 || n > AUTH_MAX_USER_LEN)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c <= ' ' || c == 0x7f || c == ':')
-			return 0;
+			return false;
 	}
-	return 1;
+	return true;
 }
 
 static int user_cmp(const void *a, const void *b)
