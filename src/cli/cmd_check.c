@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,11 +473,35 @@ static void identity_from_arn(struct check *c, const char *arn)
 	}
 }
 
-static int usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: sesrelay [--config FILE] check [--identity DOMAIN_OR_ADDRESS] "
-		"[--send-test ADDRESS [--from SENDER]]\n");
-	return 2;
+	fprintf(f, "usage: sesrelay [-c FILE] check [--identity DOMAIN_OR_ADDRESS] "
+		"[--send-test ADDRESS [--from SENDER]]\n"
+		"Preflight: base credentials, AssumeRole with the account proven, the SES\n"
+		"identity and quota, and with --send-test a real message to ADDRESS.\n"
+		"  --identity ID      SES identity to check; default: the identity of\n"
+		"                     source_arn or from_arn\n"
+		"  --send-test ADDR   send a test message to ADDR\n"
+		"  --from SENDER      its sender. Needed unless the identity is an address\n"
+		"                     (then it is the sender) or source_arn/from_arn name a\n"
+		"                     domain identity (then sesrelay-check@DOMAIN)\n");
+}
+
+/* The test message's sender when --from is not given: the identity when
+ * it is an address; an address in the domain only when source_arn or
+ * from_arn authorise the whole domain identity. Otherwise NULL: a made-up
+ * address in a domain the relay may not send from would fail in SES with
+ * a message far less clear than asking for --from. (With source_arn or
+ * from_arn, the identity policy authorises the domain's addresses.) */
+static const char *default_sender(struct check *c)
+{
+	if (c->identity && strchr(c->identity, '@'))
+		return c->identity;
+	if (c->identity && (c->cfg.source_arn || c->cfg.from_arn)) {
+		snprintf(c->from_buf, sizeof(c->from_buf), "sesrelay-check@%s", c->identity);
+		return c->from_buf;
+	}
+	return NULL;
 }
 
 int cmd_check(const char *config_path, int argc, char **argv)
@@ -486,14 +511,23 @@ int cmd_check(const char *config_path, int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	for (int i = 1; i < argc; i++) {
-		if (i + 1 < argc && strcmp(argv[i], "--identity") == 0)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (i + 1 < argc && strcmp(argv[i], "--identity") == 0) {
 			c.identity = argv[++i];
-		else if (i + 1 < argc && strcmp(argv[i], "--send-test") == 0)
+		} else if (i + 1 < argc && strcmp(argv[i], "--send-test") == 0) {
 			c.send_to = argv[++i];
-		else if (i + 1 < argc && strcmp(argv[i], "--from") == 0)
+		} else if (i + 1 < argc && strcmp(argv[i], "--from") == 0) {
 			c.send_from = argv[++i];
-		else
-			return usage();
+		} else {
+			bool known = strcmp(argv[i], "--identity") == 0 ||
+				strcmp(argv[i], "--send-test") == 0 || strcmp(argv[i], "--from") == 0;
+			fprintf(stderr, "sesrelay check: %s %s\n", argv[i],
+				known ? "needs a value" : "is not an option");
+			usage(stderr);
+			return 2;
+		}
 	}
 	if (config_load(&c.cfg, config_path, err, sizeof(err))) {
 		fprintf(stderr, "sesrelay: %s\n", err);
@@ -502,18 +536,13 @@ int cmd_check(const char *config_path, int argc, char **argv)
 	log_setup((enum log_format)c.cfg.log_format, LVL_ERROR, false);
 	identity_from_arn(&c, c.cfg.from_arn);
 	identity_from_arn(&c, c.cfg.source_arn);
-	if (c.send_to && c.send_from == NULL) {
-		/* From the identity when it is an address, else an address in it. */
-		if (c.identity && strchr(c.identity, '@'))
-			snprintf(c.from_buf, sizeof(c.from_buf), "%s", c.identity);
-		else if (c.identity)
-			snprintf(c.from_buf, sizeof(c.from_buf), "sesrelay-check@%s", c.identity);
-		else {
-			fprintf(stderr, "sesrelay check: --send-test needs --from (or source_arn)\n");
-			config_free(&c.cfg);
-			return 2;
-		}
-		c.send_from = c.from_buf;
+	if (c.send_to && c.send_from == NULL && (c.send_from = default_sender(&c)) == NULL) {
+		fprintf(stderr, "sesrelay check: --send-test needs --from SENDER: %s%s%s\n",
+			c.identity ? "the identity " : "no identity to send from",
+			c.identity ? c.identity : "",
+			c.identity ? " is not an address, and neither source_arn nor from_arn is set" : "");
+		config_free(&c.cfg);
+		return 2;
 	}
 	if (uv_loop_init(&c.loop) || http_global_init()) {
 		fprintf(stderr, "sesrelay check: cannot initialise the event loop\n");

@@ -25,12 +25,17 @@
 /* A full listing of queue_max_messages entries fits in this. */
 #define MAX_ANSWER (512u << 20)
 
+static void print_usage(FILE *f)
+{
+	fprintf(f, "usage: sesrelay [-c FILE] queue list [--json]\n"
+		"       sesrelay [-c FILE] queue show ID [--json]\n"
+		"       sesrelay [-c FILE] queue flush [ID]\n"
+		"       sesrelay [-c FILE] queue delete|hold|release ID\n");
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: sesrelay [--config FILE] queue list [--json]\n"
-		"       sesrelay [--config FILE] queue show ID [--json]\n"
-		"       sesrelay [--config FILE] queue flush [ID]\n"
-		"       sesrelay [--config FILE] queue delete|hold|release ID\n");
+	print_usage(stderr);
 	return 2;
 }
 
@@ -175,6 +180,10 @@ int cmd_queue(const char *config_path, int argc, char **argv)
 	cJSON *root;
 	int r, rc;
 
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		print_usage(stdout);
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;

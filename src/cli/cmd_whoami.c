@@ -6,6 +6,7 @@
  * failure names its step and carries STS's code and message. Secrets are
  * never printed. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,12 @@ int cmd_whoami(const char *config_path, int argc, char **argv)
 	int r;
 
 	if (argc > 1) {
-		fprintf(stderr, "usage: sesrelay [--config FILE] whoami\n");
-		return 2;
+		bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fprintf(help ? stdout : stderr, "usage: sesrelay [-c FILE] whoami\n"
+			"Prints the base identity, the assumed identity and the account mail\n"
+			"leaves from. Exit 0 only when the account is proven.\n");
+		return help ? 0 : 2;
 	}
-	(void)argv;
 	memset(&w, 0, sizeof(w));
 	w.rc = -1;
 	if (config_load(&w.cfg, config_path, err, sizeof(err))) {

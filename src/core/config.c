@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "config_values.h"
 #include "log.h"
 
 enum key_type { T_STR, T_BOOL, T_UINT, T_DURATION, T_SIZE, T_LIST, T_ENUM };
@@ -27,7 +28,11 @@ struct key {
 	const char *def;		/* text form, parsed like file input; NULL: unset */
 	unsigned long long min, max;	/* T_UINT, T_DURATION, T_SIZE */
 	const struct enum_name *names;	/* T_ENUM */
+	/* Checks one value (one entry of a list) as it is read: 0, or
+	 * -EINVAL with the reason in why. NULL: the type says it all. */
+	int (*check)(const char *v, char *why, size_t whylen);
 };
+
 
 static const struct enum_name backend_names[] = {
 	{ "outbox", BACKEND_OUTBOX }, { "ses", BACKEND_SES }, { NULL, 0 } };
@@ -51,22 +56,23 @@ static const struct enum_name base_creds_names[] = {
 	{ "ecs", 0 }, { "imds", 0 }, { NULL, 0 } };
 
 #define OFF(f) offsetof(struct config, f)
-#define U(n, f, d, lo, hi) { n, T_UINT, OFF(f), d, lo, hi, NULL }
-#define D(n, f, d, lo, hi) { n, T_DURATION, OFF(f), d, lo, hi, NULL }
-#define S(n, f, d) { n, T_STR, OFF(f), d, 0, 0, NULL }
-#define B(n, f, d) { n, T_BOOL, OFF(f), d, 0, 0, NULL }
-#define L(n, f, d) { n, T_LIST, OFF(f), d, 0, 0, NULL }
-#define E(n, f, d, t) { n, T_ENUM, OFF(f), d, 0, 0, t }
+#define U(n, f, d, lo, hi) { n, T_UINT, OFF(f), d, lo, hi, NULL, NULL }
+#define D(n, f, d, lo, hi) { n, T_DURATION, OFF(f), d, lo, hi, NULL, NULL }
+#define Z(n, f, d, lo, hi) { n, T_SIZE, OFF(f), d, lo, hi, NULL, NULL }
+#define S(n, f, d, chk) { n, T_STR, OFF(f), d, 0, 0, NULL, chk }
+#define B(n, f, d) { n, T_BOOL, OFF(f), d, 0, 0, NULL, NULL }
+#define L(n, f, d, chk) { n, T_LIST, OFF(f), d, 0, 0, NULL, chk }
+#define E(n, f, d, t) { n, T_ENUM, OFF(f), d, 0, 0, t, NULL }
 
 /* Every key, its type, its default and its bounds: the single source of
  * truth. config/sesrelay.conf documents the same list (a test checks). */
 static const struct key keys[] = {
-	L("listen", listen, "127.0.0.1:2525"),
-	L("smtps_listen", smtps_listen, ""),
-	S("hostname", hostname, NULL),
+	L("listen", listen, "127.0.0.1:2525", config_check_listen),
+	L("smtps_listen", smtps_listen, "", config_check_listen),
+	S("hostname", hostname, NULL, NULL),
 	E("backend", backend, "ses", backend_names),
-	S("outbox_dir", outbox_dir, "outbox"),
-	{ "max_message_size", T_SIZE, OFF(max_message_size), "10M", 1024, 64ULL << 20, NULL },
+	S("outbox_dir", outbox_dir, "outbox", NULL),
+	Z("max_message_size", max_message_size, "10M", 1024, 64ULL << 20),
 	U("max_recipients", max_recipients, "50", 1, 1000),
 	U("max_connections", max_connections, "1000", 1, 1000000),
 	U("max_connections_per_ip", max_connections_per_ip, "100", 1, 1000000),
@@ -79,23 +85,24 @@ static const struct key keys[] = {
 	D("timeout_command", timeout_command, "300", 1, 86400),
 	D("timeout_data", timeout_data, "600", 1, 86400),
 	D("drain_timeout", drain_timeout, "30", 0, 3600),
-	S("tls_cert", tls_cert, NULL),
-	S("tls_key", tls_key, NULL),
+	S("tls_cert", tls_cert, NULL, NULL),
+	S("tls_key", tls_key, NULL, NULL),
 	B("require_tls", require_tls, "no"),
-	S("auth_users_file", auth_users_file, NULL),
+	S("auth_users_file", auth_users_file, NULL, NULL),
 	B("require_auth", require_auth, "no"),
 	B("allow_plaintext_auth", allow_plaintext_auth, "no"),
-	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128"),
-	L("allow_senders", allow_senders, ""),
-	S("clients_file", clients_file, NULL),
-	L("api_listen", api_listen, ""),
+	B("allow_open_relay", allow_open_relay, "no"),
+	L("allow_networks", allow_networks, "127.0.0.0/8,::1/128", NULL),
+	L("allow_senders", allow_senders, "", config_check_sender),
+	S("clients_file", clients_file, NULL, NULL),
+	L("api_listen", api_listen, "", config_check_listen),
 	E("api_auth", api_auth, NULL, api_auth_names),
-	L("api_allow_networks", api_allow_networks, "127.0.0.0/8,::1/128"),
-	S("api_tls_cert", api_tls_cert, NULL),
-	S("api_tls_key", api_tls_key, NULL),
-	{ "api_max_header_size", T_SIZE, OFF(api_max_header_size), "16K", 1024, 64 * 1024, NULL },
+	L("api_allow_networks", api_allow_networks, "127.0.0.0/8,::1/128", NULL),
+	S("api_tls_cert", api_tls_cert, NULL, NULL),
+	S("api_tls_key", api_tls_key, NULL, NULL),
+	Z("api_max_header_size", api_max_header_size, "16K", 1024, 64 * 1024),
 	U("api_max_header_fields", api_max_header_fields, "64", 8, 128),
-	{ "api_max_body_size", T_SIZE, OFF(api_max_body_size), "41M", 1024, 41ULL << 20, NULL },
+	Z("api_max_body_size", api_max_body_size, "41M", 1024, 41ULL << 20),
 	D("api_timeout_header", api_timeout_header, "10", 1, 300),
 	D("api_timeout_body", api_timeout_body, "60", 1, 3600),
 	D("api_timeout_idle", api_timeout_idle, "60", 1, 3600),
@@ -105,48 +112,48 @@ static const struct key keys[] = {
 	E("log_format", log_format, "logfmt", log_format_names),
 	E("log_level", log_level, "info", log_level_names),
 	B("log_syslog", log_syslog, "no"),
-	S("metrics_listen", metrics_listen, NULL),
+	S("metrics_listen", metrics_listen, NULL, config_check_listen),
 	D("metrics_timeout", metrics_timeout, "10", 1, 300),
 	U("metrics_max_connections", metrics_max_connections, "64", 1, 4096),
 	U("workers", workers, "0", 0, 256),
-	S("role_arn", role_arn, NULL),
-	S("external_id", external_id, NULL),
-	S("role_session_name", role_session_name, NULL),
+	S("role_arn", role_arn, NULL, config_check_role_arn),
+	S("external_id", external_id, NULL, config_check_external_id),
+	S("role_session_name", role_session_name, NULL, config_check_session_name),
 	D("role_duration", role_duration, "3600", 900, 43200),
-	S("region", region, NULL),
-	S("base_credentials", base_credentials, "chain"),
+	S("region", region, NULL, config_check_region),
+	S("base_credentials", base_credentials, "chain", NULL),
 	B("allow_same_account", allow_same_account, "no"),
-	S("shared_account", shared_account, NULL),
+	S("shared_account", shared_account, NULL, config_check_account_id),
 	D("sts_timeout", sts_timeout, "10", 1, 300),
 	D("refresh_before_expiry", refresh_before_expiry, "900", 60, 43200),
 	D("refresh_min_remaining", refresh_min_remaining, "60", 5, 3600),
 	D("credential_process_timeout", credential_process_timeout, "30", 1, 600),
-	{ "credential_process_max_output", T_SIZE, OFF(credential_process_max_output), "64K", 1024, 1 << 20, NULL },
+	Z("credential_process_max_output", credential_process_max_output, "64K", 1024, 1 << 20),
 	D("metadata_timeout", metadata_timeout, "2", 1, 60),
 	E("ses_api", ses_api, "v1", ses_api_names),
-	S("source_arn", source_arn, NULL),
-	S("from_arn", from_arn, NULL),
-	S("return_path_arn", return_path_arn, NULL),
-	S("configuration_set", configuration_set, NULL),
-	L("message_tags", message_tags, ""),
+	S("source_arn", source_arn, NULL, NULL),
+	S("from_arn", from_arn, NULL, NULL),
+	S("return_path_arn", return_path_arn, NULL, NULL),
+	S("configuration_set", configuration_set, NULL, NULL),
+	L("message_tags", message_tags, "", config_check_tag),
 	D("ses_timeout", ses_timeout, "30", 1, 600),
 	U("ses_max_retries", ses_max_retries, "2", 0, 10),
 	U("ses_max_connections", ses_max_connections, "32", 1, 1024),
 	E("ses_headers", ses_headers, "strip", ses_headers_names),
 	E("delivery", delivery, "sync", delivery_names),
-	S("queue_dir", queue_dir, "queue"),
+	S("queue_dir", queue_dir, "queue", NULL),
 	D("queue_lifetime", queue_lifetime, "1d", 1, 30 * 86400),
 	U("queue_max_messages", queue_max_messages, "100000", 1, 10000000),
-	{ "queue_max_bytes", T_SIZE, OFF(queue_max_bytes), "4G", 1 << 20, 1ULL << 42, NULL },
-	{ "queue_min_free", T_SIZE, OFF(queue_min_free), "256M", 0, 1ULL << 42, NULL },
+	Z("queue_max_bytes", queue_max_bytes, "4G", 1 << 20, 1ULL << 42),
+	Z("queue_min_free", queue_min_free, "256M", 0, 1ULL << 42),
 	U("queue_concurrency", queue_concurrency, "16", 1, 1024),
 	D("queue_retry_min", queue_retry_min, "30", 1, 3600),
 	D("queue_retry_max", queue_retry_max, "1h", 1, 86400),
 	B("bounces", bounces, "on"),
-	S("bounce_from", bounce_from, NULL),
-	S("send_rate", send_rate, "auto"),
-	S("send_rate_share", send_rate_share, "1"),
-	S("send_rate_fallback", send_rate_fallback, "14"),
+	S("bounce_from", bounce_from, NULL, config_check_address),
+	S("send_rate", send_rate, "auto", config_check_send_rate),
+	S("send_rate_share", send_rate_share, "1", config_check_rate_share),
+	S("send_rate_fallback", send_rate_fallback, "14", config_check_rate),
 	D("rate_wait", rate_wait, "2", 0, 60),
 	D("queue_rate_wait", queue_rate_wait, "60", 1, 3600),
 	B("soft_bounce", soft_bounce, "no"),
@@ -181,6 +188,27 @@ size_t config_key_count(void)
 const char *config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* Where each value came from. key[i]: ORIGIN_DEFAULT, the file line, or
+ * ORIGIN_ENV; for list keys read from the file, line[i][j] is the line of
+ * value j. */
+#define ORIGIN_DEFAULT 0u
+#define ORIGIN_ENV UINT_MAX
+
+struct config_origins {
+	unsigned key[NKEYS];
+	unsigned *line[NKEYS];
+	size_t nline[NKEYS];
+};
+
+static void origins_free(struct config_origins *o)
+{
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++)
+		free(o->line[i]);
+	free(o);
 }
 
 static const struct key *find_key(const char *name)
@@ -303,7 +331,10 @@ nomem:
 	return -ENOMEM;
 }
 
-static int set_value(struct config *c, const struct key *k, const char *v,
+/* Parse v as key k's type into a scratch value, then store it: a failed
+ * value leaves the field as it was. A list replaces the field's values,
+ * or with append adds to them. */
+static int set_value(struct config *c, const struct key *k, const char *v, bool append,
 	char *err, size_t errlen)
 {
 	void *field = (char *)c + k->off;
@@ -313,6 +344,8 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 	switch (k->type) {
 	case T_STR: {
 		char *d = NULL;
+		if (k->check && (r = k->check(v, err, errlen)) != 0)
+			return r;
 		if (*v && (d = strdup(v)) == NULL)
 			return -ENOMEM;
 		free(*(char **)field);
@@ -324,8 +357,34 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 		if (r)
 			snprintf(err, errlen, "expected yes or no, got \"%s\"", v);
 		return r;
-	case T_LIST:
-		return strlist_split((struct strlist *)field, v);
+	case T_LIST: {
+		struct strlist *l = field, add = { NULL, 0 };
+		char **nv;
+
+		if ((r = strlist_split(&add, v)) != 0)
+			return r;
+		for (size_t i = 0; i < add.n && k->check; i++) {
+			if ((r = k->check(add.v[i], err, errlen)) != 0) {
+				strlist_free(&add);
+				return r;
+			}
+		}
+		if (!append) {
+			strlist_free(l);
+			*l = add;
+			return 0;
+		}
+		nv = realloc(l->v, (l->n + add.n + 1) * sizeof(*nv));
+		if (nv == NULL) {
+			strlist_free(&add);
+			return -ENOMEM;
+		}
+		l->v = nv;
+		memcpy(l->v + l->n, add.v, add.n * sizeof(*nv));
+		l->n += add.n;
+		free(add.v);
+		return 0;
+	}
 	case T_ENUM:
 		for (const struct enum_name *e = k->names; e->name; e++) {
 			if (strcmp(e->name, v) == 0) {
@@ -376,23 +435,95 @@ static int set_value(struct config *c, const struct key *k, const char *v,
 	return 0;
 }
 
+/* Set key k from one source and record where the value came from. In the
+ * file (origin = line) a single-valued key may appear once; a list key's
+ * first line replaces the default and later lines add to it. */
+static int set_from(struct config *c, const struct key *k, const char *value,
+	unsigned origin, char *err, size_t errlen)
+{
+	struct config_origins *o = c->origins;
+	size_t ki = (size_t)(k - keys);
+	struct strlist *l = (struct strlist *)((char *)c + k->off);
+	bool file = origin != ORIGIN_DEFAULT && origin != ORIGIN_ENV;
+	bool append = file && k->type == T_LIST && o && o->key[ki] != ORIGIN_DEFAULT &&
+		o->key[ki] != ORIGIN_ENV;
+	size_t before = k->type == T_LIST ? (append ? l->n : 0) : 0;
+	char why[300] = "";
+	int r;
+
+	if (file && k->type != T_LIST && o && o->key[ki] != ORIGIN_DEFAULT &&
+	    o->key[ki] != ORIGIN_ENV) {
+		snprintf(err, errlen, "%s: given again (first at line %u); it takes one value",
+			k->name, o->key[ki]);
+		return -EINVAL;
+	}
+	r = set_value(c, k, value, append, why, sizeof(why));
+	if (r == -ENOMEM) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	if (r) {
+		snprintf(err, errlen, "%s: %s", k->name, why);
+		return r;
+	}
+	if (o == NULL)
+		return 0;
+	if (!append)
+		o->key[ki] = origin;
+	if (k->type == T_LIST) {
+		unsigned *nl = realloc(o->line[ki], (l->n + 1) * sizeof(*nl));
+		if (nl == NULL)
+			return -ENOMEM;
+		o->line[ki] = nl;
+		for (size_t i = before; i < l->n; i++)
+			nl[i] = origin;
+		o->nline[ki] = l->n;
+	}
+	return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value,
 	char *err, size_t errlen)
 {
 	const struct key *k = find_key(key);
-	char why[200] = "";
-	int r;
 
 	if (k == NULL) {
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 		return -EINVAL;
 	}
-	r = set_value(c, k, value, why, sizeof(why));
-	if (r == -ENOMEM)
-		snprintf(err, errlen, "out of memory");
-	else if (r)
-		snprintf(err, errlen, "bad value for \"%s\": %s", key, why);
-	return r;
+	return set_from(c, k, value, ORIGIN_DEFAULT, err, errlen);
+}
+
+const char *config_where(const struct config *c, const char *key, const char *entry,
+	char *buf, size_t len)
+{
+	const struct key *k = find_key(key);
+	const struct config_origins *o = c->origins;
+	const char *path = c->path ? c->path : "configuration";
+	unsigned line = ORIGIN_DEFAULT;
+
+	if (k && o) {
+		size_t ki = (size_t)(k - keys);
+		const struct strlist *l = (const struct strlist *)((const char *)c + k->off);
+		line = o->key[ki];
+		for (size_t i = 0; k->type == T_LIST && entry && i < l->n && i < o->nline[ki]; i++)
+			if (strcmp(l->v[i], entry) == 0) {
+				line = o->line[ki][i];
+				break;
+			}
+	}
+	if (line == ORIGIN_ENV) {
+		size_t j = (size_t)snprintf(buf, len, "environment SESRELAY_");
+		for (const char *p = key; *p && j + 1 < len; p++)
+			buf[j++] = (char)toupper((unsigned char)*p);
+		if (j < len)
+			buf[j] = '\0';
+	} else if (line != ORIGIN_DEFAULT) {
+		snprintf(buf, len, "%s:%u: %s", path, line, key);
+	} else {
+		snprintf(buf, len, "%s: %s", path, key);
+	}
+	return buf;
 }
 
 int config_defaults(struct config *c)
@@ -400,9 +531,14 @@ int config_defaults(struct config *c)
 	char err[256];
 
 	memset(c, 0, sizeof(*c));
+	c->origins = calloc(1, sizeof(*c->origins));
+	if (c->origins == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
+		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err))) {
+			config_free(c);
 			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -474,10 +610,15 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
 		r = parse_line(line, &key, &value);
 		if (r == 1)
 			continue;
-		if (r == 0)
-			r = config_set(c, key, value, why, sizeof(why));
-		else
+		if (r == 0) {
+			const struct key *k = find_key(key);
+			if (k)
+				r = set_from(c, k, value, lineno, why, sizeof(why));
+			else
+				r = config_set(c, key, value, why, sizeof(why));
+		} else {
 			snprintf(why, sizeof(why), "unterminated quote");
+		}
 		if (r) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
 			fclose(f);
@@ -503,7 +644,7 @@ static int load_env(struct config *c, char *err, size_t errlen)
 		v = getenv(name);
 		if (v == NULL)
 			continue;
-		if (config_set(c, keys[i].name, v, why, sizeof(why))) {
+		if (set_from(c, &keys[i], v, ORIGIN_ENV, why, sizeof(why))) {
 			snprintf(err, errlen, "environment %s: %s", name, why);
 			return -EINVAL;
 		}
@@ -511,115 +652,140 @@ static int load_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* A positive rate or share up to max ("auto" too where allowed). */
-static bool rate_ok(const char *s, bool allow_auto, double max)
+/* An open relay: a listener reachable from other hosts that lets clients
+ * from any address send without authenticating. Refused unless
+ * allow_open_relay says it is meant. */
+static int check_open_relay(const struct config *c, char *err, size_t errlen)
 {
-	char *end;
-	double v;
+	const struct strlist *lists[] = { &c->listen, &c->smtps_listen };
+	const char *names[] = { "listen", "smtps_listen" };
+	const char *open = NULL, *exposed = NULL, *exposed_key = NULL;
+	char w1[400], w2[400];
 
-	if (s == NULL)
-		return false;
-	if (allow_auto && strcmp(s, "auto") == 0)
-		return true;
-	v = strtod(s, &end);
-	return end != s && *end == '\0' && v > 0 && v <= max;
+	if (c->allow_open_relay)
+		return 0;
+	/* The API front with api_auth network is the same hole over HTTP. */
+	if (c->api_auth == API_AUTH_NETWORK) {
+		for (size_t i = 0; i < c->api_allow_networks.n && !open; i++)
+			if (config_network_admits_everyone(c->api_allow_networks.v[i]))
+				open = c->api_allow_networks.v[i];
+		for (size_t i = 0; i < c->api_listen.n && open && !exposed; i++)
+			if (!config_listen_is_loopback(c->api_listen.v[i]))
+				exposed = c->api_listen.v[i];
+		if (exposed) {
+			snprintf(err, errlen, "%s: \"%s\" lets every address send without "
+				"authentication through api_listen \"%s\" (api_auth network), which is "
+				"not loopback: an open relay. Narrow api_allow_networks, use api_auth "
+				"sigv4, or set allow_open_relay yes if this is really meant",
+				config_where(c, "api_allow_networks", open, w1, sizeof(w1)), open, exposed);
+			return -EINVAL;
+		}
+		open = NULL;
+	}
+	if (c->require_auth)
+		return 0;
+	for (size_t i = 0; i < c->allow_networks.n && !open; i++)
+		if (config_network_admits_everyone(c->allow_networks.v[i]))
+			open = c->allow_networks.v[i];
+	for (size_t j = 0; j < 2 && open && !exposed; j++)
+		for (size_t i = 0; i < lists[j]->n && !exposed; i++)
+			if (!config_listen_is_loopback(lists[j]->v[i])) {
+				exposed = lists[j]->v[i];
+				exposed_key = names[j];
+			}
+	if (!exposed)
+		return 0;
+	snprintf(err, errlen, "%s: \"%s\" lets every address send without authentication "
+		"through %s \"%s\", which is not loopback: an open relay. Narrow allow_networks, "
+		"set require_auth yes, or set allow_open_relay yes if this is really meant",
+		config_where(c, "allow_networks", open, w1, sizeof(w1)), open,
+		config_where(c, exposed_key, exposed, w2, sizeof(w2)), exposed);
+	return -EINVAL;
 }
+
+#define W(key) config_where(c, key, NULL, w, sizeof(w))
 
 static int validate(struct config *c, char *err, size_t errlen)
 {
-	const char *where = c->path ? c->path : "configuration";
+	char w[400];
 
 	if (c->listen.n == 0 && c->smtps_listen.n == 0) {
-		snprintf(err, errlen, "%s: key \"listen\": no address to listen on", where);
+		snprintf(err, errlen, "%s: no address to listen on", W("listen"));
 		return -EINVAL;
 	}
 	if (!c->tls_cert != !c->tls_key) {
-		snprintf(err, errlen, "%s: keys \"tls_cert\" and \"tls_key\" must be set together", where);
+		snprintf(err, errlen, "%s: needs %s, which is not set",
+			c->tls_cert ? W("tls_cert") : W("tls_key"),
+			c->tls_cert ? "tls_key" : "tls_cert");
 		return -EINVAL;
 	}
 	if ((c->require_tls || c->smtps_listen.n) && !c->tls_cert) {
-		snprintf(err, errlen, "%s: key \"%s\" needs tls_cert and tls_key", where,
-			c->require_tls ? "require_tls" : "smtps_listen");
+		snprintf(err, errlen, "%s: needs tls_cert and tls_key, which are not set",
+			W(c->require_tls ? "require_tls" : "smtps_listen"));
 		return -EINVAL;
 	}
 	if (c->require_auth && !c->auth_users_file && !c->clients_file) {
-		snprintf(err, errlen, "%s: key \"require_auth\" needs auth_users_file or clients_file", where);
+		snprintf(err, errlen, "%s: needs auth_users_file or clients_file, neither is set",
+			W("require_auth"));
 		return -EINVAL;
 	}
 	if (c->api_listen.n && c->api_auth == API_AUTH_UNSET) {
-		snprintf(err, errlen, "%s: key \"api_listen\" needs api_auth: sigv4 (callers sign with "
-			"keys from clients_file) or network (anyone in api_allow_networks)", where);
+		snprintf(err, errlen, "%s: \"api_listen\" needs api_auth: sigv4 (callers sign with "
+			"keys from clients_file) or network (anyone in api_allow_networks)",
+			W("api_listen"));
 		return -EINVAL;
 	}
 	if (c->api_listen.n && c->backend != BACKEND_SES) {
-		snprintf(err, errlen, "%s: key \"api_listen\" needs backend ses", where);
+		snprintf(err, errlen, "%s: needs backend ses", W("api_listen"));
 		return -EINVAL;
 	}
 	if (c->api_listen.n && c->delivery == DELIVERY_QUEUE) {
 		/* an SDK caller gets SES's own answer, which a queue cannot give */
-		snprintf(err, errlen, "%s: key \"api_listen\" needs delivery sync: API callers get "
-			"SES's own answer", where);
+		snprintf(err, errlen, "%s: needs delivery sync: API callers get SES's own answer",
+			W("api_listen"));
 		return -EINVAL;
 	}
 	if (c->api_auth == API_AUTH_SIGV4 && !c->clients_file) {
-		snprintf(err, errlen, "%s: key \"api_auth\" sigv4 needs clients_file", where);
+		snprintf(err, errlen, "%s: sigv4 needs clients_file, which is not set", W("api_auth"));
 		return -EINVAL;
 	}
 	if (!c->api_tls_cert != !c->api_tls_key) {
-		snprintf(err, errlen, "%s: keys \"api_tls_cert\" and \"api_tls_key\" must be set together", where);
+		snprintf(err, errlen, "%s: needs %s, which is not set",
+			c->api_tls_cert ? W("api_tls_cert") : W("api_tls_key"),
+			c->api_tls_cert ? "api_tls_key" : "api_tls_cert");
 		return -EINVAL;
 	}
 	if (c->backend == BACKEND_SES && !c->role_arn) {
-		snprintf(err, errlen, "%s: key \"role_arn\" is required with backend ses", where);
+		snprintf(err, errlen, "%s: required with backend ses", W("role_arn"));
 		return -EINVAL;
 	}
 	if (c->delivery == DELIVERY_QUEUE && c->backend != BACKEND_SES) {
-		snprintf(err, errlen, "%s: key \"delivery\": queue needs backend ses", where);
+		snprintf(err, errlen, "%s: queue needs backend ses", W("delivery"));
 		return -EINVAL;
 	}
 	if (c->delivery == DELIVERY_SYNC && c->backend == BACKEND_SES && c->max_recipients > 50) {
-		snprintf(err, errlen, "%s: key \"max_recipients\": above 50 (SES's limit per "
-			"message) needs delivery queue", where);
+		snprintf(err, errlen, "%s: above 50 (SES's limit per message) needs delivery queue",
+			W("max_recipients"));
 		return -EINVAL;
 	}
 	if (c->delivery == DELIVERY_QUEUE && c->bounces && !c->bounce_from) {
-		snprintf(err, errlen, "%s: key \"bounce_from\" is required with delivery queue "
-			"(or set bounces off)", where);
-		return -EINVAL;
-	}
-	if (!rate_ok(c->send_rate, true, 100000) || !rate_ok(c->send_rate_fallback, false, 100000) ||
-	    !rate_ok(c->send_rate_share, false, 1)) {
-		snprintf(err, errlen, "%s: key \"%s\": not a number in range%s", where,
-			!rate_ok(c->send_rate, true, 100000) ? "send_rate" :
-			!rate_ok(c->send_rate_fallback, false, 100000) ? "send_rate_fallback" :
-			"send_rate_share",
-			!rate_ok(c->send_rate, true, 100000) ? " (or auto)" : "");
+		snprintf(err, errlen, "%s: required with delivery queue (or set bounces off)",
+			W("bounce_from"));
 		return -EINVAL;
 	}
 	if (c->queue_retry_min > c->queue_retry_max) {
-		snprintf(err, errlen, "%s: key \"queue_retry_min\" must not be above queue_retry_max", where);
-		return -EINVAL;
-	}
-	if (c->shared_account && (strlen(c->shared_account) != 12 ||
-		strspn(c->shared_account, "0123456789") != 12)) {
-		snprintf(err, errlen, "%s: key \"shared_account\": \"%s\" is not a 12-digit AWS "
-			"account ID", where, c->shared_account);
+		snprintf(err, errlen, "%s: must not be above queue_retry_max", W("queue_retry_min"));
 		return -EINVAL;
 	}
 	if (c->refresh_min_remaining >= c->refresh_before_expiry) {
-		snprintf(err, errlen, "%s: key \"refresh_min_remaining\" must be below refresh_before_expiry", where);
+		snprintf(err, errlen, "%s: must be below refresh_before_expiry",
+			W("refresh_min_remaining"));
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < c->message_tags.n; i++) {
-		const char *eq = strchr(c->message_tags.v[i], '=');
-		if (eq == NULL || eq == c->message_tags.v[i]) {
-			snprintf(err, errlen, "%s: key \"message_tags\": \"%s\" is not name=value",
-				where, c->message_tags.v[i]);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return check_open_relay(c, err, errlen);
 }
+
+#undef W
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -660,4 +826,6 @@ void config_free(struct config *c)
 	}
 	free(c->path);
 	c->path = NULL;
+	origins_free(c->origins);
+	c->origins = NULL;
 }

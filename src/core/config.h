@@ -2,9 +2,15 @@
  * environment variables (which win). One table in config.c names every
  * key, its type and its default; config/sesrelay.conf documents them.
  *
- * Ownership: struct config owns every string and list in it. config_free()
- * releases them (wiping external_id). A loaded config is immutable; reload
- * builds a new one and swaps it in.
+ * In the file a key is given once; list keys (listen, smtps_listen,
+ * allow_networks, allow_senders, message_tags) may be repeated and collect
+ * every value. Each value is checked when it is read, and every error names
+ * where the value came from: FILE:LINE: key, or the environment variable.
+ *
+ * Ownership: struct config owns every string and list in it and the record
+ * of where each value came from. config_free() releases them (wiping
+ * external_id). A loaded config is immutable; reload builds a new one and
+ * swaps it in.
  */
 #ifndef SESRELAY_CONFIG_H
 #define SESRELAY_CONFIG_H
@@ -26,8 +32,11 @@ enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
 enum api_auth_mode { API_AUTH_UNSET, API_AUTH_SIGV4, API_AUTH_NETWORK };
 enum delivery_mode { DELIVERY_SYNC, DELIVERY_QUEUE };
 
+struct config_origins;
+
 struct config {
 	char *path;			/* file it came from, or NULL */
+	struct config_origins *origins;	/* where each value came from (config_where) */
 
 	/* SMTP front end */
 	struct strlist listen;		/* host:port / [v6]:port */
@@ -54,6 +63,7 @@ struct config {
 	char *auth_users_file;
 	bool require_auth;
 	bool allow_plaintext_auth;
+	bool allow_open_relay;		/* dangerous: unauthenticated clients from anywhere */
 	struct strlist allow_networks;	/* CIDRs; empty: loopback only */
 	struct strlist allow_senders;	/* address or @domain; empty: any */
 
@@ -146,7 +156,17 @@ int config_set(struct config *c, const char *key, const char *value,
 	char *err, size_t errlen);
 void config_free(struct config *c);
 
+/* Where the value of `key` came from, for error messages about it:
+ * "FILE:LINE: key" when read from the file (for a list key, the line of
+ * `entry` when it is one of its values), "environment SESRELAY_KEY", or
+ * "FILE: key" / "configuration: key" for a default. Returns buf. */
+const char *config_where(const struct config *c, const char *key, const char *entry,
+	char *buf, size_t len);
+
 /* Helpers other modules use on config values. */
+/* "host:port" or "[v6]:port": host (brackets removed) into host, port
+ * 0-65535. A host is an IP literal or a DNS name. 0 or -EINVAL. */
+int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port);
 int config_parse_duration(const char *s, unsigned *out);	/* 30, 30s, 5m, 1h */
 int config_parse_size(const char *s, uint64_t *out);		/* 1048576, 512K, 10M, 1G */
 int config_parse_bool(const char *s, bool *out);

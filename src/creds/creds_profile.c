@@ -100,6 +100,28 @@ static int load_files(struct profile_files *f, struct aws_error *why)
 	return 0;
 }
 
+/* A mistake inside the selected profile's section fails it: its values
+ * cannot be trusted to be what was meant. Mistakes in other profiles do
+ * not matter here (ini.h). 0 or -EINVAL with why set. */
+static int profile_broken(const struct profile_files *f, struct aws_error *why)
+{
+	const struct ini *inis[2] = { &f->cred, &f->cfg };
+	const char *sections[2] = { f->name, f->cfg_section };
+	const char *paths[2] = { f->cred_path, f->cfg_path };
+	unsigned line;
+	const char *what;
+
+	for (int i = 0; i < 2; i++) {
+		if (ini_section_error(inis[i], sections[i], &line, &what)) {
+			creds_error_set(why, 0, false, "profile", "InvalidConfiguration",
+				"%s line %u: %s (in [%s], the profile in use)", paths[i], line,
+				what, sections[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static const char *cfg_get(const struct profile_files *f, const char *key)
 {
 	const char *v = ini_get(&f->cred, f->name, key);
@@ -178,6 +200,8 @@ static int profile_get(struct creds_provider *base, creds_cb cb, void *arg)
 	if (p->proc)
 		return -EBUSY;
 	r = load_files(&f, &why);
+	if (r == 0)
+		r = profile_broken(&f, &why);
 	if (r)
 		goto fail;
 	if (!ini_has_section(&f.cred, f.name) && !ini_has_section(&f.cfg, f.cfg_section)) {

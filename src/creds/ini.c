@@ -1,6 +1,7 @@
 #include "ini.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ void ini_free(struct ini *ini)
 		free(ini->sections[i]);
 	free(ini->v);
 	free(ini->sections);
+	free(ini->broken);
 	memset(ini, 0, sizeof(*ini));
 }
 
@@ -108,13 +110,75 @@ static int add_entry(struct ini *ini, const char *section, const char *parent,
 	return 0;
 }
 
+bool ini_section_error(const struct ini *ini, const char *section,
+	unsigned *line, const char **why)
+{
+	for (size_t i = 0; i < ini->nbroken; i++) {
+		if (strcmp(ini->broken[i].section, section) == 0) {
+			*line = ini->broken[i].line;
+			*why = ini->broken[i].why;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Records the first mistake of a section; later ones add nothing. */
+static int mark_broken(struct ini *ini, const char *section, unsigned line, const char *why)
+{
+	struct ini_broken *nb;
+	unsigned l;
+	const char *w;
+
+	if (ini_section_error(ini, section, &l, &w))
+		return 0;
+	nb = realloc(ini->broken, (ini->nbroken + 1) * sizeof(*nb));
+	if (nb == NULL)
+		return -ENOMEM;
+	ini->broken = nb;
+	nb[ini->nbroken++] = (struct ini_broken){ section, line, why };
+	return 0;
+}
+
+/* Adds blank_lines empty lines and then [s, e) to an entry's value. */
+static int continue_value(struct ini_entry *ent, unsigned blank_lines, const char *s,
+	const char *e)
+{
+	size_t old = strlen(ent->value), n = (size_t)(e - s);
+	char *v;
+
+	if (old + blank_lines + 1 + n > INI_MAX_LINE)
+		return -E2BIG;
+	v = malloc(old + blank_lines + 1 + n + 1);
+	if (v == NULL)
+		return -ENOMEM;
+	memcpy(v, ent->value, old);
+	memset(v + old, '\n', blank_lines + 1);
+	memcpy(v + old + blank_lines + 1, s, n);
+	v[old + blank_lines + 1 + n] = '\0';
+	free_str(ent->value);
+	ent->value = v;
+	return 0;
+}
+
+static size_t indent_of(const char *s, const char *e)
+{
+	const char *p = s;
+
+	while (p < e && is_blank(*p))
+		p++;
+	return (size_t)(p - s);
+}
+
 int ini_parse(const char *text, size_t len, struct ini *out,
 	unsigned *errline, const char **why)
 {
 	const char *p = text, *end = text + len;
 	const char *section = NULL;
-	const char *parent = NULL;	/* key with an empty value: may open a nested block */
-	bool after_value = false;	/* last property had a value: indentation = continuation */
+	size_t key_indent = 0;		/* indentation of the last key or header line */
+	size_t last = SIZE_MAX;		/* entry a deeper-indented line continues */
+	const char *parent = NULL;	/* that key when its value was empty: nested block */
+	unsigned blanks = 0;		/* blank lines since the last value line */
 	unsigned line = 0;
 	int r = 0;
 
@@ -129,7 +193,8 @@ int ini_parse(const char *text, size_t len, struct ini *out,
 	while (p < end && r == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *s = p, *e = nl ? nl : end;
-		bool indented;
+		const char *bad = NULL;	/* a mistake inside the current section */
+		size_t indent;
 
 		line++;
 		p = nl ? nl + 1 : end;
@@ -138,24 +203,51 @@ int ini_parse(const char *text, size_t len, struct ini *out,
 			r = -E2BIG;
 			break;
 		}
-		indented = s < e && is_blank(*s);
+		indent = indent_of(s, e);
 		trim(&s, &e);
-		if (s == e || *s == '#' || *s == ';')
+		if (s == e) {
+			blanks++;
 			continue;
+		}
+		if (*s == '#' || *s == ';')
+			continue;
+		if (last != SIZE_MAX && indent > key_indent) {
+			/* A continuation line (configparser's rule: deeper than
+			 * the key line). */
+			if (parent == NULL) {
+				r = continue_value(&out->v[last], blanks, s, comment_start(s, e));
+				blanks = 0;
+				continue;
+			}
+			const char *eq = memchr(s, '=', (size_t)(e - s));
+			const char *ks = s, *ke = eq, *vs, *ve;
+			if (eq == NULL) {
+				bad = "nested line without '='";
+			} else {
+				trim(&ks, &ke);
+				vs = eq + 1;
+				ve = comment_start(eq, e);
+				trim(&vs, &ve);
+				if (ks == ke)
+					bad = "empty key in nested block";
+				else
+					r = add_entry(out, section, parent, ks, (size_t)(ke - ks),
+						vs, (size_t)(ve - vs));
+			}
+			if (bad)
+				r = mark_broken(out, section, line, bad);
+			continue;
+		}
+		key_indent = indent;
+		last = SIZE_MAX;
+		parent = NULL;
+		blanks = 0;
 		if (*s == '[') {
 			const char *close = memchr(s, ']', (size_t)(e - s));
 			const char *ns = s + 1, *ne = close, *rest;
 
 			if (close == NULL) {
 				*why = "section header without ']'";
-				r = -EINVAL;
-				break;
-			}
-			rest = close + 1;
-			while (rest < e && is_blank(*rest))
-				rest++;
-			if (rest < e && *rest != '#' && *rest != ';') {
-				*why = "text after section header";
 				r = -EINVAL;
 				break;
 			}
@@ -166,10 +258,14 @@ int ini_parse(const char *text, size_t len, struct ini *out,
 				break;
 			}
 			r = add_section(out, ns, (size_t)(ne - ns));
-			if (r == 0)
-				section = out->sections[out->nsections - 1];
-			parent = NULL;
-			after_value = false;
+			if (r)
+				break;
+			section = out->sections[out->nsections - 1];
+			rest = close + 1;
+			while (rest < e && is_blank(*rest))
+				rest++;
+			if (rest < e && *rest != '#' && *rest != ';')
+				r = mark_broken(out, section, line, "text after section header");
 			continue;
 		}
 		if (section == NULL) {
@@ -182,38 +278,29 @@ int ini_parse(const char *text, size_t len, struct ini *out,
 			const char *ks = s, *ke = eq, *vs, *ve;
 
 			if (eq == NULL) {
-				*why = "expected key = value";
-				r = -EINVAL;
-				break;
+				r = mark_broken(out, section, line, "expected key = value");
+				continue;
 			}
 			trim(&ks, &ke);
 			if (ks == ke) {
-				*why = "empty key";
-				r = -EINVAL;
-				break;
+				r = mark_broken(out, section, line, "empty key");
+				continue;
 			}
 			vs = eq + 1;
 			ve = comment_start(eq, e);
 			trim(&vs, &ve);
-			if (indented && parent) {
-				r = add_entry(out, section, parent, ks, (size_t)(ke - ks),
-					vs, (size_t)(ve - vs));
-				continue;
-			}
-			if (indented && after_value) {
-				*why = "continuation lines are not supported";
-				r = -EINVAL;
-				break;
-			}
 			r = add_entry(out, section, NULL, ks, (size_t)(ke - ks),
 				vs, (size_t)(ve - vs));
-			parent = (r == 0 && vs == ve) ? out->v[out->n - 1].key : NULL;
-			after_value = vs != ve;
+			if (r == 0) {
+				last = out->n - 1;
+				parent = vs == ve ? out->v[last].key : NULL;
+			}
 		}
 	}
 	if (r) {
 		if (*why == NULL)
-			*why = r == -ENOMEM ? "out of memory" : "too many entries";
+			*why = r == -ENOMEM ? "out of memory" :
+				r == -E2BIG ? "value or file too large" : "syntax error";
 		*errline = line;
 		ini_free(out);
 	}
@@ -222,6 +309,11 @@ int ini_parse(const char *text, size_t len, struct ini *out,
 
 const char *ini_get(const struct ini *ini, const char *section, const char *key)
 {
+	unsigned line;
+	const char *why;
+
+	if (ini_section_error(ini, section, &line, &why))
+		return NULL;
 	for (size_t i = ini->n; i-- > 0;)
 		if (strcmp(ini->v[i].section, section) == 0 && strcmp(ini->v[i].key, key) == 0)
 			return ini->v[i].value;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 
 /* ---- addresses ---- */
@@ -45,38 +46,16 @@ void listener_format_peer(const struct sockaddr *sa, char *out, size_t n, int *p
 	}
 }
 
-/* Split "host:port" / "[v6]:port" into host and port. */
+/* Split "host:port" / "[v6]:port" into host and port, with the same
+ * rules as the configuration's check of the value (config.h). */
 static int split_spec(const char *s, char *host, size_t hostlen, char *port, bool *bracketed)
 {
-	const char *colon, *h = s;
-	size_t hl;
+	unsigned p;
 
+	if (config_split_hostport(s, host, hostlen, &p) != 0)
+		return -EINVAL;
+	snprintf(port, 6, "%u", p);
 	*bracketed = *s == '[';
-	if (*bracketed) {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-		/* An IPv6 literal must be bracketed: "::1:25" is ambiguous. */
-		if (memchr(s, ':', hl) != NULL)
-			return -EINVAL;
-	}
-	if (hl == 0 || hl >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	colon++;
-	if (*colon == '\0' || strlen(colon) > 5 || strspn(colon, "0123456789") != strlen(colon) ||
-	    atoi(colon) > 65535)
-		return -EINVAL;
-	strcpy(port, colon);
 	return 0;
 }
 

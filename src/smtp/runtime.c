@@ -11,10 +11,28 @@
 #include "netacl.h"
 #include "tls.h"
 
+/* The first entry the allow list refuses on its own, so the error can
+ * name the line it came from. */
+static const char *bad_network(const struct strlist *l)
+{
+	char why[256];
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct strlist one = { &l->v[i], 1 };
+		struct netacl *acl = NULL;
+		int r = netacl_parse(&one, &acl, why, sizeof(why));
+
+		netacl_free(acl);
+		if (r == -EINVAL)
+			return l->v[i];
+	}
+	return NULL;
+}
+
 int runtime_load(const char *path, struct runtime **out, char *err, size_t errlen)
 {
 	struct runtime *rt = calloc(1, sizeof(*rt));
-	char why[512];
+	char why[512], where[400];
 	int r;
 
 	if (rt == NULL) {
@@ -30,16 +48,16 @@ int runtime_load(const char *path, struct runtime **out, char *err, size_t errle
 	if (rt->cfg.tls_cert) {
 		r = tls_ctx_load(rt->cfg.tls_cert, rt->cfg.tls_key, &rt->tls, why, sizeof(why));
 		if (r) {
-			snprintf(err, errlen, "%s: key \"tls_cert\": %s",
-				rt->cfg.path ? rt->cfg.path : "configuration", why);
+			snprintf(err, errlen, "%s: %s",
+				config_where(&rt->cfg, "tls_cert", NULL, where, sizeof(where)), why);
 			goto fail;
 		}
 	}
 	if (rt->cfg.auth_users_file) {
 		r = auth_db_load(rt->cfg.auth_users_file, &rt->auth, why, sizeof(why));
 		if (r) {
-			snprintf(err, errlen, "%s: key \"auth_users_file\": %s",
-				rt->cfg.path ? rt->cfg.path : "configuration", why);
+			snprintf(err, errlen, "%s: %s",
+				config_where(&rt->cfg, "auth_users_file", NULL, where, sizeof(where)), why);
 			goto fail;
 		}
 	}
@@ -55,8 +73,9 @@ int runtime_load(const char *path, struct runtime **out, char *err, size_t errle
 	}
 	r = netacl_parse(&rt->cfg.allow_networks, &rt->acl, why, sizeof(why));
 	if (r) {
-		snprintf(err, errlen, "%s: key \"allow_networks\": %s",
-			rt->cfg.path ? rt->cfg.path : "configuration", why);
+		snprintf(err, errlen, "%s: %s", config_where(&rt->cfg, "allow_networks",
+			bad_network(&rt->cfg.allow_networks), where, sizeof(where)),
+			strncmp(why, "allow_networks: ", 16) == 0 ? why + 16 : why);
 		goto fail;
 	}
 	if (rt->cfg.hostname)

@@ -57,6 +57,12 @@ def raw_message(sender, to="rcpt@example.org", subject="hello", extra=()):
     return ("\r\n".join(lines) + "\r\n\r\nhi\r\n").encode()
 
 
+
+def wrong_secret():
+    """The client's secret with its last character changed (always a
+    different secret, whatever the generated one ends with)."""
+    return SECRET[:-1] + ("y" if SECRET.endswith("x") else "x")
+
 class ApiCase(unittest.TestCase):
     auth = "sigv4"
     ses_max_retries = "0"
@@ -277,7 +283,7 @@ class ApiCase(unittest.TestCase):
         send = dict(FromEmailAddress="billing@example.com",
                     Destination={"ToAddresses": ["rcpt@example.org"]},
                     Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
-        c = self.client("sesv2", secret=SECRET[:-1] + "x")
+        c = self.client("sesv2", secret=wrong_secret())
         self.assert_error(lambda: c.send_email(**send), "SignatureDoesNotMatch")
         c = self.client("sesv2", key_id="SRLYUNKNOWNKEY000001")
         self.assert_error(lambda: c.send_email(**send), "InvalidClientTokenId")
@@ -486,7 +492,7 @@ class JsSdkCase(ApiCase):
         e = self.js("sesv2-create-identity")
         self.assertEqual((e["error"], e["status"]), ("AccessDeniedException", 403))
         self.assertEqual(self.js("sesv2-send-ceo")["error"], "AccessDeniedException")
-        e = self.js("sesv2-send", AWS_SECRET_ACCESS_KEY=SECRET[:-1] + "x")
+        e = self.js("sesv2-send", AWS_SECRET_ACCESS_KEY=wrong_secret())
         self.assertEqual(e["error"], "SignatureDoesNotMatch")
         e = self.js("ses-send", AWS_ACCESS_KEY_ID="SRLYUNKNOWNKEY000001")
         self.assertEqual(e["error"], "InvalidClientTokenId")

@@ -284,6 +284,28 @@ class ProfileTest(Base):
         path = self.write(".aws/config", "[default]\nregion = x\nthis is not ini\n")
         self.assertErr(self.probe(), "InvalidConfiguration", path, "line 3")
 
+    def test_odd_unrelated_profile_does_not_break_the_selected_one(self):
+        self.write(".aws/config", "[profile odd]\nregion = eu-west-1\nthis is not ini\n"
+                   "[profile dev]\naws_access_key_id = AKIACFGDEV\n"
+                   "aws_secret_access_key = cfgdevsecret\n")
+        self.write(".aws/credentials", "[scratch]\n= no key\n" + self.CREDS)
+        self.assertOk(self.probe(), "profile", "AKIADEF", "defsecret")
+        self.env["AWS_PROFILE"] = "dev"
+        self.assertOk(self.probe(), "profile", "AKIADEV", "devsecret")
+
+    def test_odd_selected_profile_names_file_and_line(self):
+        path = self.write(".aws/config", "[profile dev]\nregion = eu-west-1\n"
+                          "aws_access_key_id AKIA-no-equals\n[default]\nregion = x\n")
+        self.env["AWS_PROFILE"] = "dev"
+        self.assertErr(self.probe(), "InvalidConfiguration", path, "line 3", "[profile dev]")
+
+    def test_continuation_lines(self):
+        # botocore reads "s3cr\net" for an indented second line; what matters
+        # here is that the file is accepted and the value is the same.
+        self.write(".aws/credentials", "[default]\naws_access_key_id = AKIACONT\n"
+                   "aws_secret_access_key = first\n    second\n")
+        self.assertOk(self.probe(), "profile", "AKIACONT", "first\nsecond")
+
     def test_role_arn_profile_is_refused(self):
         self.write(".aws/config", "[default]\nrole_arn = arn:aws:iam::1:role/x\n"
                    "source_profile = base\n")
@@ -319,6 +341,18 @@ class ProcessTest(Base):
         self.assertOk(r, "credential_process", "AKIAPROC", "procsecret")
         self.assertEqual(r["expiration"], exp)
         self.assertEqual(r["token_sha256"], sha16("proctoken"))
+
+    def test_command_continued_on_indented_lines(self):
+        # As the AWS CLI reads it: the indented lines continue the value,
+        # and the command line is split on all blanks, line ends included.
+        path = self.script(
+            "assert sys.argv[1:] == ['--profile', 'two words'], sys.argv\n"
+            "print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIACONT',\n"
+            "  'SecretAccessKey': 'contsecret'}))\n")
+        self.write(".aws/config", "[default]\ncredential_process = %s\n  \"%s\"\n"
+                   "  --profile\n\n  'two words'\nregion = eu-west-1\n"
+                   % (sys.executable, path))
+        self.assertOk(self.probe(), "credential_process", "AKIACONT", "contsecret")
 
     def test_already_expired(self):
         path = self.script("print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIAP',"
@@ -724,6 +758,13 @@ class ChainTest(Base):
         self.profile()
         self.assertOk(self.probe(), "profile", "AKIAPROF", "profsecret")
         self.assertEqual(s.requests, [])
+
+    def test_odd_profile_does_not_stop_the_chain(self):
+        # No default profile and one broken unrelated profile: the chain
+        # goes on to the container endpoint, as with no files at all.
+        self.write(".aws/config", "[profile odd]\nnot a property\n")
+        self.ecs()
+        self.assertOk(self.probe(), "ecs", "ASIAECS", "ecssecret")
 
     def test_ecs_wins_over_imds(self):
         self.ecs()

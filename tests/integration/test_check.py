@@ -50,6 +50,25 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(msgs[0]["params"]["Destinations"], ["someone@example.org"])
         self.assertEqual(EMU.messages(account=EMU.dev_account), [])
 
+    def test_send_test_sender_without_from(self):
+        """Without --from and without source_arn: the identity is the sender
+        when it is an address; a domain identity asks for --from."""
+        conf = self.conf()
+        del conf["source_arn"]
+        EMU.clear_messages()
+        rc, out = self.run_check(conf, "--identity", EMU.ses_address,
+                                 "--send-test", "someone@example.org")
+        self.assertEqual(rc, 0, out)
+        msgs = EMU.messages(account=EMU.shared_account)
+        self.assertEqual(len(msgs), 1)
+        self.assertEqual(msgs[0]["params"]["Source"], EMU.ses_address)
+        EMU.clear_messages()
+        rc, out = self.run_check(conf, "--identity", EMU.ses_identity,
+                                 "--send-test", "someone@example.org")
+        self.assertEqual(rc, 2, out)
+        self.assertIn("--send-test needs --from", out)
+        self.assertEqual(EMU.messages(account=EMU.shared_account), [])
+
     def test_wrong_external_id_fails_with_fix(self):
         rc, out = self.run_check(self.conf(external_id="not-the-agreed-id"))
         self.assertEqual(rc, 1, out)

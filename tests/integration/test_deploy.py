@@ -358,6 +358,97 @@ class Container(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------
+# README install steps
+# ---------------------------------------------------------------------------
+
+def readme_block(heading):
+    """Commands of the first code block after a README heading, comments
+    removed."""
+    text = read("README.md")
+    start = text.index("\n" + heading + "\n")
+    block = re.search(r"^```\n(.*?)^```", text[start:], re.M | re.S).group(1)
+    return [l.split(" #")[0].strip() for l in block.splitlines() if l.strip()]
+
+
+class ReadmeInstall(unittest.TestCase):
+    def test_install_steps_install_to_usr(self):
+        """Runs Building's `meson setup` and then Installing's commands as
+        written, build directories moved into a temporary directory and
+        `meson install` given --destdir; the binary must land where the
+        systemd unit runs it, the pages where man finds them."""
+        need("meson")
+        steps = [c for c in readme_block("## Building") if c.startswith("meson setup")]
+        steps += readme_block("### Installing")
+        self.assertTrue(any(c.startswith("meson install") for c in steps), steps)
+        with tempfile.TemporaryDirectory(prefix="sesrelay-install-") as d:
+            root = os.path.join(d, "root")
+            for cmd in steps:
+                words = cmd.split()
+                self.assertEqual(words[0], "meson", cmd)
+                if words[1] == "setup":
+                    words[2] = os.path.join(d, words[2])
+                for i, w in enumerate(words[:-1]):
+                    if w == "-C":
+                        words[i + 1] = os.path.join(d, words[i + 1])
+                if words[1] == "install":
+                    words += ["--destdir", root]
+                p = subprocess.run(words, cwd=ROOT, capture_output=True, text=True,
+                                   timeout=1200)
+                self.assertEqual(p.returncode, 0, "%s\n%s%s" % (cmd, p.stdout[-2000:],
+                                                               p.stderr[-2000:]))
+            found = sorted(os.path.relpath(os.path.join(p, f), root)
+                           for p, _, fs in os.walk(root) for f in fs)
+            unit = parse_unit(read("deploy", "systemd", "sesrelay.service"))
+            [exe] = [v.split()[0] for sec, k, v in unit if (sec, k) == ("Service", "ExecStart")]
+            self.assertEqual(exe, "/usr/sbin/sesrelay")
+            self.assertEqual(found, ["usr/sbin/sesrelay", "usr/share/man/man5/sesrelay.conf.5",
+                                     "usr/share/man/man8/sesrelay.8"])
+            out = subprocess.run([os.path.join(root, exe.lstrip("/")), "--version"],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0)
+            self.assertTrue(out.stdout.startswith("sesrelay "))
+
+
+class ReadmeEmulator(unittest.TestCase):
+    """README tells how to get the emulator's packages and which versions:
+    the pins it names are the requirements file's, and are what this
+    machine runs the suites with."""
+
+    def test_pinned_versions(self):
+        pins = {}
+        with open(os.path.join(ROOT, "tests", "integration", "requirements.txt")) as f:
+            for line in f:
+                line = line.split("#")[0].strip()
+                if line:
+                    name, _, version = line.partition("==")
+                    pins[name.split("[")[0]] = version
+        self.assertEqual(sorted(pins), ["boto3", "botocore", "moto"])
+        readme = read("README.md")
+        self.assertIn("tests/integration/requirements.txt", readme)
+        for name, version in pins.items():
+            self.assertIn("%s %s" % (name, version), readme)
+        try:
+            import boto3
+            import botocore
+            import moto
+        except ImportError:
+            if os.environ.get("CI") == "true":
+                raise
+            self.skipTest("moto/boto3 not importable here")
+        self.assertEqual({"moto": moto.__version__, "boto3": boto3.__version__,
+                          "botocore": botocore.__version__}, pins)
+
+    def test_by_hand_endpoints_exist(self):
+        """The /_emu/ endpoints README shows are ones the emulator serves."""
+        text = read("README.md")
+        emu = read("tests", "integration", "aws_emulator.py")
+        shown = set(re.findall(r"/_emu/([a-z/]+)", text))
+        self.assertTrue({"messages", "stats", "trust", "fault"} <= shown, shown)
+        for path in shown:
+            self.assertRegex(emu, r"(GET|POST) +/_emu/" + re.escape(path) + r"\b", path)
+
+
+# ---------------------------------------------------------------------------
 # Kubernetes
 # ---------------------------------------------------------------------------
 
@@ -557,6 +648,39 @@ class RenderedChecks:
         # a read-only root needs writable scratch where the relay writes
         self.assertIn("/var/lib/sesrelay", mounts)
         self.assertGreater(spec["terminationGracePeriodSeconds"], int(v.get("drain_timeout", 30)))
+
+    def conf(self):
+        [cm] = [d for d in self.of("ConfigMap") if d["metadata"]["name"] == "sesrelay-config"]
+        return cm["data"]["sesrelay.conf"]
+
+    def test_external_id_secret_is_not_optional(self):
+        """A missing Secret must stop the pod, not start a relay without an
+        ExternalId (the relay itself refuses an empty one: test_cli)."""
+        env = {e["name"]: e for e in self.container()["env"]}
+        ref = env["SESRELAY_EXTERNAL_ID"]["valueFrom"]["secretKeyRef"]
+        self.assertIs(ref.get("optional"), False)
+        self.assertEqual((ref["name"], ref["key"]), ("sesrelay", "external-id"))
+        self.assertNotIn("external_id", conf_values(self.conf()))
+
+    def test_listens_on_ipv6_and_ipv4(self):
+        """[::] on a dual-stack socket (libuv binds without IPV6_V6ONLY):
+        IPv6 clients, and IPv4 clients as ::ffff:a.b.c.d."""
+        v = conf_values(self.conf())
+        for key, port in (("listen", 2525), ("metrics_listen", 9470)):
+            self.assertEqual(v[key], "[::]:%d" % port, key)
+
+    def test_allow_list_and_placeholders_explained(self):
+        conf = self.conf()
+        comments = " ".join(l.strip("# ") for l in conf.splitlines() if l.strip().startswith("#"))
+        nets = conf_values(conf)["allow_networks"]
+        for net in nets.replace(",", " ").split():
+            self.assertIn(net, comments, "allow_networks entry %s not explained" % net)
+            self.assertNotRegex(net, r"/0$", "an open relay")
+        self.assertIn("placeholder", comments.lower())
+        with open(os.path.join(K8S, "base", "configmap.yaml")) as f:
+            head = f.read()
+        for placeholder in ("111111111111", "role_arn", "region", "allow_networks"):
+            self.assertIn(placeholder, head.split("apiVersion:")[0], placeholder)
 
     def test_probe_paths_served_by_the_relay(self):
         """The probes ask paths the relay's admin endpoint answers: liveness

@@ -80,20 +80,37 @@ class Passwd(unittest.TestCase):
             self.assertEqual(p.returncode, 1)
             self.assertEqual(p.stdout, b"")
 
-    def test_terminal_does_not_echo(self):
+    def test_help_is_not_a_user(self):
+        for args in (["passwd", "--help"], ["passwd", "-h"]):
+            p = run(args, b"pw\n")
+            self.assertEqual(p.returncode, 0, args)
+            self.assertTrue(p.stdout.startswith(b"usage: sesrelay passwd"), p.stdout)
+            self.assertNotIn(b"$scrypt$", p.stdout)
+        # anything else that looks like an option is refused, not a user
+        for args in (["passwd", "--bogus"], ["passwd", "-c"], ["passwd", "--", "a", "b"]):
+            p = run(args, b"pw\n")
+            self.assertEqual((p.returncode, p.stdout), (2, b""), args)
+        # a user that starts with '-' after --
+        p = run(["passwd", "--", "-odd"], b"pw\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(check(p.stdout.decode().strip(), b"pw")[0]["user"], "-odd")
+
+    def terminal(self, user, answers):
+        """Runs passwd on a pty, answering each prompt in turn; returns
+        (exit code, stdout, everything the terminal showed)."""
         master, slave = pty.openpty()
-        pw = b"tty-secret-42"
-        proc = subprocess.Popen([BIN, "passwd", "carol"], stdin=slave,
+        proc = subprocess.Popen([BIN, "passwd", user], stdin=slave,
                                 stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         seen = b""
         try:
-            deadline = time.monotonic() + 30
-            while b"Password for carol:" not in seen:
-                self.assertLess(time.monotonic(), deadline, seen)
-                if select.select([master], [], [], 0.5)[0]:
-                    seen += os.read(master, 1024)
-            os.write(master, pw + b"\n")
+            for n, answer in enumerate(answers, 1):
+                deadline = time.monotonic() + 30
+                while seen.count(b"assword for %s:" % user.encode()) < n:
+                    self.assertLess(time.monotonic(), deadline, seen)
+                    if select.select([master], [], [], 0.5)[0]:
+                        seen += os.read(master, 1024)
+                os.write(master, answer + b"\n")
             out, _ = proc.communicate(timeout=60)
             while select.select([master], [], [], 0.2)[0]:
                 try:
@@ -108,11 +125,24 @@ class Passwd(unittest.TestCase):
                 proc.kill()
                 proc.wait()
             os.close(master)
-        self.assertEqual(proc.returncode, 0)
+        return proc.returncode, out, seen
+
+    def test_terminal_does_not_echo_and_asks_twice(self):
+        pw = b"tty-secret-42"
+        rc, out, seen = self.terminal("carol", [pw, pw])
+        self.assertEqual(rc, 0, seen)
+        self.assertIn(b"Password for carol:", seen)
+        self.assertIn(b"Again, password for carol:", seen)
         self.assertNotIn(pw, seen)
         _, _, key, got = check(out.decode().strip(), pw)
         self.assertEqual(got, key)
 
+    def test_terminal_mismatch_writes_nothing(self):
+        rc, out, seen = self.terminal("dave", [b"first-try-1", b"first-try-2"])
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, b"")
+        self.assertIn(b"do not match", seen)
+        self.assertNotIn(b"first-try", seen)
 
 if __name__ == "__main__":
     if not BIN or not os.access(BIN, os.X_OK):

@@ -306,7 +306,8 @@ class ClockSkew(FakeStsCase):
         Date showed: SES (here: fake_sts.py's, on the same skewed clock)
         refuses requests more than 15 minutes off."""
         p = subprocess.run([BIN, "check", "--identity", "example.com",
-                            "--send-test", "someone@example.org"],
+                            "--send-test", "someone@example.org",
+                            "--from", "sesrelay-check@example.com"],
                            env=self.env(), capture_output=True, text=True, timeout=60)
         out = p.stdout + p.stderr
         self.assertEqual(p.returncode, 0, out)

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,160 @@ static const char *write_tmp(const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
+}
+
+/* Loads text; expects an error containing every one of the NULL-ended
+ * fragments. */
+static void expect_error(const char *text, ...)
+{
+	struct config c;
+	char err[1024] = "";
+	va_list ap;
+	const char *frag;
+
+	CHECK_INT(config_load(&c, write_tmp(text), err, sizeof(err)), -EINVAL);
+	va_start(ap, text);
+	while ((frag = va_arg(ap, const char *)) != NULL) {
+		if (strstr(err, frag) == NULL) {
+			check_failures++;
+			fprintf(stderr, "error for:\n%s\nlacks \"%s\": %s\n", text, frag, err);
+		}
+	}
+	va_end(ap);
+}
+
+static void expect_ok(const char *text)
+{
+	struct config c;
+	char err[1024] = "";
+	int r = config_load(&c, write_tmp(text), err, sizeof(err));
+
+	CHECK_INT(r, 0);
+	if (r)
+		fprintf(stderr, "refused:\n%s\n%s\n", text, err);
+	else
+		config_free(&c);
+}
+
+/* Repeated keys: single-valued ones are an error naming both lines; list
+ * keys collect every line. */
+static void test_repeats(void)
+{
+	struct config c;
+	char err[512], w[256];
+	const char *p;
+
+	expect_error("backend outbox\nregion eu-west-1\n\nregion us-east-1\n",
+		":4: region", "line 2", NULL);
+	expect_error("backend outbox\nbackend outbox\n", ":2: backend", "line 1", NULL);
+
+	p = write_tmp("backend outbox\n"
+		"listen 127.0.0.1:2600\n"
+		"listen [::1]:2601, localhost:2602\n"
+		"allow_senders @example.com\n"
+		"allow_senders app@example.org\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.listen.n, 3);
+	if (c.listen.n == 3) {
+		CHECK_STR(c.listen.v[0], "127.0.0.1:2600");
+		CHECK_STR(c.listen.v[1], "[::1]:2601");
+		CHECK_STR(c.listen.v[2], "localhost:2602");
+	}
+	CHECK_INT(c.allow_senders.n, 2);
+	CHECK(strstr(config_where(&c, "listen", "localhost:2602", w, sizeof(w)), ":3: listen") != NULL);
+	CHECK(strstr(config_where(&c, "listen", "127.0.0.1:2600", w, sizeof(w)), ":2: listen") != NULL);
+	CHECK(strstr(config_where(&c, "allow_senders", "app@example.org", w, sizeof(w)),
+		":5: allow_senders") != NULL);
+	CHECK(strstr(config_where(&c, "max_errors", NULL, w, sizeof(w)), ": max_errors") != NULL);
+	config_free(&c);
+
+	/* The environment replaces a list from the file; it is no repeat. */
+	setenv("SESRELAY_LISTEN", "127.0.0.1:2700", 1);
+	setenv("SESRELAY_REGION", "eu-west-2", 1);
+	p = write_tmp("backend outbox\nlisten 127.0.0.1:2600\nlisten 127.0.0.1:2601\nregion eu-west-1\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.listen.n, 1);
+	CHECK_STR(c.region, "eu-west-2");
+	CHECK_STR(config_where(&c, "listen", NULL, w, sizeof(w)), "environment SESRELAY_LISTEN");
+	config_free(&c);
+	unsetenv("SESRELAY_LISTEN");
+	unsetenv("SESRELAY_REGION");
+}
+
+/* Values are checked as they are read, with file:line: key. */
+static void test_values(void)
+{
+	expect_ok("backend ses\nrole_arn arn:aws:iam::111111111111:role/ses-relay-sender\n");
+	expect_ok("backend ses\nrole_arn arn:aws-us-gov:iam::111111111111:role/team/mail/Sender+x=1,a.b@c_d-e\n");
+	expect_error("backend ses\nrole_arn arn:aws:iam::111111111111:role/ses-relay-sender trailing\n",
+		":2: role_arn", "IAM role ARN", NULL);
+	expect_error("backend ses\nrole_arn arn:aws:iam::111111111111:role/ses-relay-sender;x\n",
+		":2: role_arn", NULL);
+	expect_error("backend ses\nrole_arn arn:aws:iam::11111111111:role/short-account\n",
+		":2: role_arn", NULL);
+	expect_error("backend ses\nrole_arn arn:aws:iam::111111111111:user/not-a-role\n",
+		":2: role_arn", NULL);
+	expect_error("backend ses\nrole_arn arn:aws:sts::111111111111:assumed-role/r/s\n",
+		":2: role_arn", NULL);
+	expect_error("backend ses\nrole_arn arn:aws:iam::111111111111:role/\n", ":2: role_arn", NULL);
+	expect_error("backend outbox\nexternal_id \"\"\n", ":2: external_id", "empty", NULL);
+	expect_error("backend outbox\nexternal_id has blank\"\n", ":2: external_id", NULL);
+	expect_ok("backend outbox\nexternal_id relay-7f3a:prod/x=1\n");
+	expect_error("backend outbox\nrole_session_name a\n", ":2: role_session_name", NULL);
+	expect_error("backend outbox\nregion EU-West-1\n", ":2: region", NULL);
+	expect_error("backend outbox\n\nshared_account 11111111111\n", ":3: shared_account", NULL);
+	expect_ok("backend outbox\nshared_account 111111111111\n");
+	expect_error("backend outbox\nsend_rate fast\n", ":2: send_rate", "auto", NULL);
+	expect_error("backend outbox\n\nsend_rate_share 1.5\n", ":3: send_rate_share", NULL);
+	expect_error("backend outbox\nbounce_from @example.com\n", ":2: bounce_from", NULL);
+	expect_ok("backend outbox\nsend_rate 12.5\nsend_rate_share 0.5\nbounce_from postmaster@example.com\n");
+
+	expect_ok("backend outbox\nallow_senders @example.com, app@example.com o'neil+x@mail.example.com\n");
+	expect_error("backend outbox\nallow_senders @example.com\nallow_senders example.com\n",
+		":3: allow_senders", "\"example.com\"", NULL);
+	expect_error("backend outbox\nallow_senders user@\n", ":2: allow_senders", NULL);
+	expect_error("backend outbox\nallow_senders <user@example.com>\n", ":2: allow_senders", NULL);
+	expect_error("backend outbox\nallow_senders @exa mple.com\n", ":2: allow_senders", NULL);
+
+	expect_ok("backend outbox\nlisten localhost:2525, [::1]:25, 127.0.0.1:0, relay.internal:2525\n");
+	expect_error("backend outbox\nlisten 127.0.0.1\n", ":2: listen", NULL);
+	expect_error("backend outbox\nlisten ::1:25\n", ":2: listen", NULL);
+	expect_error("backend outbox\nlisten 127.0.0.1:65536\n", ":2: listen", NULL);
+	expect_error("backend outbox\nlisten [not-v6]:25\n", ":2: listen", NULL);
+	expect_error("backend outbox\n\nmetrics_listen 127.0.0.1:x\n", ":3: metrics_listen", NULL);
+	expect_error("backend outbox\nmessage_tags a=b\nmessage_tags novalue\n", ":3: message_tags", NULL);
+}
+
+/* Errors found after the whole file is read still name the key's line. */
+static void test_cross_key(void)
+{
+	expect_error("backend outbox\n\ntls_cert /etc/cert.pem\n", ":3: tls_cert", "tls_key", NULL);
+	expect_error("backend outbox\ntls_key /etc/key.pem\n", ":2: tls_key", "tls_cert", NULL);
+	expect_error("backend outbox\nrequire_auth yes\n", ":2: require_auth", "auth_users_file", NULL);
+	expect_error("backend outbox\n#\nrefresh_min_remaining 1000\n", ":3: refresh_min_remaining", NULL);
+}
+
+/* A listener other hosts can reach, and every address allowed to send
+ * without authentication: refused unless allow_open_relay. */
+static void test_open_relay(void)
+{
+	expect_error("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 10.0.0.0/8\nallow_networks 0.0.0.0/0\n",
+		":4: allow_networks", "\"0.0.0.0/0\"", ":2: listen", "allow_open_relay", NULL);
+	expect_error("backend outbox\nlisten [::]:2525\nallow_networks ::/0\n", ":3: allow_networks", NULL);
+	expect_error("backend outbox\nlisten 127.0.0.1:25\nsmtps_listen 192.0.2.1:465\n"
+		"tls_cert c\ntls_key k\nallow_networks ::ffff:0:0/96\n", ":3: smtps_listen", NULL);
+	expect_error("backend outbox\nlisten relay.example.com:25\nallow_networks ::/1\n", ":3: allow_networks", NULL);
+	/* Loopback only, authentication required, or said so: accepted. */
+	expect_ok("backend outbox\nlisten 127.0.0.1:2525, [::1]:2525, localhost:2526\nallow_networks 0.0.0.0/0, ::/0\n");
+	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 0.0.0.0/0\nrequire_auth yes\nauth_users_file /x\n");
+	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 0.0.0.0/0\nallow_open_relay yes\n");
+	expect_ok("backend outbox\nlisten 0.0.0.0:2525\nallow_networks 10.0.0.0/8, 8000::/1\n");
+	/* The API front with api_auth network is the same hole. */
+	expect_error("role_arn arn:aws:iam::111111111111:role/r\napi_listen 0.0.0.0:8080\n"
+		"api_auth network\napi_allow_networks 0.0.0.0/0\n", ":4: api_allow_networks",
+		"api_listen \"0.0.0.0:8080\"", NULL);
+	expect_ok("role_arn arn:aws:iam::111111111111:role/r\napi_listen 127.0.0.1:8080\n"
+		"api_auth network\napi_allow_networks 0.0.0.0/0\n");
 }
 
 /* The API front has no silent default: api_listen needs api_auth, sigv4
@@ -130,6 +285,11 @@ int main(void)
 	CHECK_INT(config_load(&c, NULL, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "SESRELAY_LOG_LEVEL") != NULL);
 	unsetenv("SESRELAY_LOG_LEVEL");
+
+	test_repeats();
+	test_values();
+	test_cross_key();
+	test_open_relay();
 
 	unlink(p);
 	test_api_keys();

@@ -61,6 +61,7 @@ static void test_basic(void)
 	ini_free(&ini);
 }
 
+/* Mistakes that cannot be pinned to one section fail the whole file. */
 static void test_errors(void)
 {
 	static const struct {
@@ -68,12 +69,9 @@ static void test_errors(void)
 		unsigned line;
 	} bad[] = {
 		{ "k = v\n", 1 },
-		{ "[a]\nnot a property\n", 2 },
 		{ "[a\nk=v\n", 1 },
 		{ "[]\n", 1 },
-		{ "[a] junk\n", 1 },
-		{ "[a]\n= v\n", 2 },
-		{ "[a]\nk = v\n  continued = x\n", 3 },
+		{ "[ok]\nk = v\n[b\nk = v\n", 3 },
 	};
 	struct ini ini;
 	unsigned line;
@@ -86,6 +84,108 @@ static void test_errors(void)
 		CHECK_INT(ini.n, 0);
 	}
 	CHECK_INT(ini_parse("[a]\nk=\0v\n", 8, &ini, &line, &why), -EINVAL);
+}
+
+/* A mistake inside a section breaks that section only: the others keep
+ * their values, and the broken one says where and why. */
+static void test_broken_sections(void)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+	} bad[] = {
+		{ "[a]\nnot a property\n", 2 },
+		{ "[a] junk\n", 1 },
+		{ "[a]\n= v\n", 2 },
+		{ "[a]\ns3 =\n  no equals sign\n", 3 },
+	};
+	struct ini ini;
+	unsigned line;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(parse(bad[i].text, &ini, &line, &why), 0);
+		CHECK(ini_section_error(&ini, "a", &line, &why));
+		CHECK_INT(line, bad[i].line);
+		CHECK(why != NULL);
+		ini_free(&ini);
+	}
+
+	CHECK_INT(parse("[default]\n"
+		"aws_access_key_id = AKIDEFAULT\n"
+		"[profile odd]\n"
+		"region = eu-west-1\n"
+		"this line is not a property\n"
+		"output = json\n"
+		"[profile dev]\n"
+		"aws_secret_access_key = s\n"
+		"[profile odd]\n"
+		"later = x\n", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "default", "aws_access_key_id"), "AKIDEFAULT");
+	CHECK_STR(ini_get(&ini, "profile dev", "aws_secret_access_key"), "s");
+	CHECK(!ini_section_error(&ini, "default", &line, &why));
+	CHECK(ini_section_error(&ini, "profile odd", &line, &why));
+	CHECK_INT(line, 5);
+	CHECK_STR(why, "expected key = value");
+	/* none of a broken section's values are handed out */
+	CHECK(ini_get(&ini, "profile odd", "region") == NULL);
+	CHECK(ini_get(&ini, "profile odd", "later") == NULL);
+	CHECK(ini_has_section(&ini, "profile odd"));
+	ini_free(&ini);
+}
+
+/* Continuation lines as configparser (botocore, the AWS CLI) reads them:
+ * a line indented deeper than its key line continues the value. */
+static void test_continuation(void)
+{
+	struct ini ini;
+	unsigned line;
+	const char *why;
+
+	CHECK_INT(parse("[default]\n"
+		"credential_process = /usr/bin/tool\n"
+		"    --profile dev\n"
+		"\n"
+		"    # a comment line is skipped\n"
+		"\t--region eu-west-1\n"
+		"region = us-east-1\n"
+		"s3 =\n"
+		"  addressing_style = path\n"
+		"output = json\n", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "default", "credential_process"),
+		"/usr/bin/tool\n--profile dev\n\n--region eu-west-1");
+	CHECK_STR(ini_get(&ini, "default", "region"), "us-east-1");
+	CHECK_STR(ini_get(&ini, "default", "s3.addressing_style"), "path");
+	CHECK_STR(ini_get(&ini, "default", "output"), "json");
+	ini_free(&ini);
+
+	/* The value splits into the command line botocore would run. */
+	CHECK_INT(parse("[p]\ncredential_process = /bin/tool\n  \"a b\" c\n", &ini, &line, &why), 0);
+	{
+		char **argv;
+		CHECK_INT(creds_split_argv(ini_get(&ini, "p", "credential_process"), &argv), 0);
+		CHECK_STR(argv[0], "/bin/tool");
+		CHECK_STR(argv[1], "a b");
+		CHECK_STR(argv[2], "c");
+		CHECK(argv[3] == NULL);
+		creds_argv_free(argv);
+	}
+	ini_free(&ini);
+
+	/* Deeper than the key line is all that counts, '=' or not
+	 * (configparser gives region "us-east-1\nkey = v"); the same depth
+	 * is a new key. */
+	CHECK_INT(parse("[p]\nregion = us-east-1\n  key = v\n[q]\n  a = 1\n  b = 2\n", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "p", "region"), "us-east-1\nkey = v");
+	CHECK(ini_get(&ini, "p", "key") == NULL);
+	CHECK_STR(ini_get(&ini, "q", "a"), "1");
+	CHECK_STR(ini_get(&ini, "q", "b"), "2");
+	ini_free(&ini);
+
+	/* Trailing blank lines are not part of the value. */
+	CHECK_INT(parse("[p]\nk = a\n  b\n\n\n[q]\n", &ini, &line, &why), 0);
+	CHECK_STR(ini_get(&ini, "p", "k"), "a\nb");
+	ini_free(&ini);
 }
 
 static void test_bounds(void)
@@ -191,6 +291,8 @@ int main(void)
 	test_files();
 	test_basic();
 	test_errors();
+	test_broken_sections();
+	test_continuation();
 	test_bounds();
 	test_argv();
 	return check_report();
