@@ -156,6 +156,10 @@ static const struct key keys[] = {
 	S("send_rate_fallback", send_rate_fallback, "14", config_check_rate),
 	D("rate_wait", rate_wait, "2", 0, 60),
 	D("queue_rate_wait", queue_rate_wait, "60", 1, 3600),
+	D("send_quota_interval", send_quota_interval, "5m", 5, 86400),
+	D("send_quota_pause", send_quota_pause, "10m", 10, 86400),
+	D("control_timeout", control_timeout, "10", 1, 300),
+	U("control_max_connections", control_max_connections, "16", 1, 1024),
 	B("soft_bounce", soft_bounce, "no"),
 };
 
@@ -173,7 +177,8 @@ static const char restart_keys[] =
 	/* The queue and the governor are built once, with the back end. */
 	"delivery, queue_dir, queue_lifetime, queue_max_messages, queue_max_bytes, "
 	"queue_min_free, queue_concurrency, queue_retry_min, queue_retry_max, bounces, "
-	"bounce_from, send_rate, send_rate_share, send_rate_fallback, rate_wait, queue_rate_wait";
+	"bounce_from, send_rate, send_rate_share, send_rate_fallback, rate_wait, queue_rate_wait, "
+	"send_quota_interval, send_quota_pause, control_timeout, control_max_connections";
 
 const char *config_restart_keys(void)
 {

@@ -142,6 +142,10 @@ struct config {
 	char *send_rate_fallback;	/* recipients per second when the quota cannot be read */
 	unsigned rate_wait;		/* seconds a sync send may wait for tokens */
 	unsigned queue_rate_wait;	/* seconds a queued send may wait for tokens */
+	unsigned send_quota_interval;	/* seconds between GetSendQuota reads (send_rate auto) */
+	unsigned send_quota_pause;	/* seconds paused on the daily quota when it cannot be read */
+	unsigned control_timeout;	/* seconds for a control socket request */
+	unsigned control_max_connections;	/* control socket connections at once */
 	bool soft_bounce;		/* AWS's 5xx answered as the matching 4xx */
 };
 

@@ -1003,7 +1003,7 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inne
 		snprintf(err, errlen, "key \"queue_dir\": %s: %s", q->dir, strerror(-r));
 		goto fail;
 	}
-	r = queue_control_new(loop, q, q->dir, cfg->metrics_timeout, cfg->metrics_max_connections,
+	r = queue_control_new(loop, q, q->dir, cfg->control_timeout, cfg->control_max_connections,
 		&q->control, err, errlen);
 	if (r)
 		goto fail;

@@ -7,7 +7,7 @@
  * JSON: the list or the message for list/show, {"ok":true} for the
  * others, {"error":"..."} on failure; then the socket closes. Requests
  * are bounded in length (QUEUE_CONTROL_MAX_LINE) and in time
- * (metrics_timeout), connections in number (metrics_max_connections).
+ * (control_timeout), connections in number (control_max_connections).
  *
  * Ownership: the control object owns its listening pipe and connections
  * and borrows the queue. queue_control_close() closes everything; the

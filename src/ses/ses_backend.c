@@ -275,7 +275,7 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 	} else if (r == 0) {
 		/* Until GetSendQuota answers, the fallback rate. */
 		r = ses_governor_new(strtod(auto_rate ? cfg->send_rate_fallback : cfg->send_rate,
-			NULL), &be->gov);
+			NULL), cfg->send_quota_pause, &be->gov);
 		be->own_gov = r == 0;
 	}
 	if (r) {
@@ -310,7 +310,7 @@ static int backend_new(const struct config *cfg, struct identity_slot *shared,
 		r = creds_cache_start(identity_slot_peek(be->slot)->cache);
 	if (r == 0 && !shared && auto_rate)
 		r = ses_quota_start(loop, be->slot, be->gov, strtod(cfg->send_rate_share, NULL),
-			strtod(cfg->send_rate_fallback, NULL), &be->quota);
+			strtod(cfg->send_rate_fallback, NULL), cfg->send_quota_interval, &be->quota);
 	if (r) {
 		ses_shutdown(&be->base);
 		ses_free(&be->base);

@@ -12,6 +12,7 @@ struct ses_governor {
 	uint64_t last_ms;		/* tokens and rate are as of this time */
 	uint64_t last_cut_ms;		/* last multiplicative decrease */
 	uint64_t paused_until_ms;	/* 0: not paused */
+	uint64_t pause_ms;		/* send_quota_pause */
 	bool have_time;
 	uint64_t throttles;
 };
@@ -19,11 +20,11 @@ struct ses_governor {
 /* Below this the relay would stall on a bad day; SES's sandbox is 1/s. */
 #define MIN_RATE 0.1
 
-int ses_governor_new(double rate, struct ses_governor **out)
+int ses_governor_new(double rate, unsigned quota_pause_s, struct ses_governor **out)
 {
 	struct ses_governor *g;
 
-	if (!(rate > 0))
+	if (!(rate > 0) || quota_pause_s == 0)
 		return -EINVAL;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -33,6 +34,7 @@ int ses_governor_new(double rate, struct ses_governor **out)
 		return -ENOMEM;
 	}
 	g->target = g->rate = rate;
+	g->pause_ms = quota_pause_s * 1000ULL;
 	*out = g;
 	return 0;
 }
@@ -130,8 +132,8 @@ void ses_governor_throttled(struct ses_governor *g, uint64_t now_ms)
 void ses_governor_daily_quota(struct ses_governor *g, uint64_t now_ms)
 {
 	uv_mutex_lock(&g->lock);
-	if (g->paused_until_ms < now_ms + GOVERNOR_QUOTA_PAUSE * 1000ULL)
-		g->paused_until_ms = now_ms + GOVERNOR_QUOTA_PAUSE * 1000ULL;
+	if (g->paused_until_ms < now_ms + g->pause_ms)
+		g->paused_until_ms = now_ms + g->pause_ms;
 	uv_mutex_unlock(&g->lock);
 }
 
@@ -151,8 +153,8 @@ void ses_governor_set_target(struct ses_governor *g, double rate, bool room_left
 	}
 	if (room_left)
 		g->paused_until_ms = 0;
-	else if (g->paused_until_ms < now_ms + GOVERNOR_QUOTA_PAUSE * 1000ULL)
-		g->paused_until_ms = now_ms + GOVERNOR_QUOTA_PAUSE * 1000ULL;
+	else if (g->paused_until_ms < now_ms + g->pause_ms)
+		g->paused_until_ms = now_ms + g->pause_ms;
 	uv_mutex_unlock(&g->lock);
 }
 

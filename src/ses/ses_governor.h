@@ -15,8 +15,8 @@
  * once a second, since one burst draws several) and raised back by a
  * twentieth of the target per second without Throttling (AIMD). When SES
  * says the daily quota is used up, sending pauses until GetSendQuota
- * shows room again, or for QUOTA_PAUSE seconds when the quota cannot be
- * read.
+ * shows room again, or for send_quota_pause seconds when the quota
+ * cannot be read.
  *
  * Thread-safe (one mutex); the clock is passed in, so the arithmetic is
  * unit-tested without sleeping.
@@ -29,8 +29,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GOVERNOR_QUOTA_PAUSE 600	/* seconds, daily quota and no GetSendQuota */
-
 struct ses_governor;
 
 struct ses_governor_stats {
@@ -41,8 +39,9 @@ struct ses_governor_stats {
 	bool paused;			/* daily quota */
 };
 
-/* rate: recipients per second (> 0). */
-int ses_governor_new(double rate, struct ses_governor **out);
+/* rate: recipients per second (> 0); quota_pause_s: how long the daily
+ * quota pauses sending unless GetSendQuota shows room sooner (> 0). */
+int ses_governor_new(double rate, unsigned quota_pause_s, struct ses_governor **out);
 void ses_governor_free(struct ses_governor *g);
 
 /* Take n recipients at time now_ms (monotonic). Returns 0 with *wait_ms

@@ -28,6 +28,7 @@ struct ses_quota {
 	struct aws_creds *creds;	/* held while a call is in flight */
 	struct http_call *call;
 	double share, fallback;
+	uint64_t interval_ms;		/* send_quota_interval */
 	bool closing;
 	bool failure_logged;
 };
@@ -76,7 +77,7 @@ static void on_quota(void *arg, const struct http_response *res)
 	q->id = NULL;
 	if (q->closing)
 		return;
-	uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
+	uv_timer_start(&q->timer, tick, q->interval_ms, 0);
 	if (aws_call_error(res, &e) == 0 &&
 	    ses_quota_parse(res->body.data, res->body.len, &rate, &max24, &sent24) == 0) {
 		/* Max24HourSend -1 means no daily limit. */
@@ -131,12 +132,12 @@ static void tick(uv_timer_t *t)
 		aws_identity_unref(q->id);
 		q->id = NULL;
 		q->call = NULL;
-		uv_timer_start(&q->timer, tick, SES_QUOTA_INTERVAL * 1000ULL, 0);
+		uv_timer_start(&q->timer, tick, q->interval_ms, 0);
 	}
 }
 
 int ses_quota_start(uv_loop_t *loop, struct identity_slot *slot, struct ses_governor *gov,
-	double share, double fallback, struct ses_quota **out)
+	double share, double fallback, unsigned interval_s, struct ses_quota **out)
 {
 	struct ses_quota *q = calloc(1, sizeof(*q));
 	int r;
@@ -147,6 +148,7 @@ int ses_quota_start(uv_loop_t *loop, struct identity_slot *slot, struct ses_gove
 	q->gov = gov;
 	q->share = share;
 	q->fallback = fallback;
+	q->interval_ms = interval_s * 1000ULL;
 	r = aws_query_add(&q->body, "Action", "GetSendQuota");
 	if (r == 0)
 		r = aws_query_add(&q->body, "Version", "2010-12-01");

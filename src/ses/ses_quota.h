@@ -1,5 +1,5 @@
 /* `send_rate auto`: reads SES GetSendQuota at start and every
- * SES_QUOTA_INTERVAL seconds (through the one AWS call path, signed with
+ * send_quota_interval seconds (through the one AWS call path, signed with
  * the verified shared-account credentials) and gives the governor
  * MaxSendRate x send_rate_share as its target, and whether the 24-hour
  * quota has room (SentLast24Hours < Max24HourSend). When the call fails
@@ -20,7 +20,6 @@
 
 #include <uv.h>
 
-#define SES_QUOTA_INTERVAL 300	/* seconds between GetSendQuota calls */
 #define SES_QUOTA_CREDS_WAIT 2	/* seconds between looks for credentials at start */
 
 struct identity_slot;
@@ -28,7 +27,7 @@ struct ses_governor;
 struct ses_quota;
 
 int ses_quota_start(uv_loop_t *loop, struct identity_slot *slot, struct ses_governor *gov,
-	double share, double fallback, struct ses_quota **out);
+	double share, double fallback, unsigned interval_s, struct ses_quota **out);
 void ses_quota_close(struct ses_quota *q);
 
 /* Parse a GetSendQuota answer (pure). 0 or -EINVAL. */

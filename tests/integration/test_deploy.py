@@ -401,8 +401,11 @@ class ReadmeInstall(unittest.TestCase):
             unit = parse_unit(read("deploy", "systemd", "sesrelay.service"))
             [exe] = [v.split()[0] for sec, k, v in unit if (sec, k) == ("Service", "ExecStart")]
             self.assertEqual(exe, "/usr/sbin/sesrelay")
-            self.assertEqual(found, ["usr/sbin/sesrelay", "usr/share/man/man5/sesrelay.conf.5",
+            self.assertEqual(found, ["usr/sbin/sesrelay", "usr/sbin/sesrelay-sendmail",
+                                     "usr/share/man/man5/sesrelay.conf.5",
                                      "usr/share/man/man8/sesrelay.8"])
+            self.assertEqual(os.readlink(os.path.join(root, "usr/sbin/sesrelay-sendmail")),
+                             "sesrelay")
             out = subprocess.run([os.path.join(root, exe.lstrip("/")), "--version"],
                                  capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 0)
@@ -1026,7 +1029,7 @@ class Manual(unittest.TestCase):
 
     def test_sesrelay_8(self):
         text = read("deploy", "man", "sesrelay.8")
-        for word in ("Cm run", "Cm check", "Cm whoami", "Cm passwd", "Cm policy",
+        for word in ("Cm run", "Cm check", "Cm whoami", "Cm passwd", "Cm policy", "Cm sendmail",
                      "Dv SIGTERM", "Dv SIGINT", "Dv SIGHUP", "SESRELAY_", ".Sh EXIT STATUS",
                      ".Sh ENVIRONMENT", ".Sh FILES"):
             self.assertIn(word, text)
@@ -1042,6 +1045,14 @@ class Manual(unittest.TestCase):
             self.assertIn("send-test", opts)
             for opt in opts:
                 self.assertIn("Fl \\-" + opt.replace("-", "\\-"), text, opt)
+            # every option of the sendmail command's usage, long and short
+            usage = subprocess.run([BIN, "sendmail", "--no-such-option"], capture_output=True,
+                                   text=True).stderr
+            self.assertIn("--server", usage)
+            for opt in set(re.findall(r"--([a-z-]+)", usage)) - {"config", "no-such-option"}:
+                self.assertIn("Fl \\-" + opt.replace("-", "\\-"), text, opt)
+            for flag in re.findall(r"\[-([A-Za-z])\b", usage):
+                self.assertIn("Fl " + flag, text, flag)
         # every AWS_* variable the code reads
         env_vars = set()
         for part in os.listdir(os.path.join(ROOT, "src")):

@@ -544,6 +544,50 @@ class SesMetricsTest(AdminCase):
         self.assertEqual(code, 250, text)
 
 
+class SendQuotaIntervalTest(AdminCase):
+    """send_rate auto with a short send_quota_interval: GetSendQuota is read
+    again while the relay runs, and the governor's rate follows the
+    account's MaxSendRate (times send_rate_share) as the emulator changes
+    it. With the former fixed 5 minutes the second figure never comes."""
+
+    @classmethod
+    def setUpClass(cls):
+        emu = emulator()
+        emu.clear_faults()
+        emu.set_trust(True)
+        emu.set_quota(max_send_rate=40)
+        cls.backend_config = {"backend": "ses", "role_arn": emu.role_arn,
+                              "external_id": emu.external_id, "region": emu.region,
+                              "send_rate": "auto", "send_rate_share": "0.5",
+                              "send_quota_interval": "5"}
+        cls.env = emu.daemon_env()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            EMU.set_quota(max_send_rate=1000)   # the emulator's default, for the others
+
+    def quota_reads(self):
+        return [l for l in self.d.log_lines() if "event=ses.quota " in l]
+
+    def test_rate_follows_the_quota(self):
+        self.wait_series(lambda s: s.get("sesrelay_send_rate") == 20,
+                         "sesrelay_send_rate 20 (MaxSendRate 40 x share 0.5)", timeout=30)
+        reads = len(self.quota_reads())
+        EMU.set_quota(max_send_rate=7)
+        self.wait_series(lambda s: s.get("sesrelay_send_rate") == 3.5,
+                         "sesrelay_send_rate 3.5 after MaxSendRate 7", timeout=30)
+        self.assertIn("max_send_rate=7 ", self.quota_reads()[-1])
+        self.assertGreater(len(self.quota_reads()), reads)
+        # Read again every interval, not once: the next change is seen too.
+        EMU.set_quota(max_send_rate=40)
+        self.wait_series(lambda s: s.get("sesrelay_send_rate") == 20,
+                         "sesrelay_send_rate 20 again", timeout=30)
+
+
 # -- SIGHUP under load ----------------------------------------------------------
 
 class ReloadUnderLoadTest(AdminCase):

@@ -286,6 +286,36 @@ int main(void)
 	CHECK(strstr(err, "SESRELAY_LOG_LEVEL") != NULL);
 	unsetenv("SESRELAY_LOG_LEVEL");
 
+	/* The governor's and the control socket's bounds: defaults, values,
+	 * and file:line:key when out of range. */
+	setenv("SESRELAY_BACKEND", "outbox", 1);
+	CHECK_INT(config_load(&c, NULL, err, sizeof(err)), 0);
+	CHECK_INT(c.send_quota_interval, 300);
+	CHECK_INT(c.send_quota_pause, 600);
+	CHECK_INT(c.control_timeout, 10);
+	CHECK_INT(c.control_max_connections, 16);
+	config_free(&c);
+	p = write_tmp("send_quota_interval 30s\nsend_quota_pause 1h\ncontrol_timeout 3\n"
+		"control_max_connections 2\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.send_quota_interval, 30);
+	CHECK_INT(c.send_quota_pause, 3600);
+	CHECK_INT(c.control_timeout, 3);
+	CHECK_INT(c.control_max_connections, 2);
+	config_free(&c);
+	p = write_tmp("# GetSendQuota more often than SES allows\nsend_quota_interval 1\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":2:") != NULL && strstr(err, "send_quota_interval") != NULL);
+	p = write_tmp("send_quota_pause 0\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":1:") != NULL && strstr(err, "send_quota_pause") != NULL);
+	p = write_tmp("control_timeout 1h\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":1:") != NULL && strstr(err, "control_timeout") != NULL);
+	p = write_tmp("control_max_connections 0\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":1:") != NULL && strstr(err, "control_max_connections") != NULL);
+	unsetenv("SESRELAY_BACKEND");
 	test_repeats();
 	test_values();
 	test_cross_key();

@@ -12,7 +12,7 @@ static void test_bucket(void)
 	struct ses_governor *g;
 	uint64_t w;
 
-	CHECK_INT(ses_governor_new(10, &g), 0);
+	CHECK_INT(ses_governor_new(10, 600, &g), 0);
 	/* Half a second of the rate at once, then one per 100 ms. */
 	for (int i = 0; i < 5; i++) {
 		CHECK_INT(ses_governor_reserve(g, 1, 1000, 0, &w), 0);
@@ -46,7 +46,7 @@ static void test_aimd(void)
 	struct ses_governor *g;
 	struct ses_governor_stats st;
 
-	CHECK_INT(ses_governor_new(20, &g), 0);
+	CHECK_INT(ses_governor_new(20, 600, &g), 0);
 	ses_governor_throttled(g, 1000);
 	ses_governor_throttled(g, 1100);	/* same burst: one cut */
 	ses_governor_stats(g, 1100, &st);
@@ -69,11 +69,11 @@ static void test_pause_and_target(void)
 	struct ses_governor_stats st;
 	uint64_t w;
 
-	CHECK_INT(ses_governor_new(1, &g), 0);
+	CHECK_INT(ses_governor_new(1, 90, &g), 0);
 	ses_governor_daily_quota(g, 1000);
 	CHECK(ses_governor_paused(g, 1000));
 	CHECK_INT(ses_governor_reserve(g, 1, 1000, UINT64_MAX, &w), -EAGAIN);
-	CHECK_INT(w, GOVERNOR_QUOTA_PAUSE * 1000);
+	CHECK_INT(w, 90 * 1000);	/* send_quota_pause */
 	/* GetSendQuota shows room again: sending resumes, at the new target. */
 	ses_governor_set_target(g, 14, true, 2000);
 	CHECK(!ses_governor_paused(g, 2000));
@@ -87,7 +87,8 @@ static void test_pause_and_target(void)
 	CHECK_INT(ses_governor_reserve(g, 1, 2000, 0, &w), 0);
 	ses_governor_set_target(g, 14, false, 3000);
 	CHECK(ses_governor_paused(g, 3000));
-	CHECK_INT(ses_governor_new(0, &g), -EINVAL);
+	CHECK_INT(ses_governor_new(0, 600, &g), -EINVAL);
+	CHECK_INT(ses_governor_new(1, 0, &g), -EINVAL);
 	ses_governor_free(g);
 }
 
