@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"       sesrelay client NAME --senders LIST ...   print a clients-file line with a fresh API key pair\n"
 		"       sesrelay policy --shared-account ID --sender-account ID ... --identity ID --region R\n"
 		"                                                 print the IAM policies both accounts need\n"
+		"       sesrelay [-c FILE] sendmail [-t] [-i] [-f ADDR] [-F NAME] [RECIPIENT ...]\n"
+		"                                                 submit a message from stdin to the relay\n"
 		"       sesrelay -V | --version\n"
 		"       sesrelay -h | --help                      this text; COMMAND --help for one command\n"
 		"\n"
@@ -58,9 +60,13 @@ static int config_option(int argc, char **argv, int *i, const char **path)
 int main(int argc, char **argv)
 {
 	const char *config_path = getenv("SESRELAY_CONFIG");
+	const char *base = strrchr(argv[0], '/');
 	char **sub;
 	int i, n = 0, r;
 
+	/* Installed as sesrelay-sendmail too: then every argument is sendmail's. */
+	if (strcmp(base ? base + 1 : argv[0], "sesrelay-sendmail") == 0)
+		return cmd_sendmail(config_path, argc, argv);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
@@ -121,6 +127,8 @@ int main(int argc, char **argv)
 		r = cmd_policy(n, sub);
 	else if (strcmp(sub[0], "queue") == 0)
 		r = cmd_queue(config_path, n, sub);
+	else if (strcmp(sub[0], "sendmail") == 0)
+		r = cmd_sendmail(config_path, n, sub);
 	else {
 		fprintf(stderr, "sesrelay: unknown command %s\n", sub[0]);
 		usage(stderr);

@@ -12,5 +12,7 @@ int cmd_whoami(const char *config_path, int argc, char **argv);
 int cmd_check(const char *config_path, int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
+/* Returns a sysexits code (EX_USAGE, EX_TEMPFAIL, ...), as sendmail does. */
+int cmd_sendmail(const char *config_path, int argc, char **argv);
 
 #endif

@@ -501,6 +501,14 @@ int relay_run(const char *config_path)
 	uv_async_init(&m->loop, &m->event, on_event);
 	m->sig_term.data = m->sig_int.data = m->sig_hup.data = m->event.data = m;
 	m->reload_logged = true;
+	/* Caught from here on, before any listener is bound and logged
+	 * (supervisors and tests take smtp.listen as "up" and may stop the
+	 * relay at once). The callbacks run only once the loop runs, after
+	 * the set-up below; a set-up failure marks the relay stopping first,
+	 * so a signal that came meanwhile is then a no-op. */
+	uv_signal_start(&m->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&m->sig_int, on_signal, SIGINT);
+	uv_signal_start(&m->sig_hup, on_signal, SIGHUP);
 
 	r = backend_new(&rt->cfg, &m->loop, &m->be, err, sizeof(err));
 	if (r) {
@@ -553,9 +561,6 @@ int relay_run(const char *config_path)
 			goto teardown;
 		}
 	}
-	uv_signal_start(&m->sig_term, on_signal, SIGTERM);
-	uv_signal_start(&m->sig_int, on_signal, SIGINT);
-	uv_signal_start(&m->sig_hup, on_signal, SIGHUP);
 	for (; started < m->n; started++) {
 		struct worker *w = &m->w[started];
 		r = w->threaded ? uv_thread_create(&w->thread, worker_main, w) : 0;

@@ -12,8 +12,10 @@ in every worker, and a refused AssumeRole fails fast in every worker.
 
 import os
 import re
+import signal
 import smtplib
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -224,6 +226,32 @@ class OutboxWorkers(unittest.TestCase):
                 self.assertTrue(banner(host, int(port)).startswith("220"))
         relay.stop()
 
+
+
+class StopRightAfterStartTest(unittest.TestCase):
+    """A supervisor (or a test) takes the smtp.listen line as "up" and may
+    send SIGTERM at once: the relay must already catch it then and exit 0
+    after a clean drain, not die by the signal. The signal goes out the
+    moment the line is read, as a supervisor would send it."""
+
+    def test_sigterm_at_first_listen_line(self):
+        for workers in ("1", "2"):
+            d = Daemon(config={"workers": workers})
+            try:
+                path = d.write_config()
+                for i in range(40):
+                    p = subprocess.Popen([d.bin, "--config", path], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         env=d.env, cwd=d.workdir)
+                    for line in p.stderr:
+                        if b"smtp.listen" in line:
+                            break
+                    p.send_signal(signal.SIGTERM)
+                    p.stderr.read()
+                    p.stderr.close()
+                    self.assertEqual(p.wait(30), 0, "workers %s, round %d" % (workers, i))
+            finally:
+                d.cleanup()
 
 if __name__ == "__main__":
     unittest.main()
