@@ -166,7 +166,7 @@ int api_pinpoint_split(const struct api_policy *p, const char *body, size_t n,
 		}
 		{
 			struct api_refusal pw;
-			int pr = api_sesv2_send_email_policy(p, req, &pw);
+			int pr = api_sesv2_send_email_policy(p, req, &it->fw.recipients, &pw);
 			char *text;
 			if (pr == -ENOMEM) {
 				cJSON_Delete(req);

@@ -53,6 +53,7 @@ struct api_conn {
 	unsigned nreq;
 	/* the request under way */
 	size_t head_len;
+	uintptr_t head_at;		/* where c->in was when the head was parsed */
 	uint64_t body_len;
 	struct http_request req;
 	struct api_route route;
@@ -525,7 +526,7 @@ static void start_forward(struct api_conn *c)
 	struct ses_forward_req q = {
 		.method = c->fw.method, .path = c->fw.path, .content_type = c->fw.content_type,
 		.body = c->fw.body.data ? c->fw.body.data : "", .body_len = c->fw.body.len,
-		.payload_hash = c->fw.payload_hash,
+		.payload_hash = c->fw.payload_hash, .ndestinations = c->fw.recipients,
 	};
 
 	c->pending++;
@@ -550,7 +551,7 @@ static void start_pinpoint(struct api_conn *c)
 		struct ses_forward_req q = {
 			.method = it->fw.method, .path = it->fw.path, .content_type = it->fw.content_type,
 			.body = it->fw.body.data, .body_len = it->fw.body.len,
-			.payload_hash = it->fw.payload_hash,
+			.payload_hash = it->fw.payload_hash, .ndestinations = it->fw.recipients,
 		};
 		if (!it->send)
 			continue;
@@ -584,8 +585,10 @@ static void process(struct api_conn *c)
 	c->state = C_BUSY;
 	read_pause(c);
 	uv_timer_stop(&c->timer);
-	/* the buffer may have moved since the head was parsed */
-	if (http_parse_request(c->in.data, c->in.len, &(struct http_limits){
+	/* the buffer may have moved since the head was parsed (its fields
+	 * point into it): then parse it again where it is now */
+	if ((uintptr_t)c->in.data != c->head_at && http_parse_request(c->in.data, c->in.len,
+			&(struct http_limits){
 			.max_head = rt->cfg->api_max_header_size, .max_target = 2048,
 			.max_fields = rt->cfg->api_max_header_fields,
 			.max_body = rt->cfg->api_max_body_size }, &c->req) != (int)c->head_len) {
@@ -682,6 +685,7 @@ static void advance(struct api_conn *c)
 			return;
 		}
 		c->head_len = (size_t)r;
+		c->head_at = (uintptr_t)c->in.data;
 		c->body_len = c->req.content_length;
 		api_route(c->req.method, c->req.target, c->req.path_len, &c->route);
 		if (c->body_len > body_limit(c)) {
@@ -747,26 +751,14 @@ static void on_accept(void *arg, struct listener_conn *lc, enum listener_verdict
 
 void api_server_listener_opts(struct api_server *srv, struct listener_opts *o)
 {
-	o->conn_size = sizeof(struct api_conn);
-	o->on_accept = on_accept;
-	o->accept_arg = srv;
-	o->backlog = 511;
-	o->listen_event = "api.listen";
-	o->accept_event = "api.accept";
+	listener_opts_front(o, sizeof(struct api_conn), on_accept, srv, "api.listen", "api.accept");
 }
 
 int api_server_listen_specs(const struct config *cfg, struct listen_spec **out, size_t *n)
 {
-	struct listen_spec *v;
-
-	*n = cfg->api_listen.n;
-	v = calloc(*n ? *n : 1, sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->api_listen.n; i++)
-		v[i] = (struct listen_spec){ "api_listen", cfg->api_listen.v[i], 0 };
-	*out = v;
-	return 0;
+	*out = NULL;
+	*n = 0;
+	return listen_specs_add(out, n, "api_listen", &cfg->api_listen, 0);
 }
 
 static void set_caps(struct api_server *srv)

@@ -51,6 +51,16 @@ static bool has_prefix(const char *s, const char *pre)
 	return strncmp(s, pre, strlen(pre)) == 0;
 }
 
+/* Destination.ToAddresses.member.N (SendEmail, SendTemplatedEmail) or
+ * Destinations.member.N.Destination.CcAddresses.member.M (the bulk send):
+ * one recipient as SES counts them. */
+static bool is_recipient(const char *k)
+{
+	return has_prefix(k, "Destination") && (strstr(k, "Destination.ToAddresses.member.") ||
+		strstr(k, "Destination.CcAddresses.member.") ||
+		strstr(k, "Destination.BccAddresses.member."));
+}
+
 /* The caller's "<prefix>member.N.Name/Value" tags, N = 1, 2, ... */
 static int caller_tags(const struct aws_form *f, const char *prefix, struct api_tags *t,
 	struct api_refusal *why)
@@ -128,6 +138,8 @@ static int raw_email(const struct api_policy *p, const struct aws_form *f, const
 	r = api_policy_raw(p, data->value, data->value_len, &raw, DENIED, INVALID, why);
 	if (r)
 		goto out;
+	/* SES sends to Destinations when given, else to the header's recipients */
+	fw->recipients = ndests ? ndests : message_header_recipients(raw.data ? raw.data : "", raw.len);
 	tags.v = calloc(t->n ? t->n : 1, sizeof(char *));
 	if (tags.v == NULL) {
 		r = -ENOMEM;
@@ -255,6 +267,8 @@ int api_translate_ses(const struct api_policy *p, struct api_route *rt, const ch
 	buf_reset(&fw->body);
 	for (size_t i = 0; i < f.n && r == 0; i++) {
 		const char *k = f.v[i].key;
+		if (is_recipient(k))
+			fw->recipients++;
 		if (strcmp(k, "SourceArn") == 0 || strcmp(k, "FromArn") == 0 ||
 				strcmp(k, "ReturnPathArn") == 0 || strcmp(k, "ConfigurationSetName") == 0 ||
 				has_prefix(k, rt->action == API_ACT_SEND_BULK_TEMPLATED_EMAIL ?

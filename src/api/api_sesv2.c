@@ -123,7 +123,19 @@ static int common_policy(const struct api_policy *p, cJSON *req, const char *tag
 	return merge_tags(p, req, tags_member, why);
 }
 
-static int raw_content(const struct api_policy *p, cJSON *raw, struct api_refusal *why)
+/* A Destination's ToAddresses, CcAddresses and BccAddresses: the
+ * recipients SES counts. */
+static size_t destination_recipients(const cJSON *dest)
+{
+	return (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(dest, "ToAddresses")) +
+		(size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(dest, "CcAddresses")) +
+		(size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(dest, "BccAddresses"));
+}
+
+/* Raw content: with no Destination SES sends to the message's header
+ * recipients, counted in *header_rcpts. */
+static int raw_content(const struct api_policy *p, cJSON *raw, size_t *header_rcpts,
+	struct api_refusal *why)
 {
 	const char *data = str_member(raw, "Data");
 	struct buf msg = BUF_INIT;
@@ -135,6 +147,7 @@ static int raw_content(const struct api_policy *p, cJSON *raw, struct api_refusa
 	r = api_policy_raw(p, data, strlen(data), &msg, DENIED, BAD, why);
 	if (r)
 		goto out;
+	*header_rcpts = message_header_recipients(msg.data ? msg.data : "", msg.len);
 	if (msg.len > (size_t)30 << 20) {
 		r = api_refuse(why, 400, "MessageRejected", "the raw message is larger than SES accepts");
 		goto out;
@@ -153,14 +166,18 @@ out:
 	return r;
 }
 
-int api_sesv2_send_email_policy(const struct api_policy *p, cJSON *req, struct api_refusal *why)
+int api_sesv2_send_email_policy(const struct api_policy *p, cJSON *req, size_t *recipients,
+	struct api_refusal *why)
 {
 	cJSON *content = cJSON_GetObjectItemCaseSensitive(req, "Content"), *raw;
+	const cJSON *dest = cJSON_GetObjectItemCaseSensitive(req, "Destination");
 	const char *from;
+	size_t header_rcpts = 0;
 	int r = common_policy(p, req, "EmailTags", why);
 
 	if (r)
 		return r;
+	*recipients = destination_recipients(dest);
 	if (!cJSON_IsObject(content))
 		return api_refuse(why, 400, BAD, "Content is required");
 	from = str_member(req, "FromEmailAddress");
@@ -170,7 +187,10 @@ int api_sesv2_send_email_policy(const struct api_policy *p, cJSON *req, struct a
 	if (raw) {
 		if (!cJSON_IsObject(raw) || cJSON_GetArraySize(content) != 1)
 			return api_refuse(why, 400, BAD, "Content must hold exactly one of Simple, Raw, Template");
-		return raw_content(p, raw, why);
+		r = raw_content(p, raw, &header_rcpts, why);
+		if (r == 0 && dest == NULL)
+			*recipients = header_rcpts;
+		return r;
 	}
 	if (from == NULL)
 		return api_refuse(why, 400, BAD, "FromEmailAddress is required for Simple and Template content");
@@ -215,11 +235,13 @@ int api_translate_sesv2(const struct api_policy *p, const struct api_route *rt, 
 		return api_refuse(why, 400, BAD, "the request body is not a JSON object");
 	}
 	if (rt->action == API_ACT_V2_SEND_EMAIL) {
-		r = api_sesv2_send_email_policy(p, req, why);
+		r = api_sesv2_send_email_policy(p, req, &fw->recipients, why);
 	} else {
 		const cJSON *entries = cJSON_GetObjectItemCaseSensitive(req, "BulkEmailEntries"), *e;
 		r = common_policy(p, req, "DefaultEmailTags", why);
 		cJSON_ArrayForEach(e, entries) {
+			fw->recipients += destination_recipients(
+				cJSON_GetObjectItemCaseSensitive(e, "Destination"));
 			const cJSON *t, *tags = cJSON_GetObjectItemCaseSensitive(e, "ReplacementTags");
 			cJSON_ArrayForEach(t, tags) {
 				const char *name = str_member(t, "Name");

@@ -36,6 +36,10 @@ struct api_forward {
 	enum ses_api answer;		/* SES answers v1 XML or v2 JSON */
 	struct buf body;
 	char payload_hash[65];
+	/* the recipients SES counts for this request (To, Cc and Bcc of every
+	 * destination, or of a raw message's header), which the send-rate
+	 * governor reserves; 0 for the account reads */
+	size_t recipients;
 };
 
 void api_forward_init(struct api_forward *fw);
@@ -53,6 +57,8 @@ int api_translate_sesv2(const struct api_policy *p, const struct api_route *r, c
 	size_t n, struct api_forward *fw, struct api_refusal *why);
 /* The SESv2 SendEmail policy on a parsed request object, changed in place
  * (Pinpoint builds one per address and sends it through here too). */
-int api_sesv2_send_email_policy(const struct api_policy *p, cJSON *req, struct api_refusal *why);
+/* *recipients: the recipients SES counts for it. */
+int api_sesv2_send_email_policy(const struct api_policy *p, cJSON *req, size_t *recipients,
+	struct api_refusal *why);
 
 #endif

@@ -70,6 +70,10 @@ struct http_client {
 	unsigned open_handles;		/* uv handles not yet closed */
 	bool closing;
 	bool broken;			/* the multi refused to go on */
+	/* The last Date header value parsed and its time: the answers of one
+	 * second carry the same one, parsed once. */
+	char date_text[64];
+	time_t date_value;
 };
 
 static void check_multi_info(struct http_client *c);
@@ -402,9 +406,19 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 		char v[128];
 		time_t t;
 
+		struct http_client *c = call->client;
+
 		memcpy(v, p + 5, len - 5);
 		v[len - 5] = '\0';
-		t = curl_getdate(v, NULL);
+		if (strcmp(v, c->date_text) == 0) {
+			t = c->date_value;
+		} else {
+			t = curl_getdate(v, NULL);
+			if (strlen(v) < sizeof(c->date_text)) {
+				strcpy(c->date_text, v);
+				c->date_value = t;
+			}
+		}
 		call->date = t > 0 ? t : 0;
 	}
 

@@ -14,6 +14,10 @@
 #include "config_values.h"
 #include "log.h"
 
+/* A line of the file, with its newline and NUL; a whole file. */
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX (1024 * 1024)
+
 enum key_type { T_STR, T_BOOL, T_UINT, T_DURATION, T_SIZE, T_LIST, T_ENUM };
 
 struct enum_name {
@@ -593,26 +597,34 @@ static int parse_line(char *line, char **key, char **value)
 	return 0;
 }
 
-static int load_file(struct config *c, const char *path, char *err, size_t errlen)
+/* The file's text, one line at a time: `name` names it in errors. A line
+ * is at most CONFIG_LINE_MAX - 1 bytes with its newline, as it always was;
+ * a NUL byte is refused (it would cut the line short unseen). */
+static int load_text(struct config *c, const char *name, const char *text, size_t len,
+	char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char line[4096], why[300];
+	char line[CONFIG_LINE_MAX], why[300];
 	unsigned lineno = 0;
+	size_t pos = 0;
 
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -ENOENT;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) + 1 : len - pos;
 		char *key, *value;
 		int r;
 
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
-			fclose(f);
+		if (n >= sizeof(line)) {
+			snprintf(err, errlen, "%s:%u: line too long", name, lineno);
 			return -EINVAL;
 		}
+		if (memchr(text + pos, '\0', n)) {
+			snprintf(err, errlen, "%s:%u: NUL byte", name, lineno);
+			return -EINVAL;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n;
 		r = parse_line(line, &key, &value);
 		if (r == 1)
 			continue;
@@ -626,12 +638,47 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
 			snprintf(why, sizeof(why), "unterminated quote");
 		}
 		if (r) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			fclose(f);
+			snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
 			return r;
 		}
 	}
+	return 0;
+}
+
+/* The whole file into *text (caller frees), at most CONFIG_FILE_MAX bytes:
+ * a configuration is a few kilobytes, and a bigger file is a mistake (a
+ * log or a device named by accident), not something to read to the end. */
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -ENOENT;
+	}
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (buf == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
+		free(buf);
+		return -EIO;
+	}
 	fclose(f);
+	if (n > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %u bytes", path, (unsigned)CONFIG_FILE_MAX);
+		free(buf);
+		return -EINVAL;
+	}
+	*text = buf;
+	*len = n;
 	return 0;
 }
 
@@ -793,20 +840,22 @@ static int validate(struct config *c, char *err, size_t errlen)
 
 #undef W
 
-int config_load(struct config *c, const char *path, char *err, size_t errlen)
+/* Defaults, the text (when there is one), the environment, validation:
+ * the one sequence both entry points share. */
+static int load(struct config *c, const char *name, const char *text, size_t len,
+	char *err, size_t errlen)
 {
-	int r = config_defaults(c);
+	int r = 0;
 
-	if (r) {
-		snprintf(err, errlen, "out of memory");
-		return r;
+	if (name) {
+		c->path = strdup(name);
+		if (c->path == NULL) {
+			snprintf(err, errlen, "out of memory");
+			r = -ENOMEM;
+		}
 	}
-	if (path) {
-		c->path = strdup(path);
-		if (c->path == NULL)
-			return -ENOMEM;
-		r = load_file(c, path, err, errlen);
-	}
+	if (r == 0 && text)
+		r = load_text(c, name, text, len, err, errlen);
 	if (r == 0)
 		r = load_env(c, err, errlen);
 	if (r == 0)
@@ -814,6 +863,45 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	if (r)
 		config_free(c);
 	return r;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r = config_defaults(c);
+
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	if (path) {
+		r = read_file(path, &text, &len, err, errlen);
+		if (r) {
+			config_free(c);
+			return r;
+		}
+	}
+	r = load(c, path, text, len, err, errlen);
+	if (text) {
+		/* The file may hold external_id. */
+		OPENSSL_cleanse(text, len);
+		free(text);
+	}
+	return r;
+}
+
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len,
+	char *err, size_t errlen)
+{
+	int r = config_defaults(c);
+
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	return load(c, name ? name : "configuration", text ? text : "", text ? len : 0,
+		err, errlen);
 }
 
 void config_free(struct config *c)

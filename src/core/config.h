@@ -156,6 +156,11 @@ int config_defaults(struct config *c);
  * cross-key validation. On error returns -EINVAL (or -ENOENT/-ENOMEM) and
  * writes a one-line message naming file, line and key into err. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* The same from text already in memory (len bytes, need not end in NUL);
+ * `name` stands for the file in messages and config_where (NULL:
+ * "configuration"). config_load reads the file and calls the same code. */
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len,
+	char *err, size_t errlen);
 /* Set one key from its text form, as the file and environment do. */
 int config_set(struct config *c, const char *key, const char *value,
 	char *err, size_t errlen);

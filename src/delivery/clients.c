@@ -528,33 +528,103 @@ int client_check_from(const struct client *cl, const char *value, size_t n, char
 	return found ? 0 : -EINVAL;
 }
 
+/* The header field at *p (with its continuation lines): 0 with its name
+ * [*name, *name + *nlen) and value [*value, *vend), *p moved past it; -1
+ * at the blank line or the end of the header section. */
+static int next_field(const char **p, const char *end, const char **name, size_t *nlen,
+	const char **value, const char **vend)
+{
+	const char *s = *p, *eol, *le, *fe, *colon;
+
+	if (s >= end)
+		return -1;
+	eol = memchr(s, '\n', (size_t)(end - s));
+	le = eol ? eol : end;
+	if (le == s || (le == s + 1 && *s == '\r'))
+		return -1;	/* the blank line ends the header section */
+	fe = le;
+	while (fe < end && fe + 1 < end && (fe[1] == ' ' || fe[1] == '\t')) {
+		const char *nx = memchr(fe + 1, '\n', (size_t)(end - fe - 1));
+		fe = nx ? nx : end;
+	}
+	colon = memchr(s, ':', (size_t)(le - s));
+	*name = s;
+	*nlen = colon ? (size_t)(colon - s) : 0;
+	*value = colon ? colon + 1 : le;
+	*vend = fe;
+	*p = fe < end ? fe + 1 : end;
+	return 0;
+}
+
+static bool field_is(const char *name, size_t nlen, const char *want)
+{
+	size_t n = strlen(want);
+	return nlen == n && strncasecmp(name, want, n) == 0;
+}
+
 int message_from_field(const char *msg, size_t len, const char **value, size_t *n)
 {
 	const char *p = msg, *end = msg + len, *found = NULL, *found_end = NULL;
+	const char *name, *v, *ve;
+	size_t nlen;
 
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *le = eol ? eol : end;
-		const char *fe;
-		if (le == p || (le == p + 1 && *p == '\r'))
-			break;	/* the blank line ends the header section */
-		/* the field with its continuation lines */
-		fe = le;
-		while (fe < end && fe + 1 < end && (fe[1] == ' ' || fe[1] == '\t')) {
-			const char *nx = memchr(fe + 1, '\n', (size_t)(end - fe - 1));
-			fe = nx ? nx : end;
-		}
-		if (le - p >= 5 && strncasecmp(p, "from:", 5) == 0) {
+	while (next_field(&p, end, &name, &nlen, &v, &ve) == 0) {
+		if (field_is(name, nlen, "from")) {
 			if (found)
 				return -EINVAL;
-			found = p + 5;
-			found_end = fe;
+			found = v;
+			found_end = ve;
 		}
-		p = fe < end ? fe + 1 : end;
 	}
 	if (found == NULL)
 		return -ENOENT;
 	*value = found;
 	*n = (size_t)(found_end - found);
 	return 0;
+}
+
+/* Addresses in an address-list value: an addr-spec has exactly one '@'
+ * outside quoted strings and comments, and a display name or group name
+ * (atoms, quoted strings) has none outside them. */
+static size_t count_addresses(const char *p, const char *end)
+{
+	size_t n = 0;
+	bool quoted = false, literal = false;
+
+	while (p < end) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = false;
+		} else if (literal) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == ']')
+				literal = false;
+		} else if (*p == '(') {
+			p = skip_cfws(p, end);
+			continue;
+		} else if (*p == '"') {
+			quoted = true;
+		} else if (*p == '[') {
+			literal = true;
+		} else if (*p == '@') {
+			n++;
+		}
+		p++;
+	}
+	return n;
+}
+
+size_t message_header_recipients(const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len, *name, *v, *ve;
+	size_t nlen, n = 0;
+
+	while (next_field(&p, end, &name, &nlen, &v, &ve) == 0)
+		if (field_is(name, nlen, "to") || field_is(name, nlen, "cc") ||
+				field_is(name, nlen, "bcc"))
+			n += count_addresses(v, ve);
+	return n;
 }

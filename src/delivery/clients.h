@@ -96,4 +96,10 @@ int client_check_from(const struct client *cl, const char *value, size_t n, char
  * there are several (SES refuses those too). */
 int message_from_field(const char *msg, size_t len, const char **value, size_t *n);
 
+/* The recipients SES counts for a raw message sent without a destination
+ * list: the addresses of its To, Cc and Bcc header fields (groups
+ * included), each address one '@' outside quoted strings, comments and
+ * domain literals. Only the header section is read. */
+size_t message_header_recipients(const char *msg, size_t len);
+
 #endif

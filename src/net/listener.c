@@ -501,3 +501,32 @@ void listener_free(struct listener *l)
 	l->socks = NULL;
 	l->nsocks = 0;
 }
+
+void listener_opts_front(struct listener_opts *o, size_t conn_size, listener_accept_cb on_accept,
+	void *arg, const char *listen_event, const char *accept_event)
+{
+	memset(o, 0, sizeof(*o));
+	o->conn_size = conn_size;
+	o->on_accept = on_accept;
+	o->accept_arg = arg;
+	o->backlog = LISTENER_BACKLOG;
+	o->listen_event = listen_event;
+	o->accept_event = accept_event;
+}
+
+int listen_specs_add(struct listen_spec **v, size_t *n, const char *key,
+	const struct strlist *addrs, int tag)
+{
+	struct listen_spec *nv;
+
+	if (addrs->n == 0)
+		return 0;
+	nv = realloc(*v, (*n + addrs->n) * sizeof(*nv));
+	if (nv == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < addrs->n; i++)
+		nv[*n + i] = (struct listen_spec){ key, addrs->v[i], tag };
+	*v = nv;
+	*n += addrs->n;
+	return 0;
+}

@@ -41,6 +41,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "config.h"
+
 #define LISTENER_ADDR_LEN 80		/* "[v6]:port" as text, with room */
 
 /* One configured address (or each address a name resolves to). */
@@ -163,6 +165,21 @@ void listener_each_conn(struct listener *l, void (*fn)(struct listener_conn *c, 
 void listener_conn_free(struct listener_conn *c);
 /* After on_closed (or a failed init); also fine from opts.on_closed. */
 void listener_free(struct listener *l);
+
+/* What a protocol front (SMTP, the API) hands to listener_init(): its
+ * connection objects of conn_size bytes, its accept callback, the backlog
+ * every front uses (LISTENER_BACKLOG) and its log events (string
+ * literals, e.g. "smtp.listen", "smtp.accept"); on_closed and tag_name
+ * are left for the caller. */
+#define LISTENER_BACKLOG 511
+void listener_opts_front(struct listener_opts *o, size_t conn_size, listener_accept_cb on_accept,
+	void *arg, const char *listen_event, const char *accept_event);
+
+/* Append one spec per address of a configured list (key, tag) to the
+ * array *v of *n specs (realloc'd; the caller frees it, even on error).
+ * 0 or -ENOMEM. */
+int listen_specs_add(struct listen_spec **v, size_t *n, const char *key,
+	const struct strlist *addrs, int tag);
 
 /* "a.b.c.d:port" or "[v6]:port" for a bound or peer address. */
 void listener_format_addr(const struct sockaddr *sa, char *out, size_t n);

@@ -36,6 +36,15 @@ struct ses_client {
 	struct ses_governor *gov;	/* borrowed, may be NULL */
 	unsigned rate_wait_ms;
 	struct sigv4_key key;		/* derived key of the current credentials */
+	/* The API front's targets, one per API path it forwards to (four at
+	 * most today), each parsed once per identity rather than per request. */
+	struct fwd_target {
+		char path[64];
+		unsigned long gen;	/* of the identity it was built on */
+		bool used;
+		struct aws_target t;
+	} fwd[4];
+	unsigned fwd_next;
 };
 
 struct ses_send {
@@ -404,6 +413,32 @@ static void send_attempt(struct ses_send *s)
 			true);
 }
 
+/* The API path on the identity's endpoint (its prefix kept), from the
+ * client's cache when it was built on this identity. */
+static int forward_target(struct ses_client *c, const struct aws_identity *id, const char *path,
+	struct aws_target *out)
+{
+	struct fwd_target *f;
+	int r;
+
+	for (size_t i = 0; i < sizeof(c->fwd) / sizeof(c->fwd[0]); i++) {
+		f = &c->fwd[i];
+		if (f->used && f->gen == id->generation && strcmp(f->path, path) == 0) {
+			*out = f->t;
+			return 0;
+		}
+	}
+	r = aws_target_init(out, id->ses_endpoint, path, id->region, "ses");
+	if (r || strlen(path) >= sizeof(f->path))
+		return r;
+	f = &c->fwd[c->fwd_next++ % (sizeof(c->fwd) / sizeof(c->fwd[0]))];
+	strcpy(f->path, path);
+	f->gen = id->generation;
+	f->t = *out;
+	f->used = true;
+	return 0;
+}
+
 /* s has what it sends and whom it tells; the identity is taken here. */
 static int start(struct ses_send *s, size_t ndestinations, struct ses_send **out)
 {
@@ -422,8 +457,7 @@ static int start(struct ses_send *s, size_t ndestinations, struct ses_send **out
 	s->id = identity_slot_get(c->slot);
 	s->timer.data = s;
 	/* the API front's path on this identity's endpoint (its prefix kept) */
-	if (s->fcb && aws_target_init(&s->own_target, s->id->ses_endpoint, s->fwd_path,
-			s->id->region, "ses")) {
+	if (s->fcb && forward_target(c, s->id, s->fwd_path, &s->own_target)) {
 		aws_identity_unref(s->id);
 		uv_close((uv_handle_t *)&s->timer, free_send);
 		return -EINVAL;

@@ -175,29 +175,40 @@ void ses_body_free(struct ses_body *b)
 	buf_free(&b->body);
 }
 
+/* A MessageId is a token (SES's are hex digits and '-'): printable ASCII
+ * without blanks, which the SMTP reply, the logs, the queue file and the
+ * API answers may quote as is. Anything else (empty, a NUL, a line break,
+ * too long) is no id. */
+static int copy_message_id(const char *s, size_t n, char *out, size_t outlen)
+{
+	if (n == 0 || n >= outlen)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return -ENOENT;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
 int ses_parse_message_id(enum ses_api api, const char *body, size_t len,
 	char *out, size_t outlen)
 {
+	int r = -ENOENT;
+
 	if (api == SES_API_V2) {
 		cJSON *j = cJSON_ParseWithLength(body, len);
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "MessageId");
-		int r = -ENOENT;
 
-		if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) < outlen) {
-			snprintf(out, outlen, "%s", id->valuestring);
-			r = 0;
-		}
+		if (cJSON_IsString(id))
+			r = copy_message_id(id->valuestring, strlen(id->valuestring), out, outlen);
 		cJSON_Delete(j);
-		return r;
 	} else {
 		struct buf t = BUF_INIT;
-		int r = aws_xml_text(body, len, "MessageId", &t);
 
-		if (r == 0 && (t.len == 0 || t.len >= outlen))
-			r = -ENOENT;
-		if (r == 0)
-			snprintf(out, outlen, "%s", t.data);
+		if (aws_xml_text(body, len, "MessageId", &t) == 0)
+			r = copy_message_id(t.data, t.len, out, outlen);
 		buf_free(&t);
-		return r ? -ENOENT : 0;
 	}
+	return r;
 }

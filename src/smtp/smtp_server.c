@@ -14,31 +14,17 @@ static void on_accept(void *arg, struct listener_conn *c, enum listener_verdict 
 
 void smtp_server_listener_opts(struct smtp_server *srv, struct listener_opts *o)
 {
-	o->conn_size = sizeof(struct session);
-	o->on_accept = on_accept;
-	o->accept_arg = srv;
-	o->backlog = 511;
-	o->listen_event = "smtp.listen";
+	listener_opts_front(o, sizeof(struct session), on_accept, srv, "smtp.listen", "smtp.accept");
 	o->tag_name = "tls";
-	o->accept_event = "smtp.accept";
 }
 
 int smtp_server_listen_specs(const struct runtime *rt, struct listen_spec **out, size_t *n)
 {
-	const struct config *cfg = &rt->cfg;
-	struct listen_spec *v;
-
-	*n = cfg->listen.n + cfg->smtps_listen.n;
-	v = calloc(*n ? *n : 1, sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->listen.n; i++)
-		v[i] = (struct listen_spec){ "listen", cfg->listen.v[i], 0 };
-	for (size_t i = 0; i < cfg->smtps_listen.n; i++)
-		v[cfg->listen.n + i] = (struct listen_spec){ "smtps_listen", cfg->smtps_listen.v[i],
-			SMTP_TAG_IMPLICIT_TLS };
-	*out = v;
-	return 0;
+	*out = NULL;
+	*n = 0;
+	return listen_specs_add(out, n, "listen", &rt->cfg.listen, 0) ||
+		listen_specs_add(out, n, "smtps_listen", &rt->cfg.smtps_listen, SMTP_TAG_IMPLICIT_TLS) ?
+		-ENOMEM : 0;
 }
 
 static void set_caps(struct smtp_server *srv)

@@ -300,9 +300,12 @@ class ApiCase(unittest.TestCase):
 
     @staticmethod
     def ses_calls():
-        """What the emulator was asked of SES (the relay's STS calls aside)."""
+        """What the emulator was asked of SES, the relay's own calls aside: STS,
+        and the GetSendQuota its rate governor makes on its own schedule
+        (send_rate auto), which may fall between two reads."""
         acts = EMU.stats().get("actions", {})
-        return {k: v for k, v in acts.items() if k not in ("AssumeRole", "GetCallerIdentity")}
+        return {k: v for k, v in acts.items()
+                if k not in ("AssumeRole", "GetCallerIdentity", "GetSendQuota")}
 
     def test_not_sending_calls_refused_and_never_forwarded(self):
         before = self.ses_calls()
@@ -637,6 +640,82 @@ class NetworkModeCase(ApiCase):
     test_wrong_secret_unknown_key_stale_date = None
     test_sighup_reloads_the_clients_file = None
     test_sender_outside_policy_refused = None
+
+
+class GovernorCase(ApiCase):
+    """The send-rate governor counts an API request's recipients as SES
+    does, not the request: at send_rate 0.001 the bucket holds one
+    recipient and refills too slowly to matter during the test, so the
+    first send of a burst goes (a send larger than the bucket goes once it
+    is full) and leaves the bucket in debt by exactly its recipients less
+    one, and with rate_wait 0 every other send is refused by the relay."""
+    extra = {"send_rate": "0.001", "rate_wait": "0", "metrics_listen": "127.0.0.1:0"}
+
+    def tokens(self):
+        import urllib.request
+        line = self.relay.wait_log(r"event=metrics\.listen", 10)
+        addr = re.search(r"addr=\"?([0-9.]+:\d+)", line).group(1)
+        with urllib.request.urlopen("http://%s/metrics" % addr, timeout=10) as r:
+            text = r.read().decode()
+        return float(re.search(r"^sesrelay_send_tokens (\S+)$", text, re.M).group(1))
+
+    def test_sync_burst_counts_recipients_not_requests(self):
+        import threading
+        from botocore.exceptions import ClientError
+        simple = {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}
+        rcpts = ["r%d@example.org" % i for i in range(8)]
+        # clients made here: client() patches os.environ, which threads share
+        v1, v2 = [self.client("ses") for _ in range(3)], [self.client("sesv2") for _ in range(2)]
+        sender = "billing@example.com"
+        sends = {   # request -> the recipients SES counts for it
+            "v2 simple To+Cc": (3, lambda: v2[0].send_email(
+                FromEmailAddress=sender, Content={"Simple": simple},
+                Destination={"ToAddresses": rcpts[:2], "CcAddresses": rcpts[2:3]})),
+            "v1 SendEmail To+Cc+Bcc": (4, lambda: v1[0].send_email(
+                Source=sender, Message=simple,
+                Destination={"ToAddresses": rcpts[:1], "CcAddresses": rcpts[1:2],
+                             "BccAddresses": rcpts[2:4]})),
+            "v1 SendRawEmail, header To+Cc": (5, lambda: v1[1].send_raw_email(
+                RawMessage={"Data": raw_message(sender, to=", ".join(rcpts[:3]),
+                                                extra=["Cc: %s" % ", ".join(rcpts[3:5])])})),
+            "v2 Raw, header To": (6, lambda: v2[1].send_email(
+                Content={"Raw": {"Data": raw_message(sender, to=", ".join(rcpts[:6]))}})),
+            "v1 SendRawEmail, Destinations": (2, lambda: v1[2].send_raw_email(
+                Destinations=rcpts[:2],
+                RawMessage={"Data": raw_message(sender, to=", ".join(rcpts[:7]))})),
+        }
+        self.assertEqual(self.tokens(), 1)
+        results, lock, go = {}, threading.Lock(), threading.Barrier(len(sends))
+
+        def run(name, call):
+            go.wait()
+            try:
+                out = call()
+            except ClientError as e:
+                out = e.response["Error"]["Code"]
+            with lock:
+                results[name] = out
+        ts = [threading.Thread(target=run, args=(n, c)) for n, (_, c) in sends.items()]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        sent = [n for n, out in results.items() if isinstance(out, dict)]
+        self.assertEqual(len(sent), 1, results)
+        self.assertEqual(sorted(out for n, out in results.items() if n not in sent),
+                         ["ServiceUnavailable"] * (len(sends) - 1))
+        # the one that went took its recipients, as SES counts them
+        self.assertAlmostEqual(self.tokens(), 1 - sends[sent[0]][0], delta=0.05)
+        self.assertEqual([m["message_id"] for m in self.shared()], [results[sent[0]]["MessageId"]])
+        # in debt: a one-recipient send is refused too, and SES is not asked
+        self.assert_error(lambda: self.client("sesv2").send_email(
+            FromEmailAddress=sender, Destination={"ToAddresses": rcpts[:1]},
+            Content={"Simple": simple}), "ServiceUnavailable")
+        self.assertEqual(len(self.shared()), 1)
+
+    for _name in [n for n in dir(ApiCase) if n.startswith("test_")]:
+        locals()[_name] = None
+    del _name
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Deployment artefacts under deploy/: the systemd unit (systemd-analyze),
 the Containerfile (dockerfilelint, parsed; its packages resolved with
-apt-cache and matched against the binary's libraries), the Kubernetes manifests (parsed
-and cross-checked, no cluster here), the CloudFormation templates
+apt-cache and matched against the binary's libraries), the Kubernetes base
+and overlays (rendered by `kubectl kustomize` and cross-checked per kind, no
+cluster here), the CloudFormation templates
 (cfn-lint, and resolved to the same documents `sesrelay policy` prints)
 and the manual pages (mandoc lint, every configuration key documented).
 """
 
+import copy
 import json
 import os
 import re
@@ -453,29 +455,120 @@ class ReadmeEmulator(unittest.TestCase):
 # Kubernetes
 # ---------------------------------------------------------------------------
 
-API = {"Deployment": "apps/v1", "Service": "v1", "ConfigMap": "v1", "ServiceAccount": "v1",
-       "Namespace": "v1", "PodDisruptionBudget": "policy/v1",
-       "NetworkPolicy": "networking.k8s.io/v1",
-       "Kustomization": "kustomize.config.k8s.io/v1beta1"}
+K8S = os.path.join(DEPLOY, "kubernetes")
+OVERLAYS = os.path.join(K8S, "overlays")
+API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Service": "v1", "ConfigMap": "v1",
+       "ServiceAccount": "v1", "Namespace": "v1", "PodDisruptionBudget": "policy/v1",
+       "NetworkPolicy": "networking.k8s.io/v1"}
+WORKLOADS = ("Deployment", "StatefulSet")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Queue mode's keys, which the statefulset overlay adds to the base's file.
+QUEUE_KEYS = {"delivery", "queue_dir", "send_rate_share", "bounce_from"}
 
 
 def selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-class Kubernetes(unittest.TestCase):
-    DIR = os.path.join(DEPLOY, "kubernetes")
+def kubectl():
+    """kubectl (Debian: kubernetes-client), or the one $KUBECTL names."""
+    return testdeps.require_tool("kubectl", "Debian package kubernetes-client (.ci/packages)",
+                                 path=os.environ.get("KUBECTL"))
+
+
+def kustomize(path):
+    """The objects `kubectl kustomize` renders from a kustomization directory."""
+    p = subprocess.run([kubectl(), "kustomize", path], capture_output=True, text=True,
+                       timeout=300)
+    if p.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {path}: {p.stderr}")
+    return [d for d in yaml.safe_load_all(p.stdout) if d is not None]
+
+
+def overlay_names():
+    return sorted(n for n in os.listdir(OVERLAYS)
+                  if os.path.isfile(os.path.join(OVERLAYS, n, "kustomization.yaml")))
+
+
+def yaml_files(directory):
+    return sorted(n for n in os.listdir(directory)
+                  if n.endswith((".yaml", ".yml")) and n != "kustomization.yaml")
+
+
+class Kustomization(unittest.TestCase):
+    """The layout: a base and overlays, each kustomization naming every
+    file beside it, and every overlay rendered by `kubectl kustomize`."""
+
+    def kustomization(self, directory):
+        with open(os.path.join(directory, "kustomization.yaml")) as f:
+            return yaml.safe_load(f)
+
+    def test_each_kustomization_lists_every_file(self):
+        for d in [os.path.join(K8S, "base")] + [os.path.join(OVERLAYS, n)
+                                                 for n in overlay_names()]:
+            with self.subTest(dir=os.path.relpath(d, K8S)):
+                k = self.kustomization(d)
+                self.assertEqual(k["apiVersion"], "kustomize.config.k8s.io/v1beta1")
+                self.assertEqual(k["kind"], "Kustomization")
+                self.assertEqual(k["namespace"], "sesrelay")
+                listed = k.get("resources", []) + k.get("patchesStrategicMerge", [])
+                self.assertEqual(sorted(listed), yaml_files(d))
+                if d != os.path.join(K8S, "base"):
+                    self.assertEqual(k["bases"], ["../../base"])
+        # nothing left at the top: it is the base and its overlays
+        self.assertEqual(yaml_files(K8S), [])
+
+    def test_overlays(self):
+        self.assertTrue({"deployment", "statefulset"} <= set(overlay_names()))
+        for name in overlay_names():
+            with self.subTest(overlay=name):
+                kinds = [d["kind"] for d in kustomize(os.path.join(OVERLAYS, name))]
+                self.assertEqual(len([k for k in kinds if k in WORKLOADS]), 1, kinds)
+
+    def test_the_statefulset_runs_the_deployments_pod(self):
+        """One pod template in two files: the StatefulSet's is the
+        Deployment's but for the state volume, a claim per replica instead
+        of an emptyDir."""
+        dep = [d for d in kustomize(os.path.join(OVERLAYS, "deployment"))
+               if d["kind"] == "Deployment"][0]
+        sts = [d for d in kustomize(os.path.join(OVERLAYS, "statefulset"))
+               if d["kind"] == "StatefulSet"][0]
+        a, b = copy.deepcopy(dep["spec"]["template"]), copy.deepcopy(sts["spec"]["template"])
+        a["spec"]["volumes"] = [v for v in a["spec"]["volumes"] if v["name"] != "state"]
+        self.assertEqual(a, b)
+        for key in ("replicas", "revisionHistoryLimit", "selector"):
+            self.assertEqual(dep["spec"][key], sts["spec"][key], key)
+
+    def test_queue_overlay_config(self):
+        """The statefulset overlay's sesrelay.conf is the base's plus the
+        queue mode keys, with send_rate_share = 1 / replicas."""
+        def conf(objs):
+            return [d for d in objs if d["kind"] == "ConfigMap"][0]["data"]["sesrelay.conf"]
+        base = conf(kustomize(os.path.join(K8S, "base")))
+        objs = kustomize(os.path.join(OVERLAYS, "statefulset"))
+        queue = conf(objs)
+        self.assertTrue(queue.startswith(base), "the base's lines first, unchanged")
+        added = conf_values(queue[len(base):])
+        self.assertEqual(set(added), QUEUE_KEYS)
+        self.assertEqual(added["delivery"], "queue")
+        sts = [d for d in objs if d["kind"] == "StatefulSet"][0]
+        self.assertAlmostEqual(float(added["send_rate_share"]), 1 / sts["spec"]["replicas"])
+        mounts = {m["name"]: m["mountPath"]
+                  for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+        claims = [c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]]
+        self.assertTrue(any(added["queue_dir"].startswith(mounts[c] + "/") for c in claims),
+                        "queue_dir on the replica's own volume")
+
+
+class RenderedChecks:
+    """Per-kind checks of the objects one overlay renders (no cluster here:
+    kubeconform and kubeval are neither in Debian nor on npm)."""
+
+    OVERLAY = None
 
     @classmethod
     def setUpClass(cls):
-        cls.docs, cls.files = [], {}
-        for name in sorted(os.listdir(cls.DIR)):
-            if name.endswith((".yaml", ".yml")):
-                with open(os.path.join(cls.DIR, name)) as f:
-                    docs = [d for d in yaml.safe_load_all(f) if d is not None]
-                cls.files[name] = docs
-                cls.docs.extend(docs)
+        cls.docs = kustomize(os.path.join(OVERLAYS, cls.OVERLAY))
 
     def of(self, kind):
         return [d for d in self.docs if d["kind"] == kind]
@@ -485,33 +578,30 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(len(docs), 1, kind)
         return docs[0]
 
+    def workload(self):
+        [w] = [d for d in self.docs if d["kind"] in WORKLOADS]
+        return w
+
     def test_common_fields(self):
         for d in self.docs:
             with self.subTest(kind=d.get("kind"), name=d.get("metadata", {}).get("name")):
                 self.assertIn(d["kind"], API)
                 self.assertEqual(d["apiVersion"], API[d["kind"]])
-                if d["kind"] == "Kustomization":
-                    continue
                 self.assertRegex(d["metadata"]["name"], DNS1123)
                 if d["kind"] != "Namespace":
                     self.assertEqual(d["metadata"]["namespace"], "sesrelay")
 
-    def test_kustomization_lists_every_file(self):
-        k = self.only("Kustomization")
-        self.assertEqual(sorted(k["resources"]),
-                         sorted(n for n in self.files if n != "kustomization.yaml"))
-
     def pod(self):
-        return self.only("Deployment")["spec"]["template"]
+        return self.workload()["spec"]["template"]
 
     def container(self):
         [c] = self.pod()["spec"]["containers"]
         return c
 
-    def test_deployment(self):
-        dep = self.only("Deployment")
+    def test_workload(self):
+        w = self.workload()
         labels = self.pod()["metadata"]["labels"]
-        self.assertTrue(selects(dep["spec"]["selector"]["matchLabels"], labels))
+        self.assertTrue(selects(w["spec"]["selector"]["matchLabels"], labels))
         spec = self.pod()["spec"]
         self.assertEqual(spec["securityContext"]["runAsNonRoot"], True)
         c = self.container()
@@ -534,9 +624,16 @@ class Kubernetes(unittest.TestCase):
         uid = [a for k, a in cf if k == "USER"][-1].split(":")[0]
         self.assertEqual(str(spec["securityContext"]["runAsUser"]), uid)
 
+    def volumes(self):
+        """{name: volume} of the pod, claim templates included."""
+        vols = {v["name"]: v for v in self.pod()["spec"].get("volumes", [])}
+        for c in self.workload()["spec"].get("volumeClaimTemplates", []):
+            vols[c["metadata"]["name"]] = {"persistentVolumeClaim": c}
+        return vols
+
     def test_volumes_and_config(self):
         spec = self.pod()["spec"]
-        vols = {v["name"]: v for v in spec["volumes"]}
+        vols = self.volumes()
         mounts = {m["mountPath"]: m["name"] for m in self.container()["volumeMounts"]}
         for name in mounts.values():
             self.assertIn(name, vols)
@@ -583,7 +680,7 @@ class Kubernetes(unittest.TestCase):
             self.assertIn(net, comments, "allow_networks entry %s not explained" % net)
             self.assertNotRegex(net, r"/0$", "an open relay")
         self.assertIn("placeholder", comments.lower())
-        with open(os.path.join(self.DIR, "configmap.yaml")) as f:
+        with open(os.path.join(K8S, "base", "configmap.yaml")) as f:
             head = f.read()
         for placeholder in ("111111111111", "role_arn", "region", "allow_networks"):
             self.assertIn(placeholder, head.split("apiVersion:")[0], placeholder)
@@ -633,7 +730,7 @@ class Kubernetes(unittest.TestCase):
         pdb = self.only("PodDisruptionBudget")
         self.assertTrue(selects(pdb["spec"]["selector"]["matchLabels"],
                                 self.pod()["metadata"]["labels"]))
-        self.assertLess(pdb["spec"]["minAvailable"], self.only("Deployment")["spec"]["replicas"])
+        self.assertLess(pdb["spec"]["minAvailable"], self.workload()["spec"]["replicas"])
 
     def test_network_policy(self):
         np = self.only("NetworkPolicy")
@@ -664,6 +761,29 @@ class Kubernetes(unittest.TestCase):
                     if any(p["port"] == by_port[hc_port] for p in r["ports"])]
         self.assertTrue(any(nlb_cidrs & {p["ipBlock"]["cidr"] for p in r["from"] if "ipBlock" in p}
                             for r in hc_rules), "NLB health checks blocked")
+
+
+class DeploymentOverlay(RenderedChecks, unittest.TestCase):
+    OVERLAY = "deployment"
+
+
+class StatefulSetOverlay(RenderedChecks, unittest.TestCase):
+    OVERLAY = "statefulset"
+
+    def test_statefulset(self):
+        sts = self.only("StatefulSet")
+        # the governing Service exists and is headless
+        gov = [s for s in self.of("Service") if s["metadata"]["name"] == sts["spec"]["serviceName"]]
+        self.assertEqual(len(gov), 1, sts["spec"]["serviceName"])
+        self.assertEqual(gov[0]["spec"]["clusterIP"], "None")
+        # the state directory is a volume per replica, not an emptyDir
+        mounts = {m["mountPath"]: m["name"] for m in self.container()["volumeMounts"]}
+        claims = {c["metadata"]["name"]: c for c in sts["spec"]["volumeClaimTemplates"]}
+        claim = claims[mounts["/var/lib/sesrelay"]]
+        self.assertEqual(claim["spec"]["accessModes"], ["ReadWriteOnce"])
+        self.assertIn("storage", claim["spec"]["resources"]["requests"])
+        self.assertNotIn(claim["metadata"]["name"],
+                         {v["name"] for v in self.pod()["spec"]["volumes"]})
 
 
 # ---------------------------------------------------------------------------

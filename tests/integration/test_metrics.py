@@ -668,6 +668,11 @@ class ReloadUnderLoadTest(AdminCase):
                                  "connections to close")
         self.assertEqual(after("sesrelay_messages_sent_total")
                          - before("sesrelay_messages_sent_total"), len(results) + 1)
+        # one reload applied, one refused
+        self.assertEqual(after("sesrelay_reloads_total", outcome="ok")
+                         - before("sesrelay_reloads_total", outcome="ok"), 1)
+        self.assertEqual(after("sesrelay_reloads_total", outcome="failed")
+                         - before("sesrelay_reloads_total", outcome="failed"), 1)
         self.assertEqual(self.d.outbox_count(), after("sesrelay_messages_sent_total"))
         self.assertTrue(self.d.alive())
 

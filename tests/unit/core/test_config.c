@@ -216,6 +216,47 @@ static void test_api_keys(void)
 	unlink(p);
 }
 
+/* Text in memory goes through the file's code: the same values, errors
+ * naming the given name and line, a line of 4095 bytes (newline
+ * included) accepted and one byte more refused, a NUL byte refused
+ * rather than silently cutting its line short, and a last line without
+ * a newline read like any other. */
+static void test_buffer(void)
+{
+	static const char good[] = "backend outbox\nmax_recipients 7\ndrain_timeout 5m";
+	static const char nul[] = "backend outbox\nmax_recipients 7\0 junk\n";
+	char big[4200], err[512] = "", where[512];
+	struct config c;
+	size_t n;
+
+	CHECK_INT(config_load_buffer(&c, "mem.conf", good, sizeof(good) - 1, err, sizeof(err)), 0);
+	CHECK_INT(c.max_recipients, 7);
+	CHECK_INT(c.drain_timeout, 300);
+	CHECK_STR(config_where(&c, "max_recipients", NULL, where, sizeof(where)),
+		"mem.conf:2: max_recipients");
+	config_free(&c);
+
+	CHECK_INT(config_load_buffer(&c, "mem.conf", nul, sizeof(nul) - 1, err, sizeof(err)),
+		-EINVAL);
+	CHECK(strstr(err, "mem.conf:2: NUL byte") != NULL);
+
+	/* "# xxx...\n": 4095 bytes with the newline */
+	n = 4094;
+	memset(big, 'x', n);
+	big[0] = '#';
+	big[n] = '\n';
+	memcpy(big + n + 1, "backend outbox\n", 15);
+	CHECK_INT(config_load_buffer(&c, NULL, big, n + 16, err, sizeof(err)), 0);
+	config_free(&c);
+	memmove(big + 1, big, n + 16);
+	CHECK_INT(config_load_buffer(&c, NULL, big, n + 17, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "configuration:1: line too long") != NULL);
+
+	CHECK_INT(config_load_buffer(&c, "mem.conf", "max_recipients x\n", 17, err, sizeof(err)),
+		-EINVAL);
+	CHECK(strstr(err, "mem.conf:1: max_recipients") != NULL);
+}
+
 int main(void)
 {
 	struct config c;
@@ -234,6 +275,7 @@ int main(void)
 
 	/* Defaults alone are valid for the outbox back end. */
 	setenv("SESRELAY_BACKEND", "outbox", 1);
+	test_buffer();
 	CHECK_INT(config_load(&c, NULL, err, sizeof(err)), 0);
 	CHECK_INT(c.max_recipients, 50);
 	CHECK_INT(c.max_message_size, 10 << 20);

@@ -143,11 +143,25 @@ static void test_message_from(void)
 	CHECK_INT(message_from_field(m3, sizeof(m3) - 1, &v, &n), -EINVAL);
 }
 
+/* The recipients SES counts for a raw message without Destinations. */
+static void test_header_recipients(void)
+{
+	static const char m1[] = "From: a@example.com\r\nTo: \"Doe, J@ne\" <j@example.com>, k@example.com\r\n"
+		"Cc: team: x@example.com, (c@mment) y@example.com;\r\n"
+		"BCC:\r\n z@[192.0.2.1]\r\nReply-To: r@example.com\r\n"
+		"Subject: to: fake@example.com\r\n\r\nTo: body@example.com\r\n";
+	static const char m2[] = "From: a@example.com\r\nSubject: none\r\n\r\n";
+
+	CHECK_INT((int)message_header_recipients(m1, sizeof(m1) - 1), 5);
+	CHECK_INT((int)message_header_recipients(m2, sizeof(m2) - 1), 0);
+}
+
 int main(void)
 {
 	test_parse();
 	test_refused_files();
 	test_senders();
 	test_message_from();
+	test_header_recipients();
 	return check_report();
 }

@@ -178,6 +178,23 @@ int main(void)
 		CHECK_STR(id, "def-456");
 		CHECK_INT(ses_parse_message_id(SES_API_V1, "<x/>", 4, id, sizeof(id)), -ENOENT);
 		CHECK_INT(ses_parse_message_id(SES_API_V2, "{}", 2, id, sizeof(id)), -ENOENT);
+		/* An id is a printable token: one that is empty once a NUL or
+		 * entity cuts it, or carries a line break, is no id. */
+		{
+			static const char nul[] = "<MessageId>\0\0abc</MessageId>";
+			const char *lf = "<MessageId>abc&#13;&#10;250 x</MessageId>";
+			const char *jlf = "{\"MessageId\": \"abc\\r\\n250 x\"}";
+			const char *jsp = "{\"MessageId\": \"abc def\"}";
+
+			CHECK_INT(ses_parse_message_id(SES_API_V1, nul, sizeof(nul) - 1, id,
+				sizeof(id)), -ENOENT);
+			CHECK_INT(ses_parse_message_id(SES_API_V1, lf, strlen(lf), id, sizeof(id)),
+				-ENOENT);
+			CHECK_INT(ses_parse_message_id(SES_API_V2, jlf, strlen(jlf), id, sizeof(id)),
+				-ENOENT);
+			CHECK_INT(ses_parse_message_id(SES_API_V2, jsp, strlen(jsp), id, sizeof(id)),
+				-ENOENT);
+		}
 	}
 	strlist_free(&tags);
 	return check_report();
