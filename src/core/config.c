@@ -390,7 +390,8 @@ static int set_value(struct config *c, const struct key *k, const char *v, bool 
 			return -ENOMEM;
 		}
 		l->v = nv;
-		memcpy(l->v + l->n, add.v, add.n * sizeof(*nv));
+		if (add.n)	/* an empty value adds nothing (and add.v is NULL) */
+			memcpy(l->v + l->n, add.v, add.n * sizeof(*nv));
 		l->n += add.n;
 		free(add.v);
 		return 0;

@@ -85,6 +85,12 @@ static void test_repeats(void)
 	CHECK(strstr(config_where(&c, "max_errors", NULL, w, sizeof(w)), ": max_errors") != NULL);
 	config_free(&c);
 
+	/* A later line of a list key with an empty value adds nothing. */
+	p = write_tmp("backend outbox\nallow_senders @example.com\nallow_senders \"\"\n");
+	CHECK_INT(config_load(&c, p, err, sizeof(err)), 0);
+	CHECK_INT(c.allow_senders.n, 1);
+	config_free(&c);
+
 	/* The environment replaces a list from the file; it is no repeat. */
 	setenv("SESRELAY_LISTEN", "127.0.0.1:2700", 1);
 	setenv("SESRELAY_REGION", "eu-west-2", 1);
