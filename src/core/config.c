@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -903,6 +904,16 @@ int config_load_buffer(struct config *c, const char *name, const char *text, siz
 	}
 	return load(c, name ? name : "configuration", text ? text : "", text ? len : 0,
 		err, errlen);
+}
+
+void config_hostname(const struct config *c, char *out, size_t n)
+{
+	if (c->hostname)
+		snprintf(out, n, "%s", c->hostname);
+	else if (n < 2 || gethostname(out, n - 1) != 0 || !out[0])
+		snprintf(out, n, "localhost");
+	else
+		out[n - 1] = '\0';
 }
 
 void config_free(struct config *c)

@@ -176,6 +176,9 @@ const char *config_where(const struct config *c, const char *key, const char *en
 /* Helpers other modules use on config values. */
 /* "host:port" or "[v6]:port": host (brackets removed) into host, port
  * 0-65535. A host is an IP literal or a DNS name. 0 or -EINVAL. */
+/* The name this relay gives itself (Received:, queue IDs, DSNs): the
+ * `hostname` key, else gethostname(), else "localhost". */
+void config_hostname(const struct config *c, char *out, size_t n);
 int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port);
 int config_parse_duration(const char *s, unsigned *out);	/* 30, 30s, 5m, 1h */
 int config_parse_size(const char *s, uint64_t *out);		/* 1048576, 512K, 10M, 1G */

@@ -1006,12 +1006,10 @@ int queue_new(const struct config *cfg, uv_loop_t *loop, queue_inner_new_fn inne
 	q->max_bytes = cfg->queue_max_bytes;
 	q->min_free = cfg->queue_min_free;
 	q->bounces = cfg->bounces;
-	if (cfg->hostname == NULL && gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	config_hostname(cfg, host, sizeof(host));
 	q->dir = strdup(cfg->queue_dir);
 	q->bounce_from = strdup(cfg->bounce_from ? cfg->bounce_from : "");
-	q->hostname = strdup(cfg->hostname ? cfg->hostname : host);
+	q->hostname = strdup(host);
 	if (uv_mutex_init(&q->lock) != 0) {
 		free(q->dir);
 		free(q->bounce_from);

@@ -78,10 +78,7 @@ int runtime_load(const char *path, struct runtime **out, char *err, size_t errle
 			strncmp(why, "allow_networks: ", 16) == 0 ? why + 16 : why);
 		goto fail;
 	}
-	if (rt->cfg.hostname)
-		snprintf(rt->hostname, sizeof(rt->hostname), "%s", rt->cfg.hostname);
-	else if (gethostname(rt->hostname, sizeof(rt->hostname) - 1) != 0 || !rt->hostname[0])
-		snprintf(rt->hostname, sizeof(rt->hostname), "localhost");
+	config_hostname(&rt->cfg, rt->hostname, sizeof(rt->hostname));
 	*out = rt;
 	return 0;
 fail:
